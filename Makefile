@@ -1,0 +1,55 @@
+# sat-companion — `make book` builds the book, `make test` runs the test suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROFILE ?=
+MODE   ?=
+profile_flag := $(if $(PROFILE),--profile $(PROFILE))
+mode_flag    := $(if $(filter cache_only,$(MODE)),--cache-only,$(if $(filter recompute,$(MODE)),--recompute))
+
+.PHONY: install data test test-all book book-only notebooks bench clean
+
+install: $(VENV)/.installed data
+
+# pyproject.toml is the one list of dependencies (environment.yml installs the same for conda users).
+# torchattacks is only a peer for tests and benchmarks: installed without its dependencies because it pins
+# an old `requests`.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --no-deps "torchattacks==3.5.1"
+	touch $@
+
+# Fashion-MNIST from Debian's dataset-fashion-mnist where apt exists and we may use it; otherwise the
+# chapters that need it download it (data.download: true) or say where to put it.
+data:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q dataset-fashion-mnist >/dev/null || \
+	    (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null) || \
+	    echo "note: could not install dataset-fashion-mnist; see README (Data)"; \
+	  else echo "note: run 'sudo apt-get install dataset-fashion-mnist' for Fashion-MNIST"; fi; fi
+
+test: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: install
+	$(BIN)/python -m pytest -q
+
+# Execute every chapter at the default profile (stored results are reused), then build the book.
+book: install
+	$(BIN)/sat-companion book $(profile_flag) $(mode_flag)
+
+# Only render what was executed.
+book-only: install
+	$(BIN)/jupyter-book build book -W
+
+notebooks: install
+	$(BIN)/python tools/make_notebooks.py
+
+bench: install
+	$(BIN)/python benchmarks/bench_pgd.py
+	$(BIN)/python benchmarks/bench_measures.py
+
+clean:
+	rm -rf book/_build

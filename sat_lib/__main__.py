@@ -1,0 +1,3 @@
+from sat_lib.cli import main
+
+raise SystemExit(main())

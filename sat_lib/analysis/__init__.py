@@ -1,0 +1,1 @@
+"""Analyses of stored results: cheap, CPU-only, run inside the notebooks on loaded Datasets."""

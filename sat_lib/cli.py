@@ -1,0 +1,137 @@
+"""``sat-companion`` (also ``python -m sat_lib``): list chapters, rerun one with new parameters, build the book.
+
+Bad input — an unknown chapter, parameter or profile, or a value of the wrong type — prints one message and
+exits with status 2 before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from sat_lib.config import PROFILES, ConfigError, project_config
+from sat_lib.params import ParameterError
+from sat_lib.registry import UnknownNameError
+from sat_lib.results import CacheMiss
+
+USAGE_ERRORS = (ParameterError, UnknownNameError, ConfigError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sat-companion", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="log what is loaded, computed and saved")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="chapters, their parameters and each profile's values")
+
+    run = sub.add_parser("run", help="execute one chapter's notebook into the book")
+    run.add_argument("chapter")
+    run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="override one parameter (repeatable), e.g. -p steps 20 -p eps 8/255")
+    run.add_argument("--profile", choices=PROFILES, help="parameter profile from _config.yml (default: its "
+                                                           "default_profile)")
+    _mode_flags(run)
+
+    book = sub.add_parser("book", help="execute every chapter at a profile, then jupyter-book build book")
+    book.add_argument("--profile", choices=PROFILES)
+    book.add_argument("--no-build", action="store_true", help="execute the chapters only")
+    _mode_flags(book)
+
+    sub.add_parser("toc", help="regenerate book/_toc.yml from the chapter registry")
+    return p
+
+
+def _mode_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--recompute", action="store_const", dest="mode", const="recompute",
+                   help="ignore stored results (trained weights are still reused)")
+    g.add_argument("--cache-only", action="store_const", dest="mode", const="cache_only",
+                   help="never compute: fail if a result is not stored")
+    p.set_defaults(mode="auto")
+
+
+def _cmd_list(args) -> int:
+    from sat_lib.experiments import CHAPTERS
+
+    config = project_config()
+    for name, ch in CHAPTERS.items():
+        print(f"{name}  —  {ch.title}  [{ch.part}]")
+        print(f"    notebook: {ch.notebook}")
+        profiles = {p: config.profile(name, p) for p in PROFILES}
+        header = f"    {'parameter':<20} {'type':<16} {'default':<14}" + "".join(f" {p:<12}" for p in PROFILES)
+        print(header)
+        for field, tp in ch.config.field_types().items():
+            default = ch.config.defaults()[field]
+            cells = "".join(f" {_short(profiles[p].get(field, '·')):<12}" for p in PROFILES)
+            print(f"    {field:<20} {_typename(tp):<16} {_short(default):<14}{cells}")
+        print()
+    print(f"default profile: {config.default_profile}   (profiles live in {config.path})")
+    return 0
+
+
+def _typename(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _short(v) -> str:
+    s = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else (f"{v:.4g}" if isinstance(v, float) else str(v))
+    return s if len(s) <= 12 else s[:11] + "…"
+
+
+def _cmd_run(args) -> int:
+    from sat_lib.runner import run_chapter
+
+    overrides: dict[str, str] = {}
+    for name, value in args.param:
+        if name in overrides:
+            raise ParameterError(f"parameter {name!r} given twice with -p")
+        overrides[name] = value
+    out = run_chapter(args.chapter, profile=args.profile, overrides=overrides, mode=args.mode)
+    print(f"wrote {out}; `jupyter-book build book` shows it")
+    return 0
+
+
+def _cmd_book(args) -> int:
+    from sat_lib.experiments import CHAPTERS, resolve_params
+    from sat_lib.runner import build_book, run_chapter
+
+    for name in CHAPTERS:  # validate every chapter's profile before executing anything
+        resolve_params(name, args.profile)
+    for name in CHAPTERS:
+        print(f"executing {name} …", flush=True)
+        run_chapter(name, profile=args.profile, mode=args.mode)
+    return 0 if args.no_build else build_book()
+
+
+def _cmd_toc(args) -> int:
+    from sat_lib.runner import write_toc
+
+    print(f"wrote {write_toc()}")
+    return 0
+
+
+COMMANDS = {"list": _cmd_list, "run": _cmd_run, "book": _cmd_book, "toc": _cmd_toc}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except USAGE_ERRORS as err:
+        print(f"sat-companion: error: {err}", file=sys.stderr)
+        return 2
+    except CacheMiss as err:
+        print(f"sat-companion: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # noqa: BLE001 — one line for the user; the traceback with -v
+        from sat_lib.runner import ChapterFailed
+
+        if isinstance(err, ChapterFailed) or not args.verbose:
+            print(f"sat-companion: {type(err).__name__}: {err}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""The project configuration: the top-level ``_config.yml`` (chapter profiles, data locations, folders).
+
+Paths in the file are relative to the project root. Environment variables override it for one run:
+``SAT_CONFIG`` (another config file), ``SAT_RESULTS_DIR``, ``SAT_CACHE_DIR``, ``SAT_BOOK_DIR`` and
+``SAT_DATA_<NAME>`` (a location tried first for dataset NAME, e.g. ``SAT_DATA_CIFAR10=~/data/cifar-10-python.tar.gz``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sat_lib.provenance import PROJECT_ROOT
+
+PROFILES = ("smoke", "quick", "paper")
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    path: Path
+    root: Path
+    results_dir: Path
+    cache_dir: Path
+    book_dir: Path
+    default_profile: str
+    download: bool
+    data_roots: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    chapters: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def weights_dir(self) -> Path:
+        return self.cache_dir / "weights"
+
+    def roots_for(self, dataset: str) -> tuple[Path, ...]:
+        env = os.environ.get(f"SAT_DATA_{dataset.upper()}")
+        extra = (Path(env).expanduser(),) if env else ()
+        return extra + self.data_roots.get(dataset, ())
+
+    def profile(self, chapter: str, profile: str) -> dict[str, Any]:
+        """The parameter values a profile sets for a chapter (possibly empty: the defaults apply)."""
+        if profile not in PROFILES:
+            raise ConfigError(f"unknown profile {profile!r}; profiles are {', '.join(PROFILES)}")
+        return dict(self.chapters.get(chapter, {}).get(profile) or {})
+
+    def load_data(self, name: str, split: str, **options):
+        """Load a dataset from the configured locations, decoding once into the cache folder."""
+        from sat_lib.data import load_dataset
+
+        return load_dataset(name, split, roots=self.roots_for(name), cache_dir=self.cache_dir / "datasets",
+                            download=self.download, download_dir=self.root / "data" / "raw", **options)
+
+
+def _resolve(root: Path, value: str | os.PathLike) -> Path:
+    p = Path(os.path.expandvars(str(value))).expanduser()
+    return p if p.is_absolute() else (root / p)
+
+
+def load_config(path: str | Path | None = None) -> ProjectConfig:
+    path = Path(path or os.environ.get("SAT_CONFIG") or PROJECT_ROOT / "_config.yml")
+    if not path.exists():
+        raise ConfigError(f"project configuration not found at {path}; run from a checkout of sat-companion "
+                          "or point SAT_CONFIG at its _config.yml")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    root = path.parent
+    data = raw.get("data") or {}
+    env_dir = lambda var, default: Path(os.environ[var]) if os.environ.get(var) else _resolve(root, default)
+    default_profile = raw.get("default_profile", "quick")
+    if default_profile not in PROFILES:
+        raise ConfigError(f"{path}: default_profile must be one of {PROFILES}, got {default_profile!r}")
+    chapters = raw.get("chapters") or {}
+    for name, spec in chapters.items():
+        bad = [p for p in (spec or {}) if p not in PROFILES]
+        if bad:
+            raise ConfigError(f"{path}: chapter {name!r} has unknown profile(s) {bad}; profiles are {PROFILES}")
+    return ProjectConfig(
+        path=path,
+        root=root,
+        results_dir=env_dir("SAT_RESULTS_DIR", raw.get("results_dir", "data/results")),
+        cache_dir=env_dir("SAT_CACHE_DIR", data.get("cache_dir", "data/cache")),
+        book_dir=env_dir("SAT_BOOK_DIR", raw.get("book_dir", "book")),
+        default_profile=default_profile,
+        download=bool(data.get("download", False)),
+        data_roots={k: tuple(_resolve(root, p) for p in (v if isinstance(v, list) else [v]))
+                    for k, v in (data.get("roots") or {}).items()},
+        chapters={k: dict(v or {}) for k, v in chapters.items()},
+    )
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str | None, env_key: tuple) -> ProjectConfig:
+    return load_config(path)
+
+
+def project_config() -> ProjectConfig:
+    """The configuration in force (re-read when the SAT_* environment changes)."""
+    env_key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SAT_")))
+    return _cached(os.environ.get("SAT_CONFIG"), env_key)

@@ -1,0 +1,44 @@
+"""The chapter registry: each chapter of the book is a notebook plus a typed config and one compute function."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import xarray as xr
+
+from sat_lib.config import ProjectConfig, project_config
+from sat_lib.params import ChapterConfig, ParameterError
+from sat_lib.registry import Registry
+
+
+@dataclass(frozen=True)
+class Chapter:
+    name: str
+    title: str
+    part: str
+    notebook: str  # path relative to the project root
+    config: type[ChapterConfig]
+    compute: Callable[..., xr.Dataset]
+    summary: str = ""
+
+
+CHAPTERS: Registry[Chapter] = Registry("chapter")
+
+
+def register(chapter: Chapter) -> Chapter:
+    return CHAPTERS.register(chapter.name, chapter)
+
+
+def resolve_params(name: str, profile: str | None = None, overrides: dict | None = None,
+                   config: ProjectConfig | None = None) -> ChapterConfig:
+    """Defaults ← the profile in ``_config.yml`` ← ``overrides``; every value typed and validated."""
+    ch = CHAPTERS[name]
+    config = config or project_config()
+    profile = profile or config.default_profile
+    values = dict(config.profile(name, profile))
+    try:
+        ch.config.from_mapping(values, strict=True, where=f"{config.path} chapters.{name}.{profile}")
+    except ParameterError:
+        raise
+    values.update(overrides or {})
+    return ch.config.from_mapping(values, strict=True, where=f"chapter {name!r}")

@@ -1,0 +1,98 @@
+"""Trained weights, cached locally so a rerun with other attack or measure parameters never retrains.
+
+Files live under ``<cache>/weights/<dataset>/<model>-<key>.pt`` (git-ignored); the key hashes everything that
+determines the weights: the zoo entry's definition, the training data and the training configuration. A
+corrupt file is a miss (retrained), never a crash. Writes are atomic.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from sat_lib.train import TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainedModel:
+    name: str
+    model: nn.Module
+    epoch_loss: list[float]
+    train_seconds: float
+    from_cache: bool
+
+
+def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
+    """A cheap content hash of a training set (labels in full, a strided sample of pixels)."""
+    h = hashlib.sha256()
+    h.update(str(images.shape).encode())
+    h.update(np.ascontiguousarray(labels).tobytes())
+    h.update(np.ascontiguousarray(images.reshape(len(images), -1)[::97, ::13]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def weights_key(entry, data, cfg: TrainConfig) -> str:
+    spec = {
+        "entry": {"name": entry.name, "builder": entry.builder, "timm_name": entry.timm_name,
+                  "kwargs": dict(entry.kwargs), "recipe": entry.recipe},
+        "data": {"name": data.name, "split": data.split, "fingerprint": data_fingerprint(data.images, data.labels)},
+        "train": dataclasses.asdict(cfg),
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_for(entry, data) -> nn.Module:
+    """The zoo entry built for the dataset's image size and channels, wrapped with its normalisation."""
+    from sat_lib.models import Normalized
+
+    net = entry.build(num_classes=data.num_classes, img_size=data.image_size, in_chans=data.channels)
+    return Normalized(net, data.mean, data.std)
+
+
+def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_dir: Path | None,
+                  retrain: bool = False) -> TrainedModel:
+    """Return ``entry`` trained on ``data`` with ``cfg``, loading cached weights when they exist."""
+    torch.manual_seed(cfg.seed)
+    model = build_for(entry, data)
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / data.name / f"{entry.name}-{weights_key(entry, data, cfg)}.pt"
+        if path.exists() and not retrain:
+            try:
+                blob = torch.load(path, map_location="cpu", weights_only=True)
+                model.load_state_dict(blob["state_dict"])
+                info = json.loads(blob["info"])
+                return TrainedModel(entry.name, model.to(device).eval(), info["epoch_loss"],
+                                    info["train_seconds"], True)
+            except Exception as err:  # a corrupt entry is a miss
+                log.warning("ignoring unreadable weights %s (%s); retraining", path, err)
+    images_u8 = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).contiguous()
+    labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
+    tlog = train(model, images_u8, labels, cfg, recipe=entry.recipe, device=device, desc=entry.name)
+    if path is not None:
+        info = json.dumps({"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds})
+        _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
+    return TrainedModel(entry.name, model.eval(), tlog.epoch_loss, tlog.seconds, False)

@@ -1,0 +1,51 @@
+"""The command line: usage errors print one message, exit 2 and write nothing."""
+import subprocess
+import sys
+
+import pytest
+
+from sat_lib.cli import main
+from sat_lib.experiments import CHAPTERS
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("SAT_BOOK_DIR", str(tmp_path / "book"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "sat-matrx"], "unknown chapter 'sat-matrx'; did you mean 'sat-matrix'"),
+    (["run", "sat-matrix", "-p", "step", "3"], "unknown parameter 'step'; did you mean 'steps'"),
+    (["run", "sat-matrix", "-p", "steps", "many"], "parameter 'steps': expected an integer, got 'many'"),
+    (["run", "sat-matrix", "-p", "eps", "big"], "parameter 'eps': expected a number"),
+    (["run", "sat-matrix", "-p", "steps", "1", "-p", "steps", "2"], "given twice"),
+    (["run", "sat-matrix", "-p", "norm", "l3"], "unknown PGD norm 'l3'"),
+    (["run", "sat-matrix", "-p", "n_images", "0"], "n_images"),
+])
+def test_usage_errors_exit_2_and_write_nothing(isolated, capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not any(isolated.rglob("*"))
+
+
+def test_unknown_profile_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "sat-matrix", "--profile", "fast"])
+    assert exc.value.code == 2
+
+
+def test_list_shows_every_chapter_and_parameter(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name, ch in CHAPTERS.items():
+        assert name in out
+        for field in ch.config.field_types():
+            assert field in out
+
+
+def test_python_dash_m_entry_point(isolated):
+    proc = subprocess.run([sys.executable, "-m", "sat_lib", "run", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown chapter 'nope'" in proc.stderr

@@ -1,0 +1,54 @@
+"""Every chapter notebook: its parameters cell matches the chapter's typed config, and it executes with
+papermill at the smoke profile."""
+import json
+
+import papermill as pm
+import pytest
+
+from sat_lib.config import project_config
+from sat_lib.experiments import CHAPTERS, resolve_params
+from sat_lib.provenance import PROJECT_ROOT
+from sat_lib.runner import execute_chapter, toc
+
+
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_parameters_cell_matches_config(name):
+    ch = CHAPTERS[name]
+    found = pm.inspect_notebook(str(PROJECT_ROOT / ch.notebook))
+    defaults = ch.config.defaults()
+    assert set(found) == set(defaults) | {"mode"}
+    for key, value in defaults.items():
+        assert eval(found[key]["default"]) == (list(value) if isinstance(value, tuple) else value), key
+
+
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_stored_without_outputs(name):
+    nb = json.loads((PROJECT_ROOT / CHAPTERS[name].notebook).read_text())
+    assert not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_executes_at_smoke_profile(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("SAT_BOOK_DIR", str(tmp_path / "book"))
+    monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
+    config = project_config()
+    cfg = resolve_params(name, "smoke", config=config)
+    out = execute_chapter(name, cfg, profile="smoke", config=config)
+    assert out == tmp_path / "book" / "chapters" / f"{name}.ipynb"
+    nb = json.loads(out.read_text())
+    assert nb["metadata"]["sat_companion"]["profile"] == "smoke"
+    kinds = {o.get("output_type") for c in nb["cells"] for o in c.get("outputs", [])}
+    assert "error" not in kinds
+    pngs = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
+    assert pngs >= 1
+    assert list((tmp_path / "results" / name).glob("*.nc"))
+    # rerun: the result is read from the cache, never recomputed
+    execute_chapter(name, cfg, mode="cache_only", profile="smoke", config=config)
+
+
+def test_toc_lists_every_chapter():
+    files = [c["file"] for part in toc()["parts"] for c in part["chapters"]]
+    assert files == [f"chapters/{n}" for n in CHAPTERS]
+    assert (PROJECT_ROOT / "book" / "_toc.yml").read_text().count("chapters/") == len(CHAPTERS)

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from sat_lib.train import RECIPES, TrainConfig, augment_batch, logits, predict, train
+
+
+def separable(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.rand(n, 1, 8, 8, generator=g) * 0.3
+    x[y == 1, :, :4] += 0.6  # class 1 is bright on top
+    return (x.clamp(0, 1) * 255).to(torch.uint8), y
+
+
+def net():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(256, 2))
+
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_learns_a_separable_problem(recipe):
+    x, y = separable(1024)  # enough steps for BatchNorm's running statistics to settle
+    torch.manual_seed(0)
+    model = net()
+    log = train(model, x, y, TrainConfig(epochs=4, batch_size=32, augment=False), recipe=recipe, device="cpu")
+    assert len(log.epoch_loss) == 4 and log.epoch_loss[-1] < log.epoch_loss[0]
+    assert (predict(model, x) == y).float().mean() > 0.9
+    assert not model.training
+
+
+def test_seeded_training_is_reproducible():
+    x, y = separable()
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = net()
+        train(model, x, y, TrainConfig(epochs=1, batch_size=32, seed=3), device="cpu")
+        outs.append(logits(model, x))
+    torch.testing.assert_close(outs[0], outs[1])
+
+
+def test_augment_batch_crops_and_flips_within_the_image():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 3, 8, 8)
+    out = augment_batch(x, g, pad=2)
+    assert out.shape == x.shape
+    # every output pixel is some input pixel of the same image and channel (reflection padding)
+    for i in range(16):
+        assert set(out[i, 0].flatten().tolist()) <= set(x[i, 0].flatten().tolist())
+    torch.testing.assert_close(augment_batch(x, torch.Generator().manual_seed(1), pad=0).abs().sum(),
+                               x.abs().sum())
+
+
+def test_predict_restores_mode_and_batches():
+    x, y = separable(50)
+    model = net().train()
+    a = predict(model, x, batch_size=7)
+    assert model.training and a.shape == (50,)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+    x, y = separable(10)
+    with pytest.raises(ValueError, match="differ in length"):
+        train(net(), x, y[:5], TrainConfig(epochs=1), device="cpu")
+    with pytest.raises(KeyError, match="did you mean 'sgd'"):
+        train(net(), x, y, TrainConfig(epochs=1, batch_size=4), recipe="sdg", device="cpu")
+
+
+def test_diverging_loss_is_reported():
+    x, y = separable(64)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        train(net(), x, y, TrainConfig(epochs=2, batch_size=16, lr=1e12, augment=False), device="cpu")
