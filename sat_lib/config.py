@@ -60,7 +60,7 @@ class ProjectConfig:
 
 def _resolve(root: Path, value: str | os.PathLike) -> Path:
     p = Path(os.path.expandvars(str(value))).expanduser()
-    return p if p.is_absolute() else (root / p)
+    return Path(os.path.normpath(p if p.is_absolute() else (root / p)))
 
 
 def load_config(path: str | Path | None = None) -> ProjectConfig:
