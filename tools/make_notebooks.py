@@ -68,13 +68,13 @@ def sat_matrix() -> nbformat.NotebookNode:
         hidden("display(report.parameters(ds).T)\ndisplay(report.provenance(ds).T)"),
         new_markdown_cell("## The zoo\n\nClean accuracy of every model on the whole test split. Similarity "
                           "scores mean little for models that barely learned, so read the matrix with this beside it."),
-        hidden("fig = figures.accuracy(ds)"),
+        hidden("plots.show(figures.accuracy(ds))"),
         new_markdown_cell("## The SAT matrix (paper Fig. C.1)\n\nRows are the models whose adversarial examples "
                           "are transferred, columns the models evaluated on them; order from an average-linkage "
                           "tree on the SAT distance, white lines between spectral clusters."),
         hidden("clusters = analysis.spectral_clusters(ds['sat'], n_clusters=min(10, ds.sizes['model'] // 2), "
                "seed=cfg.seed)\n"
-               "fig = figures.sat_heatmap(ds, clusters=clusters)"),
+               "plots.show(figures.sat_heatmap(ds, clusters=clusters))"),
         new_markdown_cell("## Clusters and their keywords (paper Table 3)\n\nSpectral clustering of the SAT "
                           "graph (normalised Laplacian, K-means restarted 100 times, as appendix B), and each "
                           "cluster's top TF-IDF keywords from the architecture cards (components as words, "
@@ -82,20 +82,54 @@ def sat_matrix() -> nbformat.NotebookNode:
         hidden("display(analysis.cluster_keywords(ds, clusters))"),
         new_markdown_cell("## The zoo in two dimensions (paper Fig. 1)\n\nt-SNE on the SAT distance, coloured by "
                           "base architecture, marker by spectral cluster."),
-        hidden("fig = figures.tsne(ds, clusters=clusters, seed=cfg.seed)"),
+        hidden("plots.show(figures.tsne(ds, clusters=clusters, seed=cfg.seed))"),
         new_markdown_cell("## Mean SAT between base-architecture families"),
         hidden("display(analysis.family_means(ds).round(2))"),
         new_markdown_cell("## Stability of the score (paper Table 1)\n\nThe paper's Table 1 reports the std, over "
                           "ten random image sets, of the two-sided rate in percent (no log) between ConvNeXt-T and "
                           "Swin-T. We do the same for the zoo's ConvNeXt-like and Swin-like pair."),
-        hidden("display(analysis.stability_table(ds).round(2))\nfig = figures.stability(ds)"),
+        hidden("display(analysis.stability_table(ds).round(2))\nplots.show(figures.stability(ds))"),
         new_markdown_cell("## The paper's claims beside ours"),
         hidden("display(analysis.claims_table(ds).round(2))"),
         hidden("display(Markdown(analysis.discussion(ds)))"),
     ])
 
 
-CHAPTERS = {"sat_matrix": sat_matrix}
+def measures() -> nbformat.NotebookNode:
+    from sat_lib.experiments.measures_demo import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# Measures\n\n"
+            "Every similarity and diversity measure the four papers use, as `sat_lib.measures` implements them. "
+            "The table is generated from the measure registry: formula, range, the transformations each measure "
+            "is declared invariant to, and where it comes from. The test suite checks every declared invariance "
+            "on random data; below, the same checks run on real activations of two trained models."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib.experiments.measures_demo import Config, run\n"
+            "from sat_lib import report\n"
+            "from sat_lib.analysis import measures as analysis\n\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "ds = run(cfg, mode=mode)"),
+        new_markdown_cell("## The registry"),
+        hidden("display(Markdown(analysis.registry_markdown()))"),
+        new_markdown_cell("## Setting"),
+        hidden("display(report.parameters(ds).T)\ndisplay(report.provenance(ds).T)"),
+        new_markdown_cell(
+            "## Invariances on real activations\n\n"
+            "Penultimate-layer activations $A$, $B$ of two models on the same test images. Each cell is "
+            "$m(A, T(B))$ for a transformation $T$ of $B$; the last column is $m(A, A)$, which should be each "
+            "measure's maximum. A declared invariance should leave the value of the `none` column unchanged."),
+        hidden("display(analysis.invariance_table(ds).round(4))"),
+        hidden("display(Markdown(analysis.invariance_summary(ds)))"),
+        new_markdown_cell("## Prediction-based measures between the two models"),
+        hidden("display(analysis.functional_table(ds).round(4))"),
+    ])
+
+
+CHAPTERS = {"sat_matrix": sat_matrix, "measures": measures}
 
 if __name__ == "__main__":
     import sys

@@ -1,5 +1,7 @@
 """One module per chapter's computation; importing this package registers every chapter."""
 from sat_lib.experiments._chapter import CHAPTERS, Chapter, register, resolve_params
-from sat_lib.experiments import sat_matrix  # noqa: F401  (registers)
+# registration order is the book's order
+from sat_lib.experiments import sat_matrix  # noqa: F401, E402
+from sat_lib.experiments import measures_demo  # noqa: F401, E402
 
 __all__ = ["CHAPTERS", "Chapter", "register", "resolve_params"]

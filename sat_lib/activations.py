@@ -1,0 +1,38 @@
+"""Activations of a model's layers, read with forward hooks (no model surgery)."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from sat_lib.precision import autocast, to_device_layout
+
+
+def last_linear(model: nn.Module) -> nn.Linear:
+    """The classifier: the last ``nn.Linear`` registered in the model."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError(f"last_linear: {type(model).__name__} has no nn.Linear layer to read features before")
+    return linears[-1]
+
+
+@torch.inference_mode()
+def penultimate(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024,
+                precision: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """(features, logits): the input of the classifier layer, flattened to (n, d), and the logits, float32."""
+    device = next(model.parameters()).device
+    layer = last_linear(model)
+    feats: list[torch.Tensor] = []
+    handle = layer.register_forward_hook(lambda m, inp, out: feats.append(inp[0].detach().float().flatten(1)))
+    was_training = model.training
+    model.eval()
+    outs = []
+    try:
+        for i in range(0, images.shape[0], batch_size):
+            xb = images[i:i + batch_size].to(device)
+            xb = xb.float().div(255) if xb.dtype == torch.uint8 else xb
+            with autocast(precision, device):
+                outs.append(model(to_device_layout(xb, device)).float())
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return torch.cat(feats), torch.cat(outs)
