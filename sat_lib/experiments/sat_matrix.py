@@ -35,18 +35,18 @@ class Config(ChapterConfig):
     dataset: str = "cifar10"
     zoo: str = "cifar-quick"
     models: tuple[str, ...] = ()          # empty: the whole zoo
-    train_size: int = 10000               # 0: the whole training split
-    epochs: int = 4
+    train_size: int = 5000                # 0: the whole training split
+    epochs: int = 3
     batch_size: int = 256
-    n_images: int = 1000                  # the attacked test images (paper: 5 000)
+    n_images: int = 500                   # the attacked test images (paper: 5 000)
     norm: str = "linf"
     eps: float = 8 / 255
     step_size: float = 2 / 255
     steps: int = 10                       # paper: 50
     eps_s: float = 0.01                   # Eq. 1's floor, in percent: log(0.01) = -4.6
     one_sided: bool = False               # appendix G's approximation
-    stability_pool: int = 2000            # test images the stability pair is attacked on
-    stability_sizes: tuple[int, ...] = (100, 250, 500, 1000)
+    stability_pool: int = 1000            # test images the stability pair is attacked on
+    stability_sizes: tuple[int, ...] = (100, 250, 500)
     stability_repeats: int = 10
     seed: int = 0
     precision: str = "auto"
