@@ -7,8 +7,13 @@ import torch.nn as nn
 from sat_lib.precision import autocast, to_device_layout
 
 
-def last_linear(model: nn.Module) -> nn.Linear:
-    """The classifier: the last ``nn.Linear`` registered in the model."""
+def last_linear(model: nn.Module) -> nn.Module:
+    """The classifier: timm's ``get_classifier()`` where the model (or the wrapped ``inner``) has one, else the
+    last ``nn.Linear`` registered in the model."""
+    for m in (model, getattr(model, "inner", None)):
+        head = m.get_classifier() if hasattr(m, "get_classifier") else None
+        if isinstance(head, nn.Module) and not isinstance(head, nn.Identity):
+            return head
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
         raise ValueError(f"last_linear: {type(model).__name__} has no nn.Linear layer to read features before")
