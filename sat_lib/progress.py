@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from tqdm.auto import tqdm as _tqdm
+from tqdm import tqdm as _tqdm
 
 
 def progress(iterable=None, **kwargs):

@@ -26,9 +26,10 @@ def sat_heatmap(ds: xr.Dataset, order: list[str] | None = None, clusters: pd.Ser
     order = order or hierarchical_order(ds["sat"])
     mat = ds["sat"].sel(model=order, model_b=order).to_pandas()
     n = len(order)
-    fig, ax = plt.subplots(figsize=(0.32 * n + 3, 0.32 * n + 2))
-    sns.heatmap(mat, ax=ax, cmap="viridis", vmax=np.log(100), square=True,
-                cbar_kws={"label": "SAT = log(two-sided transfer %)"}, xticklabels=True, yticklabels=True)
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.35 * n + 4), max(6.5, 0.35 * n + 3)))
+    sns.heatmap(mat, ax=ax, cmap="viridis", vmax=np.log(100), square=True, annot=n <= 12, fmt=".2f",
+                cbar_kws={"label": "SAT = log(two-sided transfer %)", "shrink": 0.7},
+                xticklabels=True, yticklabels=True)
     ax.set_xlabel("target model (evaluated on the source's adversarial examples)")
     ax.set_ylabel("source model")
     if clusters is not None:
@@ -36,7 +37,7 @@ def sat_heatmap(ds: xr.Dataset, order: list[str] | None = None, clusters: pd.Ser
         for i in np.flatnonzero(labels[1:] != labels[:-1]) + 1:
             ax.axhline(i, color="white", lw=1.5)
             ax.axvline(i, color="white", lw=1.5)
-    ax.set_title("SAT similarity (diagonal: log 100 = 4.6 for a perfect attack)")
+    ax.set_title("SAT similarity (log 100 = 4.6: every example transfers)")
     fig.tight_layout()
     return fig
 
