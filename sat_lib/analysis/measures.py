@@ -1,7 +1,6 @@
 """Tables of the "Measures" appendix: the registry, and the invariance checks on real activations."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 

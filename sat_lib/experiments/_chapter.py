@@ -42,3 +42,20 @@ def resolve_params(name: str, profile: str | None = None, overrides: dict | None
         raise
     values.update(overrides or {})
     return ch.config.from_mapping(values, strict=True, where=f"chapter {name!r}")
+
+
+def cached(cfg: ChapterConfig, compute: Callable[[ChapterConfig], xr.Dataset], *, version: int,
+           mode: str = "auto") -> xr.Dataset:
+    """A chapter's one compute call: the stored result for these parameters, or compute and store it."""
+    from sat_lib.provenance import default_device
+    from sat_lib.results import load_or_compute
+
+    pc = project_config()
+    return load_or_compute(cfg.chapter, cfg.as_dict(), lambda: compute(cfg), mode=mode, version=version,
+                           results_dir=pc.results_dir, device=default_device())
+
+
+def training_split(dataset: str, train_size: int, seed: int):
+    """The training split, or a seeded subset of ``train_size`` images of it (0: all)."""
+    train = project_config().load_data(dataset, "train")
+    return train.sample(train_size, seed=seed) if 0 < train_size < len(train) else train

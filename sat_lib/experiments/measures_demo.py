@@ -11,11 +11,10 @@ import xarray as xr
 
 from sat_lib.activations import penultimate
 from sat_lib.config import project_config
-from sat_lib.experiments._chapter import Chapter, register
+from sat_lib.experiments._chapter import Chapter, cached, register, training_split
 from sat_lib.measures import MEASURES, input_gradients, gradient_cosine
 from sat_lib.params import ChapterConfig
 from sat_lib.provenance import default_device
-from sat_lib.results import load_or_compute
 from sat_lib.train import TrainConfig
 from sat_lib.weights import trained_model
 
@@ -66,9 +65,7 @@ def compute(cfg: Config) -> xr.Dataset:
     device = default_device()
     zoo = get_zoo(cfg.zoo)
     names = list(cfg.models) or list(zoo.names())[:2]
-    train = pc.load_data(cfg.dataset, "train")
-    if 0 < cfg.train_size < len(train):
-        train = train.sample(cfg.train_size, seed=cfg.seed)
+    train = training_split(cfg.dataset, cfg.train_size, cfg.seed)
     test = pc.load_data(cfg.dataset, "test").sample(cfg.n_images, seed=cfg.seed)
     tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed, precision=cfg.precision)
     models = [trained_model(zoo[n], train, tcfg, device=device, cache_dir=pc.weights_dir).model for n in names]
@@ -110,9 +107,8 @@ def compute(cfg: Config) -> xr.Dataset:
 
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    pc = project_config()
-    return load_or_compute(Config.chapter, cfg.as_dict(), lambda: compute(cfg), mode=mode, version=VERSION,
-                           results_dir=pc.results_dir, device=default_device())
+    """Stored result for these parameters, or compute and store it."""
+    return cached(cfg, compute, version=VERSION, mode=mode)
 
 
 CHAPTER = register(Chapter(

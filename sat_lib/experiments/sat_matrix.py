@@ -15,12 +15,11 @@ import xarray as xr
 
 from sat_lib.attacks import PGDConfig, pgd
 from sat_lib.config import project_config
-from sat_lib.experiments._chapter import Chapter, register
+from sat_lib.experiments._chapter import Chapter, cached, register, training_split
 from sat_lib.measures import sat_matrix
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import progress
 from sat_lib.provenance import default_device
-from sat_lib.results import load_or_compute
 from sat_lib.train import TrainConfig, predict
 from sat_lib.weights import trained_model
 
@@ -126,9 +125,7 @@ def compute(cfg: Config) -> xr.Dataset:
     if len(entries) < 2:
         raise ValueError(f"sat-matrix needs at least 2 models, got {names}")
 
-    train = pc.load_data(cfg.dataset, "train")
-    if 0 < cfg.train_size < len(train):
-        train = train.sample(cfg.train_size, seed=cfg.seed)
+    train = training_split(cfg.dataset, cfg.train_size, cfg.seed)
     test = pc.load_data(cfg.dataset, "test")
     if cfg.n_images > len(test):
         raise ValueError(f"n_images={cfg.n_images} exceeds the {len(test)} test images of {cfg.dataset}")
@@ -198,10 +195,8 @@ def compute(cfg: Config) -> xr.Dataset:
 
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    """The chapter's one compute call: stored result for these parameters, or compute and store it."""
-    pc = project_config()
-    return load_or_compute(Config.chapter, cfg.as_dict(), lambda: compute(cfg), mode=mode, version=VERSION,
-                           results_dir=pc.results_dir, device=default_device())
+    """Stored result for these parameters, or compute and store it."""
+    return cached(cfg, compute, version=VERSION, mode=mode)
 
 
 CHAPTER = register(Chapter(
