@@ -49,3 +49,19 @@ def test_list_shows_every_chapter_and_parameter(capsys):
 def test_python_dash_m_entry_point(isolated):
     proc = subprocess.run([sys.executable, "-m", "sat_lib", "run", "nope"], capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown chapter 'nope'" in proc.stderr
+
+
+@pytest.mark.notebooks
+def test_run_writes_the_chapter_and_a_failure_keeps_the_old_one(isolated, monkeypatch, capsys):
+    monkeypatch.setenv("SAT_CACHE_DIR", str(isolated / "cache"))
+    chapter = isolated / "book" / "chapters" / "sat-matrix.ipynb"
+    assert main(["run", "sat-matrix", "--profile", "smoke", "-p", "steps", "1", "-p", "n_images", "60"]) == 0
+    assert chapter.exists() and len(list((isolated / "results" / "sat-matrix").glob("*.nc"))) == 1
+    before = chapter.read_bytes()
+    # one model is not a zoo: the notebook raises, the chapter in the book stays as it was
+    assert main(["run", "sat-matrix", "--profile", "smoke", "-p", "models", "tiny_cnn"]) == 1
+    err = capsys.readouterr().err
+    assert "needs at least 2 models" in err and "kept at" in err
+    assert chapter.read_bytes() == before
+    assert (isolated / "cache" / "failed" / "sat-matrix.ipynb").exists()
+    assert not list(chapter.parent.glob(".*.ipynb"))
