@@ -19,7 +19,7 @@ def notebook(cells: list) -> nbformat.NotebookNode:
 
 def params_cell(source: str):
     cell = new_code_cell(source)
-    cell.metadata["tags"] = ["parameters"]
+    cell.metadata["tags"] = ["parameters", "remove-cell"]  # the book shows papermill's injected cell instead
     return cell
 
 
@@ -65,7 +65,7 @@ def sat_matrix() -> nbformat.NotebookNode:
             "ds = run(cfg, mode=mode)"),
         new_markdown_cell("## Setting\n\nThe parameters and provenance of the result shown below "
                           "(`xarray.open_dataset` on the file under `data/results/sat-matrix/` shows the same)."),
-        hidden("display(report.parameters(ds).T)\ndisplay(report.provenance(ds).T)"),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))"),
         new_markdown_cell("## The zoo\n\nClean accuracy of every model on the whole test split. Similarity "
                           "scores mean little for models that barely learned, so read the matrix with this beside it."),
         hidden("plots.show(figures.accuracy(ds))"),
@@ -116,7 +116,7 @@ def measures() -> nbformat.NotebookNode:
         new_markdown_cell("## The registry"),
         hidden("display(Markdown(analysis.registry_markdown()))"),
         new_markdown_cell("## Setting"),
-        hidden("display(report.parameters(ds).T)\ndisplay(report.provenance(ds).T)"),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))"),
         new_markdown_cell(
             "## Invariances on real activations\n\n"
             "Penultimate-layer activations $A$, $B$ of two models on the same test images. Each cell is "
