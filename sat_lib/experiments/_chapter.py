@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import xarray as xr
 
 from sat_lib.config import ProjectConfig, project_config
-from sat_lib.params import ChapterConfig, ParameterError
+from sat_lib.params import ChapterConfig
 from sat_lib.registry import Registry
 
 
@@ -36,10 +36,7 @@ def resolve_params(name: str, profile: str | None = None, overrides: dict | None
     config = config or project_config()
     profile = profile or config.default_profile
     values = dict(config.profile(name, profile))
-    try:
-        ch.config.from_mapping(values, strict=True, where=f"{config.path} chapters.{name}.{profile}")
-    except ParameterError:
-        raise
+    ch.config.from_mapping(values, strict=True, where=f"{config.path} chapters.{name}.{profile}")  # the profile alone
     values.update(overrides or {})
     return ch.config.from_mapping(values, strict=True, where=f"chapter {name!r}")
 
