@@ -42,7 +42,8 @@ def test_executes_at_smoke_profile(name, tmp_path, monkeypatch):
     kinds = {o.get("output_type") for c in nb["cells"] for o in c.get("outputs", [])}
     assert "error" not in kinds
     pngs = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
-    assert pngs == "".join("".join(c["source"]) for c in nb["cells"]).count("plots.show(")
+    shows = "".join("".join(c["source"]) for c in nb["cells"]).count("plots.show(")
+    assert pngs >= shows > 0  # every figure call drew (calls inside loops draw several)
     assert list((tmp_path / "results" / name).glob("*.nc"))
     # rerun: the result is read from the cache, never recomputed
     execute_chapter(name, cfg, mode="cache_only", profile="smoke", config=config)

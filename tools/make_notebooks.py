@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def notebook(cells: list) -> nbformat.NotebookNode:
+    for i, cell in enumerate(cells):
+        cell.id = f"cell-{i:02d}"  # stable ids: regenerating a notebook changes only what was edited
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -129,7 +131,113 @@ def measures() -> nbformat.NotebookNode:
     ])
 
 
-CHAPTERS = {"sat_matrix": sat_matrix, "measures": measures}
+def salience() -> nbformat.NotebookNode:
+    from sat_lib.experiments.salience import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# Convergence of input salience\n\n"
+            "Wang et al. (NeurIPS 2024) train many seeds of four width families (CNNSmall, CNNLarge, ResNetSmall, "
+            "ResNetLarge; width parameter $k$) and compare their *input salience*, the gradient of the true-class "
+            "logit with respect to the input. Their claim: as capacity grows, the salience of independently trained "
+            "models converges towards a shared mean direction, across families, which would explain why deep "
+            "ensembles work and why black-box attacks transfer. Two models are compared by the individual "
+            "similarity\n\n"
+            "$$p_{ind}(f_1, f_2)=\\mathbb{E}_x\\big[\\mathrm{CosSim}(\\nabla_x f_1(x), \\nabla_x f_2(x))\\big],$$\n\n"
+            "and a population at width $k$ by $t$, the cosine of each model's salience with the population's mean "
+            "direction.\n\n"
+            "**What is different here.** The paper uses CIFAR-10/100 and TinyImageNet; CIFAR-100 and TinyImageNet "
+            "are not available to this project, so the populations are trained on CIFAR-10 (the JPEG copy of it, "
+            "whose pixels differ slightly from the original files) and on Fashion-MNIST. Training follows the "
+            "official code (plain SGD, learning rate 0.1 decayed as $1/\\sqrt{\\mathrm{epoch}+1}$, batch 128, no "
+            "augmentation, dataset mean/std normalisation) but for far fewer epochs, so every model's accuracy "
+            "and loss are shown first. The parameters table below says which profile produced these results."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib import plots, report\n"
+            "from sat_lib.analysis import salience as analysis\n"
+            "from sat_lib.experiments.salience import Config, run\n"
+            "from sat_lib.plots import salience as figures\n\n"
+            "plots.use_style()\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "pops = run(cfg, mode=mode)\n"
+            "main = analysis.main_populations(pops)\n"
+            "first = next(iter(pops.values()))"),
+        new_markdown_cell("## Setting\n\nEach population (a family on a dataset at one batch size) is one stored "
+                          "result under `data/results/salience/`; the parameters and provenance of the first are "
+                          "shown (the others differ only in dataset, family, widths and batch size)."),
+        hidden("display(report.parameters(first))\ndisplay(report.provenance(first))\n"
+               "display(Markdown(analysis.setting_markdown(pops)))"),
+        new_markdown_cell("## The populations\n\nTest accuracy and loss (mean ± std over seeds) of every width, "
+                          "parameter count and training time. Convergence claims mean little for models that "
+                          "have not learned; read everything below with this table beside it."),
+        hidden("display(analysis.accuracy_table(pops))"),
+        new_markdown_cell("## 1. Similarity rises with width (paper Fig. 2 / 12)\n\n"
+                          "$p(k_1, k_2)$ is the mean of $p_{ind}$ over pairs of distinct models of widths $k_1$, "
+                          "$k_2$. Each population at full resolution and, as in the official code, with the "
+                          "gradients area-downsampled to 8×8 first. The paper reports that $p$ rises along both "
+                          "axes."),
+        hidden("plots.show(figures.width_heatmaps(pops))\ndisplay(analysis.diagonal_trend_table(main))"),
+        new_markdown_cell("## 2. Mean directions across families (hypothesis H2, Fig. 21)\n\n"
+                          "Cosine between the mean salience directions of two families at the same width, averaged "
+                          "over the test samples (stored 8×8 fingerprints). The diagonal is the split-half "
+                          "similarity of one family (the mean of half its seeds against the mean of the other "
+                          "half): with few seeds a mean direction is itself noisy, and this is the most two "
+                          "such estimates can agree."),
+        hidden("for d in analysis.datasets(main):\n"
+               "    cf = analysis.cross_family(pops, d)\n"
+               "    if cf.sizes['family'] > 1:\n"
+               "        plots.show(figures.cross_family(cf, d))"),
+        new_markdown_cell("## 3. The marginal of $t$ and the Saw model (paper Figs. 7, 8, 22)\n\n"
+                          "$t$ is each model's cosine with the mean direction of the *other* seeds at its width "
+                          "(leave-one-out: with few seeds a model would otherwise be compared with a mean it is a "
+                          "large part of). Grey: the density of $t$ for a direction uniform on the sphere of the "
+                          "same dimension $d$, $p(t)\\propto(1-t^2)^{(d-3)/2}$. Dashed: the exponential member "
+                          "$\\psi_k(t)=e^{\\kappa_k t}$ of the Saw family, fitted by maximum likelihood, whose "
+                          "marginal is $p_k(t)\\propto\\psi_k(t)(1-t^2)^{(d-3)/2}$. Right: log KDE against the "
+                          "fitted log density; points on the dotted identity line mean the model fits (the paper's "
+                          "Fig. 8 right shows $\\log p_k$ linear in $\\log\\psi_k$). The table tests the fit "
+                          "with Kolmogorov–Smirnov; where it rejects, the Saw member does not describe our $t$."),
+        hidden("for ds in main.values():\n"
+               "    plots.show(figures.t_marginals(ds, 'full'))\n"
+               "    display(analysis.saw_linearity(ds, 'full'))"),
+        new_markdown_cell("## 4. Wasserstein distances within a family (paper Table 1)\n\n"
+                          "For two models $f_1, f_2$ of one family and width, the Wasserstein distance between "
+                          "their distributions over test samples of the cosine with the mean direction of the "
+                          "family's *other* models (8×8 fingerprints; 2 is the largest possible value)."),
+        hidden("display(analysis.wasserstein_table(pops))"),
+        new_markdown_cell("## 5. Black-box transfer (paper Figs. 11 and 25)\n\n"
+                          "One-step sign attack of the official `black_box_attack.py`: $x' = x - 0.05\\cdot"
+                          "\\mathrm{sign}(\\nabla_x p_{true})$ in normalised units, clamped to valid pixels (the "
+                          "official code clamps to the batch's range). Score $\\alpha$ = mean over images of "
+                          "$p_{true}(x')/p_{true}(x)$ on the target (lower: stronger attack), and the accuracy drop. "
+                          "Sources: the largest model of the family, another seed of the target's width, and the "
+                          "mean direction of the other seeds at the target's width."),
+        hidden("plots.show(figures.transfer_curves(pops))\n"
+               "for ds in main.values():\n"
+               "    plots.show(figures.transfer_heatmaps(ds))"),
+        new_markdown_cell("## 6. Test loss against $\\mathbb{E}[t]$ (paper Figs. 9 and 24)\n\n"
+                          "Single models and deep ensembles of $m$ members (probabilities averaged). An ensemble's "
+                          "salience is its members' mean logit gradient (exact for the mean of logits); $t$ is taken "
+                          "against the population mean at that width, which includes the members."),
+        hidden("lt = analysis.loss_vs_t(pops)\nplots.show(figures.loss_vs_t(lt))\n"
+               "display(analysis.loss_t_correlation(lt))"),
+        new_markdown_cell("## 7. Batch size (paper Fig. 18)\n\n$p(k, k)$ between distinct seeds, and accuracy, "
+                          "for one family trained at several batch sizes."),
+        hidden("be = analysis.batch_effect(pops)\n"
+               "if len(be):\n"
+               "    plots.show(figures.batch_effect(be))\n"
+               "    display(be.round(3))\n"
+               "else:\n"
+               "    display(Markdown('*No batch-size study in this run (`batch_sizes` is empty).*'))"),
+        new_markdown_cell("## The paper's claims beside ours"),
+        hidden("display(analysis.claims_table(pops))"),
+        hidden("display(Markdown(analysis.discussion(pops)))"),
+    ])
+
+
+CHAPTERS = {"sat_matrix": sat_matrix, "salience": salience, "measures": measures}
 
 if __name__ == "__main__":
     import sys

@@ -2,6 +2,7 @@
 from sat_lib.experiments._chapter import CHAPTERS, Chapter, register, resolve_params
 # registration order is the book's order
 from sat_lib.experiments import sat_matrix  # noqa: F401, E402
+from sat_lib.experiments import salience  # noqa: F401, E402
 from sat_lib.experiments import measures_demo  # noqa: F401, E402
 
 __all__ = ["CHAPTERS", "Chapter", "register", "resolve_params"]

@@ -19,6 +19,9 @@ from . import _validation as V
 from ._registry import MeasureRecord, register_measure
 
 
+GRADIENT_TARGETS = ("logit", "loss", "prob")
+
+
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Put ``model`` in eval mode and restore every submodule's own train/eval flag afterwards."""
@@ -44,21 +47,23 @@ def input_gradients(model: nn.Module, x: Any, target: Any, *, of: str = "logit")
     """Per-sample input gradients of a batch, same shape as ``x``, detached.
 
     ``of="logit"``: gradient of the ``target`` logit (the salience paper's choice), via captum ``Saliency`` with
-    ``abs=False`` (signed). ``of="loss"``: gradient of the summed cross-entropy, so each sample gets the gradient of
+    ``abs=False`` (signed). ``of="prob"``: gradient of the ``target`` softmax probability (what the official
+    black-box attack follows), the same way on the softmax of the model. ``of="loss"``: gradient of the summed cross-entropy, so each sample gets the gradient of
     its own loss independent of the batch size (plain autograd; captum adds nothing here). The model runs in eval
     mode and every submodule's mode is restored; only input gradients are computed (``torch.autograd.grad``), so
     no parameter ``.grad`` is touched.
     """
     fn = "input_gradients"
-    V.choice(of, fn, "of", ("logit", "loss"))
+    V.choice(of, fn, "of", GRADIENT_TARGETS)
     xt = V.floating(x, fn, "x", ndim=tuple(range(2, 9)), what="a batch (n_samples, ...)")
     y = _target(target, xt.shape[0], xt.device, fn)
     xi = xt.detach().clone().requires_grad_(True)  # a leaf of our own; the caller's x is untouched
     with eval_mode(model):
-        if of == "logit":
+        if of in ("logit", "prob"):
             from captum.attr import Saliency
 
-            grads = Saliency(model).attribute(xi, target=y, abs=False)
+            forward = model if of == "logit" else (lambda inp: model(inp).softmax(dim=1))
+            grads = Saliency(forward).attribute(xi, target=y, abs=False)
         else:
             with torch.enable_grad():
                 loss = F.cross_entropy(model(xi), y, reduction="sum")

@@ -1,0 +1,103 @@
+"""Analyses of the salience chapter on synthetic populations with known answers."""
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import integrate, stats
+
+from sat_lib.analysis import salience as A
+
+
+def population(family="CNNSmall", dataset="toy", widths=(2, 4), seeds=3, noise=(3.0, 0.5), shared=None, n=64,
+               d=48, rng=0):
+    """Fingerprints = a shared direction per sample + noise shrinking with width (so similarity rises with k)."""
+    rng = np.random.default_rng(rng)
+    base = shared if shared is not None else rng.standard_normal((n, d))
+    k = np.repeat(widths, seeds)
+    fps = np.stack([base + s * rng.standard_normal((n, d)) for s in np.repeat(noise[:len(widths)], seeds)])
+    fps /= np.linalg.norm(fps, axis=2, keepdims=True)
+    p = np.einsum("and,bnd->ab", fps, fps) / n
+    names = [f"k{a}-s{b}" for a, b in zip(k, np.tile(range(seeds), len(widths)))]
+    return xr.Dataset(
+        {"fingerprint": (("model", "sample", "channel", "row", "col"), fps.reshape(len(k), n, 3, 4, 4)),
+         "p_ind": (("resolution", "model", "model_b"), np.stack([p, p])),
+         "alpha": (("model", "model_b"), 1 - p / 2), "adv_accuracy": (("model", "model_b"), 0.5 - p / 4),
+         "salience_accuracy": ("model", np.full(len(k), 0.9))},
+        coords={"model": names, "model_b": names, "k": ("model", k),
+                "seed": ("model", np.tile(range(seeds), len(widths))), "width": list(widths),
+                "resolution": ["full", "4x4"]},
+        attrs={"family_label": family, "family_short": family[:2], "dataset": dataset, "batch_size": 128,
+               "role": "main"})
+
+
+def test_width_similarity_rises_when_noise_falls():
+    p = A.width_similarity(population())
+    assert p.dims == ("k1", "k2")
+    assert p.sel(k1=4, k2=4) > p.sel(k1=2, k2=4) > p.sel(k1=2, k2=2)
+
+
+def test_width_similarity_leaves_out_a_model_with_itself():
+    ds = population(widths=(2,), seeds=2)
+    assert float(A.width_similarity(ds).item()) == pytest.approx(ds["p_ind"].values[0, 0, 1])
+
+
+def test_uniform_baseline_is_the_cosine_of_random_directions():
+    d = 50
+    val, _ = integrate.quad(lambda t: np.exp(A.uniform_logpdf(t, d)), -1, 1)
+    assert val == pytest.approx(1, abs=1e-6)
+    g = np.random.default_rng(0).standard_normal((4000, d))
+    cos = g[:, 0] / np.linalg.norm(g, axis=1)
+    cdf = lambda t: stats.beta((d - 1) / 2, (d - 1) / 2, loc=-1, scale=2).cdf(t)
+    assert stats.kstest(cos, cdf).pvalue > 0.01
+
+
+@pytest.mark.parametrize("kappa", [20.0, 200.0])
+def test_saw_fit_recovers_kappa(kappa):
+    d = 100
+    grid = A._GRID
+    dens = np.exp(A._saw_log_density(grid, kappa, d)) * np.gradient(grid)
+    cdf = np.cumsum(dens) / dens.sum()
+    t = np.interp(np.random.default_rng(1).random(3000), cdf, grid)
+    fit = A.fit_saw(t, d)
+    assert fit["kappa"] == pytest.approx(kappa, rel=0.1)
+    assert fit["ks_pvalue"] > 0.01
+
+
+def test_saw_fit_rejects_a_bimodal_t():
+    rng = np.random.default_rng(2)
+    t = np.concatenate([rng.normal(0.1, 0.02, 1500), rng.normal(0.7, 0.02, 1500)])
+    assert A.fit_saw(t, 100)["ks_pvalue"] < 1e-6
+
+
+def test_cross_family_is_high_for_a_shared_direction_and_low_otherwise():
+    shared = np.random.default_rng(5).standard_normal((64, 48))
+    pops = {"a": population("A", shared=shared, rng=1), "b": population("B", shared=shared, rng=2),
+            "c": population("C", rng=3)}
+    cf = A.cross_family(pops, "toy")
+    big = cf.sel(k=4)
+    assert float(big.sel(family="A", family_b="B")) > 0.8
+    assert abs(float(big.sel(family="A", family_b="C"))) < 0.15
+    assert float(cf.sel(k=4, family="A", family_b="A")) > float(cf.sel(k=2, family="A", family_b="A"))
+    with pytest.raises(ValueError, match="no population"):
+        A.cross_family(pops, "cifar10")
+
+
+def test_wasserstein_table_is_small_within_a_homogeneous_family():
+    table = A.wasserstein_table({"a": population()})
+    assert list(table.columns) == ["k=2", "k=4"]
+    mean = float(table.loc["CN · toy", "k=4"].split("±")[0])
+    assert 0 <= mean < 0.1
+
+
+def test_transfer_matrix_excludes_a_model_attacking_itself():
+    ds = population(widths=(2,), seeds=2)
+    m = A.transfer_matrix(ds)
+    assert float(m.item()) == pytest.approx(ds["alpha"].values[0, 1])
+    drop = A.transfer_matrix(ds, "accuracy_drop")
+    assert float(drop.item()) == pytest.approx(0.9 - ds["adv_accuracy"].values[0, 1])
+    with pytest.raises(ValueError, match="'alpha' or 'accuracy_drop'"):
+        A.transfer_matrix(ds, "rate")
+
+
+def test_trend_is_spearman_and_needs_three_widths():
+    assert A.trend([0.1, 0.2, 0.3], [10, 20, 40]) == pytest.approx(1)
+    assert np.isnan(A.trend([0.1, 0.2], [10, 20]))
