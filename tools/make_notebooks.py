@@ -220,7 +220,8 @@ def salience() -> nbformat.NotebookNode:
         new_markdown_cell("## 6. Test loss against $\\mathbb{E}[t]$ (paper Figs. 9 and 24)\n\n"
                           "Single models and deep ensembles of $m$ members (probabilities averaged). An ensemble's "
                           "salience is its members' mean logit gradient (exact for the mean of logits); $t$ is taken "
-                          "against the population mean at that width, which includes the members."),
+                          "against the mean direction of the width's seeds *outside* the ensemble, so an ensemble "
+                          "is never compared with itself (an ensemble of every seed has no such reference)."),
         hidden("lt = analysis.loss_vs_t(pops)\nplots.show(figures.loss_vs_t(lt))\n"
                "display(analysis.loss_t_correlation(lt))"),
         new_markdown_cell("## 7. Batch size (paper Fig. 18)\n\n$p(k, k)$ between distinct seeds, and accuracy, "

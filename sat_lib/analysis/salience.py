@@ -306,7 +306,8 @@ def transfer_curves(ds: xr.Dataset) -> pd.DataFrame:
 # --- 6. loss against E[t] -------------------------------------------------------------------------------------------
 
 def loss_vs_t(pops: Populations) -> pd.DataFrame:
-    """Fig. 9: E[t] of each ensemble (members = 1 are single models) against its test loss, per population."""
+    """Fig. 9: E[t] of each ensemble (members = 1 are single models) against its test loss, per population.
+    Ensembles holding every seed have no held-out reference direction and are left out."""
     rows = []
     for ds in main_populations(pops).values():
         for k in ds["width"].values:
