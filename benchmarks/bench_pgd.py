@@ -10,7 +10,6 @@ and writes a JSON record with the device name. Not a test: run it, read the rati
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from sat_lib.attacks import PGDConfig, pgd
 from sat_lib.models import Normalized, get_zoo
 from sat_lib.provenance import default_device, device_name, now_iso, package_versions
+
+from _record import write_record  # benchmarks/_record.py (the script folder is on sys.path)
 
 # dense peak FLOP/s by device-name fragment (bf16 tensor core, fp32): used for model-FLOP utilisation
 PEAKS = {"H100": (989e12, 67e12), "H200": (989e12, 67e12), "A100": (312e12, 19.5e12)}
@@ -108,10 +109,7 @@ def main(argv=None) -> dict:
         mfu = f"{100 * r['model_flop_utilisation']:.1f}%" if r["model_flop_utilisation"] is not None else "n/a"
         print(f"{name:<26} {r['image_steps_per_s']:>12.0f} {100 * r['success_rate']:>7.1f}% {mfu:>7} "
               f"{r['speedup_vs_torchattacks']:>14.2f}×")
-    out = args.out or Path(__file__).parent / "results" / f"pgd-{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
-    print(f"wrote {out}")
+    write_record(record, f"pgd-{device.type}", args.out)
     return record
 
 

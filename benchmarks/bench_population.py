@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -21,6 +20,8 @@ import torch.nn.functional as F
 from sat_lib.models.widths import build_width_model
 from sat_lib.population import PopulationConfig, train_population
 from sat_lib.provenance import default_device, device_name, now_iso, package_versions
+
+from _record import write_record  # benchmarks/_record.py (the script folder is on sys.path)
 
 
 def plain_loop(make, seeds, x, y, epochs, batch):
@@ -90,10 +91,7 @@ def main(argv=None) -> dict:
     for name, r in rows.items():
         print(f"{name:<28} {r['models_per_minute']:>11.2f} {r['images_per_second']:>9.0f} "
               f"{r['speedup_vs_peer']:>7.2f}×")
-    out = args.out or Path(__file__).parent / "results" / f"population-{device.type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
-    print(f"wrote {out}")
+    write_record(record, f"population-{device.type}", args.out)
     return record
 
 

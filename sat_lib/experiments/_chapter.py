@@ -18,7 +18,7 @@ class Chapter:
     part: str
     notebook: str  # path relative to the project root
     config: type[ChapterConfig]
-    compute: Callable[..., xr.Dataset]
+    compute: Callable[..., xr.Dataset | dict[str, xr.Dataset]]  # one result, or one per population
     summary: str = ""
 
 
