@@ -184,7 +184,9 @@ def salience() -> nbformat.NotebookNode:
                           "over the test samples (stored 8×8 fingerprints). The diagonal is the split-half "
                           "similarity of one family (the mean of half its seeds against the mean of the other "
                           "half): with few seeds a mean direction is itself noisy, and this is the most two "
-                          "such estimates can agree."),
+                          "such estimates can agree. First, within each family, the mean directions at two widths "
+                          "(the paper's Fig. 21 right, there for ViTs); then across families at equal width."),
+        hidden("plots.show(figures.mean_direction_heatmaps(pops))"),
         hidden("for d in analysis.datasets(main):\n"
                "    cf = analysis.cross_family(pops, d)\n"
                "    if cf.sizes['family'] > 1:\n"

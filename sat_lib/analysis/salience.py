@@ -114,6 +114,24 @@ def mean_direction(ds: xr.Dataset, k: int, seeds=None) -> np.ndarray:
     return _unit(fp.mean(0))
 
 
+def mean_direction_similarity(ds: xr.Dataset) -> xr.DataArray:
+    """Fig. 21 (right): E_x cosine between the population mean directions at widths k1 and k2 (fingerprints).
+    The diagonal is split-half, as in :func:`cross_family`."""
+    widths = ds["width"].values
+    seeds = np.unique(ds["seed"].values)
+    mus = {k: mean_direction(ds, k) for k in widths}
+    out = np.full((len(widths), len(widths)), np.nan)
+    for a, b in itertools.product(range(len(widths)), repeat=2):
+        if a != b:
+            out[a, b] = float((mus[widths[a]] * mus[widths[b]]).sum(1).mean())
+        elif len(seeds) >= 2:
+            half = len(seeds) // 2
+            m1, m2 = mean_direction(ds, widths[a], seeds[:half]), mean_direction(ds, widths[a], seeds[half:])
+            out[a, b] = float((m1 * m2).sum(1).mean())
+    return xr.DataArray(out, dims=("k1", "k2"), coords={"k1": widths, "k2": widths}, name="cosine",
+                        attrs={"population": label(ds)})
+
+
 def cross_family(pops: Populations, dataset: str) -> xr.DataArray:
     """Per shared width k: E_x cosine between the families' mean directions; the diagonal is split-half (the
     mean of one half of a family's seeds against the other half): what finite populations can reach at most."""

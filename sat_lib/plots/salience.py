@@ -37,6 +37,20 @@ def width_heatmaps(pops: A.Populations):
     return fig
 
 
+def mean_direction_heatmaps(pops: A.Populations):
+    """Fig. 21 (right): cosine between a population's mean directions at two widths, for every population."""
+    main = list(A.main_populations(pops).values())
+    fig, axes = _grid(len(main), 4)
+    for ax, ds in zip(axes, main):
+        sns.heatmap(A.mean_direction_similarity(ds).to_pandas(), ax=ax, annot=True, fmt=".2f", cmap="magma", vmin=0,
+                    vmax=1, cbar=False, square=True)
+        ax.invert_yaxis()
+        ax.set_title(A.label(ds), fontsize=9)
+    fig.suptitle("cosine between mean directions at widths k1, k2 (diagonal: split-half)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def cross_family(cf: xr.DataArray, dataset: str):
     fig, axes = _grid(cf.sizes["k"], 3, (3.6, 3.2))
     for ax, k in zip(axes, cf["k"].values):

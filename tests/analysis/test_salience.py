@@ -101,3 +101,9 @@ def test_transfer_matrix_excludes_a_model_attacking_itself():
 def test_trend_is_spearman_and_needs_three_widths():
     assert A.trend([0.1, 0.2, 0.3], [10, 20, 40]) == pytest.approx(1)
     assert np.isnan(A.trend([0.1, 0.2], [10, 20]))
+
+
+def test_mean_direction_similarity_is_symmetric_and_high_for_a_shared_direction():
+    m = A.mean_direction_similarity(population(seeds=4))
+    np.testing.assert_allclose(m.sel(k1=2, k2=4), m.sel(k1=4, k2=2))
+    assert float(m.sel(k1=2, k2=4)) > 0.5 and float(m.sel(k1=4, k2=4)) > float(m.sel(k1=2, k2=2))

@@ -96,3 +96,11 @@ def test_more_test_images_than_exist(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="n_salience"):
         compute_unit(cfg, Unit("digits", "cnn_small", (2,), 64))
     assert not list(tmp_path.rglob("*.nc"))
+
+
+def test_loss_salience_option(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path))
+    cfg = resolve_params("salience", "smoke").replace(salience="loss", seeds=2, ensemble_draws=1)
+    ds = compute_unit(cfg, Unit("digits", "cnn_small", (2,), 64))
+    assert ds.attrs["salience"] == "loss"
+    assert np.isfinite(ds["p_ind"].values).all() and np.isfinite(ds["t"].values).all()
