@@ -223,7 +223,9 @@ def salience() -> nbformat.NotebookNode:
                           "Single models and deep ensembles of $m$ members (probabilities averaged). An ensemble's "
                           "salience is its members' mean logit gradient (exact for the mean of logits); $t$ is taken "
                           "against the mean direction of the width's seeds *outside* the ensemble, so an ensemble "
-                          "is never compared with itself (an ensemble of every seed has no such reference)."),
+                          "is never compared with itself (an ensemble of every seed has no such reference). That "
+                          "reference is the mean of $S-m$ seeds, so it is noisier for larger ensembles: compare "
+                          "E[t] across widths and families at one $m$ (the table's rows), not across $m$."),
         hidden("lt = analysis.loss_vs_t(pops)\nplots.show(figures.loss_vs_t(lt))\n"
                "display(analysis.loss_t_correlation(lt))"),
         new_markdown_cell("## 7. Batch size (paper Fig. 18)\n\n$p(k, k)$ between distinct seeds, and accuracy, "
