@@ -154,12 +154,14 @@ def salience() -> nbformat.NotebookNode:
             "and loss are shown first. The parameters table below says which profile produced these results."),
         params_cell(parameters_source(Config)),
         new_code_cell(
+            "import pandas as pd\n"
             "from IPython.display import Markdown, display\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.analysis import salience as analysis\n"
             "from sat_lib.experiments.salience import Config, run\n"
             "from sat_lib.plots import salience as figures\n\n"
             "plots.use_style()\n"
+            "pd.set_option('display.max_colwidth', None)  # the claims table's sentences in full\n"
             "cfg = Config.from_mapping(globals())\n"
             "pops = run(cfg, mode=mode)\n"
             "main = analysis.main_populations(pops)\n"

@@ -52,10 +52,11 @@ def mean_direction_heatmaps(pops: A.Populations):
 
 
 def cross_family(cf: xr.DataArray, dataset: str):
-    fig, axes = _grid(cf.sizes["k"], 3, (3.6, 3.2))
+    fig, axes = _grid(cf.sizes["k"], 3, (4.6, 4.2))
     for ax, k in zip(axes, cf["k"].values):
-        sns.heatmap(cf.sel(k=k).to_pandas(), ax=ax, annot=True, fmt=".2f", cmap="magma", vmin=0, vmax=1, cbar=False,
-                    square=True)
+        mat = cf.sel(k=k).to_pandas().dropna(how="all").dropna(axis=1, how="all")
+        sns.heatmap(mat, ax=ax, annot=True, fmt=".2f", cmap="magma", vmin=0, vmax=1, cbar=False, square=True,
+                    annot_kws={"size": 8})
         ax.set_title(f"{dataset}, k = {k}", fontsize=9)
         ax.set_xlabel("")
         ax.set_ylabel("")
