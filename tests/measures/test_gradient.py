@@ -65,10 +65,19 @@ def test_int_target_is_broadcast(batch):
     )
 
 
+def test_prob_gradient_is_the_true_class_probability_gradient(batch):
+    x, y = batch
+    model = tiny_model().eval()
+    xi = x.clone().requires_grad_(True)
+    p = model(xi).softmax(1).gather(1, y[:, None]).sum()
+    (want,) = torch.autograd.grad(p, xi)
+    torch.testing.assert_close(input_gradients(model, x, y, of="prob"), want)
+
+
 def test_input_gradient_errors(batch):
     x, y = batch
-    with pytest.raises(ValueError, match="input_gradients: argument 'of' is 'prob'"):
-        input_gradients(tiny_model(), x, y, of="prob")
+    with pytest.raises(ValueError, match="input_gradients: argument 'of' is 'probability'"):
+        input_gradients(tiny_model(), x, y, of="probability")
     with pytest.raises(ValueError, match=r"input_gradients: expected equal n_samples, got target=\(5,\)"):
         input_gradients(tiny_model(), x, y[:5])
     with pytest.raises(ValueError, match="input_gradients: argument 'target' has dtype torch.float32"):
