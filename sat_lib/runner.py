@@ -63,10 +63,18 @@ def execute_chapter(name: str, cfg: ChapterConfig, *, mode: str = "auto", profil
 
 
 def _tag_profile(path: Path, profile: str) -> None:
+    """Record the profile in the notebook's metadata and say it in the book, above the injected parameters."""
     import nbformat
+    from nbformat.v4 import new_markdown_cell
 
     nb = nbformat.read(path, as_version=4)
     nb.metadata.setdefault("sat_companion", {})["profile"] = profile
+    note = new_markdown_cell(f"*Executed at the `{profile}` profile; the parameters papermill injected follow.*")
+    note.id = "profile-note"
+    note.metadata["tags"] = ["profile-note"]
+    at = next((i for i, c in enumerate(nb.cells) if "injected-parameters" in c.metadata.get("tags", [])),
+              len(nb.cells))
+    nb.cells.insert(at, note)
     nbformat.write(nb, path)
 
 

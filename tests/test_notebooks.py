@@ -53,3 +53,19 @@ def test_toc_lists_every_chapter():
     files = [c["file"] for part in toc()["parts"] for c in part["chapters"]]
     assert files == [f"chapters/{n}" for n in CHAPTERS]
     assert (PROJECT_ROOT / "book" / "_toc.yml").read_text().count("chapters/") == len(CHAPTERS)
+
+
+def test_the_book_says_which_profile_ran(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from sat_lib.runner import _tag_profile
+
+    cell = new_code_cell("x = 1")
+    cell.metadata["tags"] = ["injected-parameters"]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("title"), cell]), path)
+    _tag_profile(path, "quick")
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["sat_companion"]["profile"] == "quick"
+    assert "`quick` profile" in nb.cells[1].source and "injected-parameters" in nb.cells[2].metadata["tags"]
