@@ -25,9 +25,9 @@ def params_cell(source: str):
     return cell
 
 
-def hidden(source: str):
+def hidden(source: str, extra_tags: list[str] | None = None):
     cell = new_code_cell(source)
-    cell.metadata["tags"] = ["remove-input"]
+    cell.metadata["tags"] = ["remove-input", *(extra_tags or [])]
     return cell
 
 
@@ -175,6 +175,8 @@ def salience() -> nbformat.NotebookNode:
                           "parameter count and training time. Convergence claims mean little for models that "
                           "have not learned; read everything below with this table beside it."),
         hidden("display(analysis.accuracy_table(pops))"),
+        new_markdown_cell("Every model (click to show):"),
+        hidden("display(analysis.model_table(pops))", extra_tags=["hide-output"]),
         new_markdown_cell("## 1. Similarity rises with width (paper Fig. 2 / 12)\n\n"
                           "$p(k_1, k_2)$ is the mean of $p_{ind}$ over pairs of distinct models of widths $k_1$, "
                           "$k_2$. Each population at full resolution and, as in the official code, with the "
@@ -202,7 +204,11 @@ def salience() -> nbformat.NotebookNode:
                           "marginal is $p_k(t)\\propto\\psi_k(t)(1-t^2)^{(d-3)/2}$. Right: log KDE against the "
                           "fitted log density; points on the dotted identity line mean the model fits (the paper's "
                           "Fig. 8 right shows $\\log p_k$ linear in $\\log\\psi_k$). The table tests the fit "
-                          "with Kolmogorov–Smirnov; where it rejects, the Saw member does not describe our $t$."),
+                          "with Kolmogorov–Smirnov; where it rejects, the Saw member does not describe our $t$. "
+                          "First, as in the paper's Fig. 22, how unlikely the observed alignment is by chance: the "
+                          "probability that a random direction has cosine above $p$, against the share of our "
+                          "models' $t$ above $p$ at each population's largest width."),
+        hidden("plots.show(figures.tail_probability(pops))"),
         hidden("for ds in main.values():\n"
                "    plots.show(figures.t_marginals(ds, 'full'))\n"
                "    display(analysis.saw_linearity(ds, 'full'))"),

@@ -52,6 +52,18 @@ def accuracy_table(pops: Populations) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["population", "batch size", "k"])
 
 
+def model_table(pops: Populations) -> pd.DataFrame:
+    """Every model: width, seed, test accuracy and loss, and its last epoch's training loss."""
+    frames = []
+    for ds in pops.values():
+        frames.append(pd.DataFrame({
+            "population": label(ds), "batch size": ds.attrs["batch_size"], "model": ds["model"].values,
+            "k": ds["k"].values, "seed": ds["seed"].values,
+            "accuracy (%)": np.round(100 * ds["accuracy"].values, 1), "test loss": np.round(ds["loss"].values, 3),
+            "final train loss": np.round(ds["train_loss"].values[:, -1], 3)}))
+    return pd.concat(frames).set_index(["population", "batch size", "model"])
+
+
 def models_per_minute(pops: Populations) -> float:
     n = sum(ds.sizes["model"] for ds in pops.values())
     secs = sum(float(ds["train_seconds"].sum()) for ds in pops.values())
@@ -167,6 +179,12 @@ def uniform_logpdf(t, d: int) -> np.ndarray:
     p(t) ∝ (1 - t²)^((d-3)/2) on [-1, 1], i.e. (t + 1)/2 ~ Beta((d-1)/2, (d-1)/2)."""
     a = (d - 1) / 2
     return stats.beta(a, a, loc=-1, scale=2).logpdf(t)
+
+
+def uniform_tail(p, d: int) -> np.ndarray:
+    """P(Z > p) for Z the cosine between a fixed direction and a uniform random one in d dimensions (Fig. 22)."""
+    a = (d - 1) / 2
+    return stats.beta(a, a, loc=-1, scale=2).sf(p)
 
 
 def dimension(ds: xr.Dataset, resolution: str) -> int:

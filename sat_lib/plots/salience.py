@@ -98,6 +98,30 @@ def t_marginals(ds: xr.Dataset, resolution: str = "full"):
     return fig
 
 
+def tail_probability(pops: A.Populations):
+    """Fig. 22: P(Z > p) for random directions of each dimension we use, beside the empirical P(t > p) of every
+    population at its largest width (both resolutions): how far from chance the observed alignment is."""
+    main = list(A.main_populations(pops).values())
+    resolutions = [str(r) for r in main[0]["resolution"].values]
+    fig, axes = plt.subplots(1, len(resolutions), figsize=(5 * len(resolutions), 3.6), squeeze=False)
+    p = np.linspace(0, 1, 201)
+    for ax, res in zip(axes[0], resolutions):
+        for d in sorted({A.dimension(ds, res) for ds in main}):
+            ax.plot(p, A.uniform_tail(p, d), color="k", ls="--", lw=1, label=f"uniform, d = {d}")
+        for ds in main:
+            k = int(ds["width"].values.max())
+            t = np.sort(A.t_samples(ds, k, res))
+            ax.plot(t, 1 - np.arange(1, t.size + 1) / t.size, label=f"{A.label(ds)}, k = {k}")
+        ax.set_yscale("log")
+        ax.set_ylim(1e-4, 1.5)
+        ax.set_xlabel("p")
+        ax.set_ylabel("P(t > p)")
+        ax.set_title(res, fontsize=9)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def transfer_heatmaps(ds: xr.Dataset):
     """Fig. 25: α(k_source, k_target) (lower: stronger transfer) and the accuracy drop."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))

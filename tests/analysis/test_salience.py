@@ -107,3 +107,10 @@ def test_mean_direction_similarity_is_symmetric_and_high_for_a_shared_direction(
     m = A.mean_direction_similarity(population(seeds=4))
     np.testing.assert_allclose(m.sel(k1=2, k2=4), m.sel(k1=4, k2=2))
     assert float(m.sel(k1=2, k2=4)) > 0.5 and float(m.sel(k1=4, k2=4)) > float(m.sel(k1=2, k2=2))
+
+
+def test_uniform_tail_matches_the_density():
+    d = 30
+    val, _ = integrate.quad(lambda t: np.exp(A.uniform_logpdf(t, d)), 0.2, 1)
+    assert A.uniform_tail(0.2, d) == pytest.approx(val, rel=1e-6)
+    assert A.uniform_tail(0.0, d) == pytest.approx(0.5)
