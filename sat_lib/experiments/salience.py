@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import zlib
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -35,11 +36,10 @@ from sat_lib.measures.gradient import downsample_gradients, input_gradients
 from sat_lib.models.widths import WIDTH_FAMILIES
 from sat_lib.params import ChapterConfig
 from sat_lib.population import STRATEGIES, PopulationConfig, train_population
-from sat_lib.precision import autocast
 from sat_lib.progress import progress
 from sat_lib.provenance import default_device
 
-VERSION = 2  # 2: ensemble E[t] against the mean of the seeds outside the ensemble
+VERSION = 3  # 2: ensemble E[t] against the seeds outside it; 3: seeds per (population, width), fp32 scores
 # Parameters that choose *which* populations a run covers; the rest define how each population is computed.
 _SELECTION = ("populations", "widths", "vit_widths", "batch_population", "batch_sizes", "batch_widths")
 
@@ -168,12 +168,10 @@ def _pixel_range(data, device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.inference_mode()
-def _probs(model, x, precision, batch=1024) -> torch.Tensor:
-    out = []
-    for i in range(0, x.shape[0], batch):
-        with autocast(precision, x.device):
-            out.append(model(x[i:i + batch]).float().softmax(1))
-    return torch.cat(out)
+def _probs(model, x, batch=1024) -> torch.Tensor:
+    """Softmax probabilities in fp32 whatever the training precision: the attack ratios compare probabilities
+    that differ by about 1 %, below bf16's resolution."""
+    return torch.cat([model(x[i:i + batch]).float().softmax(1) for i in range(0, x.shape[0], batch)])
 
 
 def _unit_rows(g: torch.Tensor) -> torch.Tensor:
@@ -202,14 +200,23 @@ def _sign_attack(x, direction, eps, lo, hi):
     return torch.maximum(torch.minimum(x - eps * torch.sign(direction), hi), lo)
 
 
-def _attack_scores(models, x_adv, y, p_clean, precision):
+def _attack_scores(models, x_adv, y, p_clean):
     """For one adversarial batch: (ratio of true-class probabilities averaged over samples, accuracy) per model."""
     ratios, accs = [], []
     for m in models:
-        p = _probs(m, x_adv, precision)
+        p = _probs(m, x_adv)
         ratios.append(float((p.gather(1, y[:, None])[:, 0] / p_clean[m]).mean()))
         accs.append(float((p.argmax(1) == y).float().mean()))
     return ratios, accs
+
+
+def population_seeds(seed: int, unit: Unit, k: int, n: int) -> list[int]:
+    """``n`` seeds for one (dataset, family, batch size, width): each seed fixes a model's initialisation and data
+    order, so two populations must not share seeds — otherwise models of different widths or families would start
+    from the same first-layer weights and see the data in the same order, and look alike for that reason."""
+    key = f"{unit.dataset}:{unit.family}@{unit.batch_size}:k{k}"
+    seq = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(key.encode()),))
+    return [int(v) for v in seq.generate_state(n, dtype=np.uint32) % (2 ** 31 - 1)]
 
 
 def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
@@ -228,21 +235,22 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
     x_sal, y_sal = _normalised(test.subset(sal_idx), device)
     lo, hi = _pixel_range(test, device)
     family = WIDTH_FAMILIES[unit.family]
-    seeds = [cfg.seed + i for i in range(cfg.seeds)]
     training = dataclasses.replace(cfg.training, batch_size=unit.batch_size)
 
-    models, names, width_of, seed_of = [], [], [], []
+    models, names, width_of, seed_of, init_seeds = [], [], [], [], []
     train_loss, pop_seconds, n_params, strategy = [], [], [], ""
     for k in unit.widths:
         def make(k=k):
             return family.build(k, num_classes=test.num_classes, in_chans=test.channels, img_size=test.image_size)
 
+        seeds = population_seeds(cfg.seed, unit, k, cfg.seeds)
         pop = train_population(make, seeds, x_train, y_train, training, device=device,
                                desc=f"{unit.name} k={k}")
         models += pop.models
-        names += [f"k{k}-s{s}" for s in seeds]
+        names += [f"k{k}-s{i}" for i in range(cfg.seeds)]
         width_of += [k] * len(seeds)
-        seed_of += seeds
+        seed_of += list(range(cfg.seeds))
+        init_seeds += seeds
         train_loss.append(pop.epoch_loss)
         pop_seconds.append(pop.seconds)
         n_params.append(sum(p.numel() for p in pop.models[0].parameters()))
@@ -251,7 +259,7 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
     m_count = len(models)
 
     # Test accuracy and loss; probabilities kept for the ensembles.
-    probs_eval = [_probs(m, x_eval, cfg.precision) for m in progress(models, desc="evaluate")]
+    probs_eval = [_probs(m, x_eval) for m in progress(models, desc="evaluate")]
     acc = np.array([float((p.argmax(1) == y_eval).float().mean()) for p in probs_eval])
     loss = np.array([float(F.nll_loss(p.clamp_min(1e-12).log(), y_eval)) for p in probs_eval])
 
@@ -266,13 +274,13 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
     t_loo = torch.stack([_loo_t(u, width_of) for u in (u_full, u_small)])
 
     # One-step sign attacks: every model as the source, then each width's mean direction (leave-target-out).
-    p_clean = {m: _probs(m, x_sal, cfg.precision).gather(1, y_sal[:, None])[:, 0] for m in models}
-    acc_sal = np.array([float((_probs(m, x_sal, cfg.precision).argmax(1) == y_sal).float().mean()) for m in models])
+    p_clean = {m: _probs(m, x_sal).gather(1, y_sal[:, None])[:, 0] for m in models}
+    acc_sal = np.array([float((_probs(m, x_sal).argmax(1) == y_sal).float().mean()) for m in models])
     alpha = np.full((m_count, m_count), np.nan)
     acc_adv = np.full((m_count, m_count), np.nan)
     for i in progress(range(m_count), desc="attack"):
         x_adv = _sign_attack(x_sal, prob_grads[i], cfg.attack_eps, lo, hi)
-        alpha[i], acc_adv[i] = _attack_scores(models, x_adv, y_sal, p_clean, cfg.precision)
+        alpha[i], acc_adv[i] = _attack_scores(models, x_adv, y_sal, p_clean)
     u_prob = _unit_rows(prob_grads).float()
     widths = list(unit.widths)
     alpha_mean = np.full((len(widths), m_count), np.nan)
@@ -285,8 +293,7 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
                 continue
             direction = u_prob[members].mean(0).view_as(x_sal)
             x_adv = _sign_attack(x_sal, direction, cfg.attack_eps, lo, hi)
-            (alpha_mean[a, j],), (acc_adv_mean[a, j],) = _attack_scores([models[j]], x_adv, y_sal, p_clean,
-                                                                          cfg.precision)
+            (alpha_mean[a, j],), (acc_adv_mean[a, j],) = _attack_scores([models[j]], x_adv, y_sal, p_clean)
 
     # Deep ensembles of m members (probability averaging); their salience is the members' mean gradient.
     rng = np.random.default_rng(cfg.seed + 2)
@@ -342,6 +349,7 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
         },
         coords={
             "model": names, "model_b": names, "k": ("model", width_of), "seed": ("model", np.array(seed_of)),
+            "init_seed": ("model", np.array(init_seeds, dtype=np.int64)),
             "k_b": ("model_b", width_of), "sample": sal_idx, "channel": np.arange(c), "row": np.arange(h),
             "col": np.arange(w), "epoch": np.arange(1, cfg.epochs + 1), "resolution": ["full", res_small],
             "source_width": widths, "width": widths, "members": sizes, "draw": np.arange(cfg.ensemble_draws),

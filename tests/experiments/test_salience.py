@@ -104,3 +104,19 @@ def test_loss_salience_option(tmp_path, monkeypatch):
     ds = compute_unit(cfg, Unit("digits", "cnn_small", (2,), 64))
     assert ds.attrs["salience"] == "loss"
     assert np.isfinite(ds["p_ind"].values).all() and np.isfinite(ds["t"].values).all()
+
+
+def test_populations_never_share_seeds():
+    from sat_lib.experiments.salience import population_seeds
+
+    units_ = [Unit("cifar10", f, (4, 8), bs) for f in ("cnn_small", "cnn_large") for bs in (64, 128)]
+    seeds = [s for u in units_ for k in u.widths for s in population_seeds(0, u, k, 5)]
+    assert len(set(seeds)) == len(seeds)
+    assert population_seeds(0, units_[0], 4, 5) == population_seeds(0, units_[0], 4, 5)  # reproducible
+    assert population_seeds(1, units_[0], 4, 5) != population_seeds(0, units_[0], 4, 5)
+
+
+def test_stored_models_of_different_widths_start_differently(smoke):
+    _, pops, _ = smoke
+    ds = pops["digits:cnn_small@64"]
+    assert len(set(ds["init_seed"].values.tolist())) == ds.sizes["model"]
