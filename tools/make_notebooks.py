@@ -183,13 +183,14 @@ def salience() -> nbformat.NotebookNode:
                           "gradients area-downsampled to 8×8 first. The paper reports that $p$ rises along both "
                           "axes."),
         hidden("plots.show(figures.width_heatmaps(pops))\ndisplay(analysis.diagonal_trend_table(main))"),
-        new_markdown_cell("## 2. Mean directions across families (hypothesis H2, Fig. 21)\n\n"
-                          "Cosine between the mean salience directions of two families at the same width, averaged "
-                          "over the test samples (stored 8×8 fingerprints). The diagonal is the split-half "
-                          "similarity of one family (the mean of half its seeds against the mean of the other "
-                          "half): with few seeds a mean direction is itself noisy, and this is the most two "
-                          "such estimates can agree. First, within each family, the mean directions at two widths "
-                          "(the paper's Fig. 21 right, there for ViTs); then across families at equal width."),
+        new_markdown_cell("## 2. Mean directions across widths and families (hypothesis H2, Fig. 21)\n\n"
+                          "Cosine between two mean salience directions, averaged over the test samples (stored 8×8 "
+                          "fingerprints). With few seeds a mean direction is itself noisy, so every entry compares "
+                          "means of half the seeds, from disjoint halves, averaged over splits: the diagonal is a "
+                          "population's split-half similarity, and an off-diagonal entry close to the diagonal "
+                          "means two populations share their mean direction as far as this many seeds can tell. "
+                          "First, within each family, the mean directions at two widths (the paper's Fig. 21 "
+                          "right, there for ViTs); then across families at equal width."),
         hidden("plots.show(figures.mean_direction_heatmaps(pops))"),
         hidden("for d in analysis.datasets(main):\n"
                "    cf = analysis.cross_family(pops, d)\n"
@@ -233,7 +234,8 @@ def salience() -> nbformat.NotebookNode:
                           "against the mean direction of the width's seeds *outside* the ensemble, so an ensemble "
                           "is never compared with itself (an ensemble of every seed has no such reference). That "
                           "reference is the mean of $S-m$ seeds, so it is noisier for larger ensembles: compare "
-                          "E[t] across widths and families at one $m$ (the table's rows), not across $m$."),
+                          "E[t] across widths and families at one $m$ (the table's rows), not across $m$. The "
+                          "correlations are given over the paper's CNN/ResNet families (its Fig. 9) and over all."),
         hidden("lt = analysis.loss_vs_t(pops)\nplots.show(figures.loss_vs_t(lt))\n"
                "display(analysis.loss_t_correlation(lt))"),
         new_markdown_cell("## 7. Batch size (paper Fig. 18)\n\n$p(k, k)$ between distinct seeds, and accuracy, "
