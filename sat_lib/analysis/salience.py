@@ -269,8 +269,9 @@ def saw_linearity(ds: xr.Dataset, resolution: str = "full", mass: float = 0.98) 
         lo, hi = np.quantile(t, [(1 - mass) / 2, 1 - (1 - mass) / 2])
         grid = marg["t"].values
         sel = (grid >= lo) & (grid <= hi)
-        y = np.log(marg["kde"].sel(k=k).values[sel])
-        x = np.log(marg["saw"].sel(k=k).values[sel])
+        with np.errstate(divide="ignore"):  # a KDE can underflow to 0 far in a tail: such points are dropped
+            y = np.log(marg["kde"].sel(k=k).values[sel])
+        x = np.interp(grid[sel], _GRID, _saw_log_density(_GRID, float(marg["kappa"].sel(k=k)), marg.attrs["dimension"]))
         ok = np.isfinite(x) & np.isfinite(y)
         fit = stats.linregress(x[ok], y[ok]) if ok.sum() > 2 else None
         rows.append({"k": int(k), "kappa": round(float(marg["kappa"].sel(k=k)), 1),
@@ -500,7 +501,10 @@ def claims_table(pops: Populations) -> pd.DataFrame:
                          f"{', '.join(f'{v:.2f}' for v in off)} at k = {', '.join(map(str, ks))}; split-half "
                          f"within a family {', '.join(f'{v:.2f}' for v in diag)}" for d, ks, off, diag in cross)
         rises = [off[-1] > off[0] for _, _, off, _ in cross if len(off) > 1]
-        rows.append(("cross_family", fp_res, text, all(rises) if rises else None))
+        # "extremely similar": across families as alike as two halves of one family (within 10 %)
+        close = [o >= 0.9 * d for _, _, offs, diags in cross for o, d in zip(offs, diags)]
+        verdict = None if not rises else (all(rises) and all(close)) or ("partly" if all(rises) else False)
+        rows.append(("cross_family", fp_res, text, verdict))
 
     wd = wasserstein_table(pops).map(_first_float)
     deeper = []
@@ -533,7 +537,7 @@ def claims_table(pops: Populations) -> pd.DataFrame:
 
     out = pd.DataFrame([{"claim": key, "resolution": res,
                          "paper (where)": f"{claims[key]['statement']} ({claims[key]['where']})",
-                         "ours": text, "agrees": {True: "yes", False: "no", None: "—"}[verdict]}
+                         "ours": text, "agrees": {True: "yes", False: "no", None: "—"}.get(verdict, verdict)}
                         for key, res, text, verdict in rows])
     order = list(claims)
     out["order"] = out["claim"].map(order.index)
@@ -567,13 +571,19 @@ def discussion(pops: Populations) -> str:
     acc = np.concatenate([100 * ds["accuracy"].values for ds in pops.values()])
     agree = [f"{c} ({r})" if r != "—" else c for (c, r), v in table["agrees"].items() if v == "yes"]
     disagree = [f"{c} ({r})" if r != "—" else c for (c, r), v in table["agrees"].items() if v == "no"]
+    partly = [f"{c} ({r})" if r != "—" else c for (c, r), v in table["agrees"].items() if v == "partly"]
     disagreed = {c for (c, _), v in table["agrees"].items() if v == "no"}
     p = params(pops)
     main = main_populations(pops)
     lines = [f"**Reading.** Our models reach {acc.min():.0f}–{acc.max():.0f} % test accuracy after {p['epochs']} "
              f"epochs (the paper trains 200), widths {', '.join(map(str, p['widths']))}.",
              f"Ours agrees with the paper on: {', '.join(agree) or 'none'}.",
+             f"Ours agrees in part on: {', '.join(partly) or 'none'}.",
              f"Ours disagrees on: {', '.join(disagree) or 'none'}; the table above says by how much."]
+    if partly and "cross_family" in {c.split(" ")[0] for c in partly}:
+        lines.append("Mean directions: the cosine between families rises with width, as the paper reports, but "
+                     "stays below the split-half similarity within a family (the table's two lists), so at these "
+                     "widths families share part of their mean direction, not all of it.")
     if "saw_fit" in disagreed:
         ratio = [float(r) for ds in main.values()
                  for r in (saw_linearity(ds)["sd(t)"] / saw_linearity(ds)["fitted sd"]).values]

@@ -87,7 +87,9 @@ def t_marginals(ds: xr.Dataset, resolution: str = "full"):
         samples = A.t_samples(ds, k, resolution)
         lo, hi = np.quantile(samples, [0.01, 0.99])
         sel = (t >= lo) & (t <= hi)
-        ax2.plot(np.log(m["saw"].sel(k=k).values[sel]), np.log(m["kde"].sel(k=k).values[sel]), ".", ms=2,
+        with np.errstate(divide="ignore"):
+            logs = np.log(m["saw"].sel(k=k).values[sel]), np.log(m["kde"].sel(k=k).values[sel])
+        ax2.plot(*logs, ".", ms=2,
                  color=c, label=f"k = {k}: slope {sl.loc[k, 'slope']:.2f}, R² {sl.loc[k, 'R²']:.2f}")
     lims = np.array(ax2.get_xlim())
     ax2.plot(lims, lims, color="k", lw=0.8, ls=":")
