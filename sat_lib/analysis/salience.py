@@ -585,8 +585,8 @@ def discussion(pops: Populations) -> str:
                      "stays below the split-half similarity within a family (the table's two lists), so at these "
                      "widths families share part of their mean direction, not all of it.")
     if "saw_fit" in disagreed:
-        ratio = [float(r) for ds in main.values()
-                 for r in (saw_linearity(ds)["sd(t)"] / saw_linearity(ds)["fitted sd"]).values]
+        fits = [saw_linearity(ds) for ds in main.values()]
+        ratio = [float(r) for sl in fits for r in (sl["sd(t)"] / sl["fitted sd"]).values]
         lines.append(f"Saw fit: the exponential member fitted to all of a width's $t$ is {np.median(ratio):.1f}× "
                      "narrower (median ratio of standard deviations) than our $t$. Why is not tested here; a "
                      "mixture over test samples with different concentrations, and a reference direction from "

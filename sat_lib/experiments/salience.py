@@ -274,8 +274,9 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
     t_loo = torch.stack([_loo_t(u, width_of) for u in (u_full, u_small)])
 
     # One-step sign attacks: every model as the source, then each width's mean direction (leave-target-out).
-    p_clean = {m: _probs(m, x_sal).gather(1, y_sal[:, None])[:, 0] for m in models}
-    acc_sal = np.array([float((_probs(m, x_sal).argmax(1) == y_sal).float().mean()) for m in models])
+    probs_sal = {m: _probs(m, x_sal) for m in models}
+    p_clean = {m: p.gather(1, y_sal[:, None])[:, 0] for m, p in probs_sal.items()}
+    acc_sal = np.array([float((probs_sal[m].argmax(1) == y_sal).float().mean()) for m in models])
     alpha = np.full((m_count, m_count), np.nan)
     acc_adv = np.full((m_count, m_count), np.nan)
     for i in progress(range(m_count), desc="attack"):
