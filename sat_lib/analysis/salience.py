@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import torch
 import xarray as xr
 from scipy import optimize, special, stats
 
@@ -122,8 +123,10 @@ def mean_direction(ds: xr.Dataset, k: int, seeds=None) -> np.ndarray:
     sel = ds["k"].values == k
     if seeds is not None:
         sel &= np.isin(ds["seed"].values, seeds)
-    fp = ds["fingerprint"].values[sel].astype(np.float64)
-    return _unit(fp.mean(0))
+    from sat_lib.measures import mean_direction as population_mean
+
+    fp = torch.from_numpy(ds["fingerprint"].values[sel].astype(np.float64))
+    return _unit(population_mean(fp).numpy())
 
 
 def seed_splits(seeds, max_splits: int = 10) -> list[tuple[np.ndarray, np.ndarray]]:
