@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sat_lib.precision import autocast, to_device_layout
+from sat_lib.precision import Layout, autocast, choose_layout, to_device_layout
 from sat_lib.progress import progress
 from sat_lib.registry import Registry
 
@@ -83,6 +83,7 @@ def _is_oom(err: BaseException) -> bool:
 
 def _pgd_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor, cfg: PGDConfig,
                norm: Norm, precision: str) -> torch.Tensor:
+    """``precision`` is resolved ("fp32" or "bf16"); x is already in the model's memory format."""
     x_adv = (x + delta).clamp(0, 1)
     for _ in range(cfg.steps):
         x_adv.requires_grad_(True)
@@ -99,6 +100,9 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDCo
         batch_size: int = 1024, precision: str = "auto", delta_init: torch.Tensor | None = None,
         device: torch.device | str | None = None, desc: str = "pgd") -> torch.Tensor:
     """Untargeted PGD on the cross-entropy loss; returns adversarial examples (float32, in [0, 1]).
+
+    ``precision="auto"`` attacks in the layout measured fastest for the model (``choose_layout``): the gradient
+    is computed under bf16 autocast where that won; the examples themselves stay float32.
 
     ``images`` are uint8 or float in [0, 1]. ``delta_init`` replaces the random start (for comparisons with
     other implementations that draw their own).
@@ -122,6 +126,8 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDCo
         delta_all = torch.zeros_like(x_all)
 
     was_training = model.training
+    layout: Layout = choose_layout(model, tuple(x_all.shape[1:]), precision, device)
+    model.to(memory_format=layout.memory_format)
     model.eval()
     out = torch.empty_like(x_all)
     try:
@@ -130,8 +136,9 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDCo
         while i < x_all.shape[0]:
             sl = slice(i, i + bs)
             try:
-                xb = to_device_layout(x_all[sl], device)
-                out[sl] = _pgd_batch(model, xb, y_all[sl], delta_all[sl], cfg, norm, precision)
+                xb = to_device_layout(x_all[sl], device, layout)
+                db = delta_all[sl].contiguous(memory_format=layout.memory_format)
+                out[sl] = _pgd_batch(model, xb, y_all[sl], db, cfg, norm, layout.precision)
             except (RuntimeError, torch.cuda.OutOfMemoryError) as err:
                 if not _is_oom(err) or bs == 1:
                     raise

@@ -34,6 +34,7 @@ class ProjectConfig:
     download: bool
     data_roots: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     chapters: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    executor: Any = None  # sat_lib.executor.ExecutorConfig (``executor:`` in the file)
 
     @property
     def weights_dir(self) -> Path:
@@ -83,7 +84,19 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         bad = [p for p in (spec or {}) if p not in PROFILES]
         if bad:
             raise ConfigError(f"{path}: chapter {name!r} has unknown profile(s) {bad}; profiles are {PROFILES}")
+    from sat_lib.executor import ExecutorConfig
+
+    ex = raw.get("executor") or {}
+    unknown = set(ex) - {"scheduler", "n_workers", "threads_per_worker"}
+    if unknown:
+        raise ConfigError(f"{path}: executor has unknown keys {sorted(unknown)}; "
+                          "allowed: scheduler, n_workers, threads_per_worker")
+    try:
+        executor = ExecutorConfig(**ex)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: executor: {err}") from err
     return ProjectConfig(
+        executor=executor,
         path=path,
         root=root,
         results_dir=env_dir("SAT_RESULTS_DIR", raw.get("results_dir", "data/results")),

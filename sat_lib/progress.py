@@ -13,3 +13,14 @@ def progress(iterable=None, **kwargs):
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
     return _tqdm(iterable, **kwargs)
+
+
+def note(message: str) -> None:
+    """One line of news from a long job (a model trained, an attack done) on stderr, unless quiet.
+
+    ``SAT_PROGRESS=1`` shows it even when stderr is not a terminal (a background run's log)."""
+    import sys
+
+    if os.environ.get("SAT_PROGRESS") == "1" or (os.environ.get("SAT_PROGRESS") != "0"
+                                                  and not os.environ.get("CI") and sys.stderr.isatty()):
+        print(message, file=sys.stderr, flush=True)

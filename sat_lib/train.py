@@ -1,8 +1,10 @@
-"""A fast, seeded trainer: data resident on the device, augmentation on the device, bf16 autocast and
-channels-last on CUDA, one-cycle schedule. The same code runs on the CPU for the quick and smoke profiles.
+"""A fast, seeded trainer for the hardware at hand: data resident on the device, augmentation (flip +
+translate) on tensors, the fastest measured layout per model (bf16 autocast and/or channels-last where they
+help: ``sat_lib.precision.choose_layout``), and a warm-up / linear-decay schedule. The same code runs on a
+2-core CPU and on a GPU.
 
-Training recipes (optimiser and learning rate per model family) are a registry, so a zoo entry names its
-recipe and nothing branches on model names.
+Training recipes (optimiser, peak learning rate and weight decay per model family) are a registry, so a zoo
+entry names its recipe and nothing branches on model names. The recipe a chapter uses is in ``_config.yml``.
 """
 from __future__ import annotations
 
@@ -16,21 +18,27 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sat_lib.precision import autocast, memory_format, resolve_precision, to_device_layout
+from sat_lib.precision import Layout, autocast, choose_layout, to_device_layout
 from sat_lib.progress import progress
 from sat_lib.registry import Registry
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How one model is trained. ``lr`` / ``weight_decay`` of ``None`` take the recipe's values."""
+    """How one model is trained. ``lr`` / ``weight_decay`` of ``None`` take the recipe's values.
+
+    ``translate``: random shifts of up to this many pixels (reflection padding) with ``augment``; ``warmup``: the
+    fraction of steps over which the learning rate rises linearly from 0 to its peak before it falls linearly to
+    0 at the last step. ``precision``: ``auto`` (measure per model), ``fp32`` or ``bf16``."""
 
     epochs: int = 10
     batch_size: int = 256
     lr: float | None = None
     weight_decay: float | None = None
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.2
     augment: bool = True
+    translate: int = 2
+    warmup: float = 0.2
     seed: int = 0
     precision: str = "auto"
 
@@ -39,6 +47,12 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"TrainConfig.batch_size must be >= 1, got {self.batch_size}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"TrainConfig.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"TrainConfig.warmup must be a fraction of the steps in [0, 1), got {self.warmup}")
+        if self.translate < 0:
+            raise ValueError(f"TrainConfig.translate must be >= 0 pixels, got {self.translate}")
 
 
 @dataclass(frozen=True)
@@ -62,21 +76,36 @@ class TrainLog:
     epoch_loss: list[float]
     seconds: float
     images_per_second: float
+    layout: str = "fp32"
+
+
+def warmup_linear_decay(total_steps: int, warmup: float) -> Callable[[int], float]:
+    """LR multiplier: linear 0 → 1 over the first ``warmup`` fraction of steps, then linear to 0 at the end."""
+    total = max(1, total_steps)
+    peak = max(1, round(warmup * total))
+
+    def factor(step: int) -> float:
+        if step < peak:
+            return (step + 1) / peak
+        return max(0.0, (total - step) / max(1, total - peak))
+
+    return factor
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop with ``pad`` pixels of reflection padding and random horizontal flip, on x's device."""
+    """Random translation by up to ``pad`` pixels (reflection padding) and random horizontal flip, on x's device."""
     b, _, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-    dy = torch.randint(0, 2 * pad + 1, (b,), device=x.device, generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (b,), device=x.device, generator=generator)
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-    out = padded[batch, chans, rows, cols]
+    if pad > 0:
+        padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+        dy = torch.randint(0, 2 * pad + 1, (b,), device=x.device, generator=generator)
+        dx = torch.randint(0, 2 * pad + 1, (b,), device=x.device, generator=generator)
+        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+        batch = torch.arange(b, device=x.device)[:, None, None, None]
+        chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+        x = padded[batch, chans, rows, cols]
     flip = torch.rand(b, device=x.device, generator=generator) < 0.5
-    return torch.where(flip[:, None, None, None], out.flip(3), out)
+    return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
 def _as_float(x_u8: torch.Tensor) -> torch.Tensor:
@@ -84,10 +113,12 @@ def _as_float(x_u8: torch.Tensor) -> torch.Tensor:
 
 
 def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, *,
-          recipe: str = "sgd", device: torch.device | str | None = None, desc: str = "train") -> TrainLog:
+          recipe: str = "sgd", device: torch.device | str | None = None, desc: str = "train",
+          layout: Layout | None = None) -> TrainLog:
     """Train ``model`` (which takes inputs in [0, 1]) in place on ``images`` (N, C, H, W; uint8 or float).
 
-    The data is moved to ``device`` once; batches are drawn and augmented there.
+    The data is moved to ``device`` once; batches are drawn and augmented there. ``layout`` (precision and
+    memory format) is measured for this model when not given (``choose_layout``).
     """
     device = torch.device(device) if device is not None else images.device
     if images.shape[0] != labels.shape[0]:
@@ -99,16 +130,18 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
     wd = cfg.weight_decay if cfg.weight_decay is not None else rec.weight_decay
     x_all = images.to(device)
     y_all = labels.to(device)
-    model.to(device=device, memory_format=memory_format(device)).train()
+    n = x_all.shape[0]
+    bs = min(cfg.batch_size, n)
+    model.to(device)
+    if layout is None:
+        layout = choose_layout(model, (bs, *x_all.shape[1:]), cfg.precision, device)
+    model.to(memory_format=layout.memory_format).train()
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     opt = rec.make([{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}], lr, wd)
-    n = x_all.shape[0]
-    steps_per_epoch = max(1, n // cfg.batch_size)  # drop the last partial batch: BatchNorm hates batches of 1
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=cfg.epochs * steps_per_epoch,
-                                                pct_start=0.25)
+    steps_per_epoch = max(1, n // bs)  # drop the last partial batch: BatchNorm hates batches of 1
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear_decay(cfg.epochs * steps_per_epoch, cfg.warmup))
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    precision = resolve_precision(cfg.precision, device)
     epoch_loss: list[float] = []
     start = time.perf_counter()
     bar = progress(total=cfg.epochs * steps_per_epoch, desc=desc, unit="step")
@@ -116,13 +149,13 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
         order = torch.randperm(n, device=device, generator=gen)
         total = torch.zeros((), device=device)
         for i in range(steps_per_epoch):
-            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            idx = order[i * bs:(i + 1) * bs]
             xb = _as_float(x_all[idx])
             if cfg.augment:
-                xb = augment_batch(xb, gen)
-            xb = to_device_layout(xb, device)
-            with autocast(precision, device):
-                loss = F.cross_entropy(model(xb), y_all[idx], label_smoothing=cfg.label_smoothing)
+                xb = augment_batch(xb, gen, pad=cfg.translate)
+            xb = to_device_layout(xb, device, layout)
+            with autocast(layout.precision, device):
+                loss = F.cross_entropy(model(xb).float(), y_all[idx], label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -137,7 +170,7 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
     bar.close()
     model.eval()
     seconds = time.perf_counter() - start
-    return TrainLog(epoch_loss, seconds, cfg.epochs * steps_per_epoch * cfg.batch_size / max(seconds, 1e-9))
+    return TrainLog(epoch_loss, seconds, cfg.epochs * steps_per_epoch * bs / max(seconds, 1e-9), str(layout))
 
 
 @torch.inference_mode()
@@ -156,13 +189,25 @@ def logits(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024, pr
     model.eval()
     try:
         out = []
+        layout = None
         for i in range(0, images.shape[0], batch_size):
-            xb = to_device_layout(_as_float(images[i:i + batch_size].to(device)), device)
-            with autocast(precision, device):
+            xb = _as_float(images[i:i + batch_size].to(device))
+            if layout is None:
+                layout = eval_layout(model, xb, precision, device)
+            xb = to_device_layout(xb, device, layout)
+            with autocast(layout.precision, device):
                 out.append(model(xb).float())
         return torch.cat(out) if out else torch.empty(0, device=device)
     finally:
         model.train(was_training)
+
+
+def eval_layout(model: nn.Module, xb: torch.Tensor, precision: str, device: torch.device) -> Layout:
+    """The layout to evaluate or attack ``model`` in: the one its training measured for this batch shape, so
+    evaluation and attacks run in the fastest measured precision too. The model keeps its memory format."""
+    layout = choose_layout(model, tuple(xb.shape), precision, device)
+    model.to(memory_format=layout.memory_format)
+    return layout
 
 
 def train_config_from(obj, **overrides) -> TrainConfig:

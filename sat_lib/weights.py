@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from sat_lib.precision import Layout, choose_layout
 from sat_lib.train import TrainConfig, train
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class TrainedModel:
     epoch_loss: list[float]
     train_seconds: float
     from_cache: bool
+    layout: str = ""
+    path: Path | None = None
 
 
 def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
@@ -42,13 +45,17 @@ def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def weights_key(entry, data, cfg: TrainConfig) -> str:
+def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = None) -> str:
+    """Everything that determines the trained weights: the entry's definition, the data, the training
+    configuration (with the entry's own epochs) and the resolved precision / memory layout."""
     spec = {
         "entry": {"name": entry.name, "builder": entry.builder, "timm_name": entry.timm_name,
                   "kwargs": dict(entry.kwargs), "recipe": entry.recipe},
         "data": {"name": data.name, "split": data.split, "fingerprint": data_fingerprint(data.images, data.labels)},
         "train": dataclasses.asdict(cfg),
     }
+    if layout is not None:
+        spec["layout"] = str(layout)
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -64,6 +71,12 @@ def _atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
+def save_tensor(obj, path: Path) -> Path:
+    """Write ``obj`` with ``torch.save`` atomically (temp file + rename); returns ``path``."""
+    _atomic_torch_save(obj, Path(path))
+    return Path(path)
+
+
 def build_for(entry, data) -> nn.Module:
     """The zoo entry built for the dataset's image size and channels, wrapped with its normalisation."""
     from sat_lib.models import Normalized
@@ -74,25 +87,32 @@ def build_for(entry, data) -> nn.Module:
 
 def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_dir: Path | None,
                   retrain: bool = False) -> TrainedModel:
-    """Return ``entry`` trained on ``data`` with ``cfg``, loading cached weights when they exist."""
+    """Return ``entry`` trained on ``data`` with ``cfg``, loading cached weights when they exist.
+
+    ``cfg.epochs`` is scaled by the entry's ``epoch_scale``. The precision / memory layout is measured for the
+    model first (``choose_layout``, cached per machine) and is part of the weights key."""
+    cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs)) if hasattr(entry, "epochs_for") else cfg
     torch.manual_seed(cfg.seed)
-    model = build_for(entry, data)
+    model = build_for(entry, data).to(device)
+    layout = choose_layout(model, (data.channels, data.image_size, data.image_size), cfg.precision, device)
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / data.name / f"{entry.name}-{weights_key(entry, data, cfg)}.pt"
+        path = Path(cache_dir) / data.name / f"{entry.name}-{weights_key(entry, data, cfg, layout)}.pt"
         if path.exists() and not retrain:
             try:
                 blob = torch.load(path, map_location="cpu", weights_only=True)
                 model.load_state_dict(blob["state_dict"])
                 info = json.loads(blob["info"])
-                return TrainedModel(entry.name, model.to(device).eval(), info["epoch_loss"],
-                                    info["train_seconds"], True)
+                model.to(device=device, memory_format=layout.memory_format)
+                return TrainedModel(entry.name, model.eval(), info["epoch_loss"], info["train_seconds"], True,
+                                    str(layout), path)
             except Exception as err:  # a corrupt entry is a miss
                 log.warning("ignoring unreadable weights %s (%s); retraining", path, err)
     images_u8 = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
-    tlog = train(model, images_u8, labels, cfg, recipe=entry.recipe, device=device, desc=entry.name)
+    tlog = train(model, images_u8, labels, cfg, recipe=entry.recipe, device=device, desc=entry.name,
+                 layout=layout)
     if path is not None:
-        info = json.dumps({"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds})
+        info = json.dumps({"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds, "layout": str(layout)})
         _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
-    return TrainedModel(entry.name, model.eval(), tlog.epoch_loss, tlog.seconds, False)
+    return TrainedModel(entry.name, model.eval(), tlog.epoch_loss, tlog.seconds, False, str(layout), path)

@@ -5,8 +5,12 @@ N attacks and N evaluation passes (each over all N models' adversarial examples)
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -18,12 +22,13 @@ from sat_lib.config import project_config
 from sat_lib.experiments._chapter import Chapter, cached, register, training_split
 from sat_lib.measures import sat_matrix
 from sat_lib.params import ChapterConfig
-from sat_lib.progress import progress
 from sat_lib.provenance import default_device
-from sat_lib.train import TrainConfig, predict
-from sat_lib.weights import trained_model
+from sat_lib.executor import Executor
+from sat_lib.progress import note
+from sat_lib.train import TrainConfig, logits, predict
+from sat_lib.weights import save_tensor, trained_model
 
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,11 @@ class Config(ChapterConfig):
     zoo: str = "cifar-quick"
     models: tuple[str, ...] = ()          # empty: the whole zoo
     train_size: int = 5000                # 0: the whole training split
-    epochs: int = 3
+    epochs: int = 3                       # scaled per model by the zoo entry's epoch_scale
     batch_size: int = 256
+    label_smoothing: float = 0.2
+    translate: int = 2                    # augmentation: flip + shifts of up to this many pixels
+    warmup: float = 0.2                   # fraction of steps of linear warm-up before linear decay
     n_images: int = 500                   # the attacked test images (paper: 5 000)
     norm: str = "linf"
     eps: float = 8 / 255
@@ -61,7 +69,8 @@ class Config(ChapterConfig):
 
     @property
     def train(self) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, seed=self.seed, precision=self.precision)
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, label_smoothing=self.label_smoothing,
+                           translate=self.translate, warmup=self.warmup, seed=self.seed, precision=self.precision)
 
     @property
     def attack(self) -> PGDConfig:
@@ -73,28 +82,96 @@ def _as_tensor(data, device):
     return x, torch.from_numpy(np.asarray(data.labels, dtype=np.int64)).to(device)
 
 
-def _fooled(models, advs, labels, cfg) -> torch.Tensor:
-    """fooled[s, t, i]: model t misclassifies image i's adversarial example crafted on model s.
+# ------------------------------------------------------------------------------------------ per-model jobs
+# Each job is a module-level function of a small dict, so the executor can run it in this process or on any
+# Dask worker. Jobs write what they make to the cache (weights, adversarial examples) and return small arrays.
 
-    One evaluation pass per target model over every source's adversarial examples."""
-    stacked = torch.cat(advs)
-    out = []
-    for m in progress(models, desc="evaluate"):
-        preds = predict(m, stacked, batch_size=cfg.attack_batch_size, precision=cfg.precision)
-        out.append(preds.view(len(advs), -1) != labels)
-    return torch.stack(out, dim=1)
+def _spec(cfg: Config, name: str, **extra) -> dict:
+    return {"zoo": cfg.zoo, "name": name, "dataset": cfg.dataset, "train_size": cfg.train_size,
+            "seed": cfg.seed, "train": dataclasses.asdict(cfg.train), "attack": dataclasses.asdict(cfg.attack),
+            "precision": cfg.precision, "attack_batch_size": cfg.attack_batch_size, **extra}
 
 
-def _attack_all(models, names, x, y, cfg):
-    advs, seconds = [], []
-    for name, m in zip(names, models):
+def _trained(spec: dict):
+    from sat_lib.models import get_zoo
+
+    pc = project_config()
+    entry = get_zoo(spec["zoo"])[spec["name"]]
+    train = training_split(spec["dataset"], spec["train_size"], spec["seed"])
+    return trained_model(entry, train, TrainConfig(**spec["train"]), device=default_device(),
+                         cache_dir=pc.weights_dir)
+
+
+def _adv_path(weights: Path | None, spec: dict, sample: np.ndarray) -> Path | None:
+    if weights is None:
+        return None
+    key = hashlib.sha256(json.dumps([weights.name, spec["attack"], spec["precision"],
+                                     hashlib.sha256(sample.tobytes()).hexdigest()], sort_keys=True).encode())
+    return project_config().cache_dir / "adversarial" / spec["dataset"] / f"{spec['name']}-{key.hexdigest()[:16]}.pt"
+
+
+def model_job(spec: dict) -> dict:
+    """Train (or load) one model, score it on the whole test split, and attack it on ``spec['sample']``.
+
+    The adversarial examples go to the cache; the job returns their path and small per-model arrays."""
+    device = default_device()
+    t = _trained(spec)
+    test = project_config().load_data(spec["dataset"], "test")
+    x_test, y_test = _as_tensor(test, device)
+    test_logits = logits(t.model, x_test, precision=spec["precision"])
+    sample = np.asarray(spec["sample"], dtype=np.int64)
+    path = _adv_path(t.path, spec, sample)
+    seconds = 0.0
+    if path is None or not path.exists():
+        idx = torch.from_numpy(sample).to(device)
         t0 = time.perf_counter()
-        advs.append(pgd(m, x, y, cfg.attack, batch_size=cfg.attack_batch_size, precision=cfg.precision,
-                        desc=f"pgd {name}"))
-        if x.device.type == "cuda":
+        adv = pgd(t.model, x_test[idx], y_test[idx], PGDConfig(**spec["attack"]),
+                  batch_size=spec["attack_batch_size"], precision=spec["precision"], desc=f"pgd {spec['name']}")
+        if device.type == "cuda":
             torch.cuda.synchronize()
-        seconds.append(time.perf_counter() - t0)
-    return advs, seconds
+        seconds = time.perf_counter() - t0
+        acc = float((test_logits.argmax(1) == y_test).float().mean())
+        note(f"{spec['name']}: test accuracy {acc:.3f}, {len(t.epoch_loss)} epochs in {t.train_seconds:.0f} s "
+             f"({t.layout}{', cached' if t.from_cache else ''}), PGD {seconds:.0f} s")
+        if path is None:  # no cache: hand the examples back
+            return _job_result(t, test_logits, seconds, None, adv.cpu())
+        save_tensor(adv.cpu(), path)
+    return _job_result(t, test_logits, seconds, path, None)
+
+
+def _job_result(t, test_logits, attack_seconds, path, adv) -> dict:
+    return {"name": t.name, "epoch_loss": t.epoch_loss, "train_seconds": t.train_seconds, "from_cache": t.from_cache,
+            "layout": t.layout, "test_logits": test_logits.cpu().numpy().astype(np.float32),
+            "attack_seconds": attack_seconds, "adv_path": str(path) if path else "", "adv": adv,
+            "n_params": sum(p.numel() for p in t.model.parameters())}
+
+
+def _load_advs(results: list[dict]) -> torch.Tensor:
+    return torch.cat([r["adv"] if r["adv"] is not None else torch.load(r["adv_path"], weights_only=True)
+                      for r in results])
+
+
+def eval_job(spec: dict) -> np.ndarray:
+    """Target model ``spec['name']`` on every source's adversarial examples: predictions (n_sources, n_images)."""
+    t = _trained(spec)
+    stacked = spec["advs"] if "advs" in spec else _load_advs(spec["sources"])
+    preds = predict(t.model, stacked, batch_size=spec["attack_batch_size"], precision=spec["precision"])
+    return preds.view(spec["n_sources"], -1).cpu().numpy()
+
+
+def _attack_and_evaluate(cfg: Config, names: list[str], sample: np.ndarray, desc: str):
+    """Model jobs for ``names`` on ``sample``, then one evaluation job per target; returns (results, fooled)."""
+    ex = Executor()
+    results = ex.map(model_job, [_spec(cfg, n, sample=sample) for n in names], desc=f"train+attack {desc}",
+                     names=names)
+    light = [{**r, "test_logits": None} for r in results]
+    inline = any(r["adv"] is not None for r in results)
+    specs = [_spec(cfg, n, n_sources=len(names), **({"advs": _load_advs(results)} if inline else {"sources": light}))
+             for n in names]
+    preds = ex.map(eval_job, specs, desc=f"evaluate {desc}", names=names)
+    y = project_config().load_data(cfg.dataset, "test").labels[sample]
+    fooled = torch.from_numpy(np.stack([p != y for p in preds], axis=1))  # (source, target, image)
+    return results, fooled, ex.last_scheduler
 
 
 def stability_scores(fooled: torch.Tensor, correct: torch.Tensor, sizes, repeats: int, seed: int,
@@ -118,32 +195,23 @@ def compute(cfg: Config) -> xr.Dataset:
     from sat_lib.models import get_zoo
 
     pc = project_config()
-    device = default_device()
     zoo = get_zoo(cfg.zoo)
     names = list(cfg.models) or list(zoo.names())
     entries = [zoo[n] for n in names]  # unknown names → KeyError with suggestions
     if len(entries) < 2:
         raise ValueError(f"sat-matrix needs at least 2 models, got {names}")
-
-    train = training_split(cfg.dataset, cfg.train_size, cfg.seed)
     test = pc.load_data(cfg.dataset, "test")
     if cfg.n_images > len(test):
         raise ValueError(f"n_images={cfg.n_images} exceeds the {len(test)} test images of {cfg.dataset}")
-
-    trained = [trained_model(e, train, cfg.train, device=device, cache_dir=pc.weights_dir) for e in entries]
-    models = [t.model for t in trained]
-
-    x_test, y_test = _as_tensor(test, device)
-    test_preds = torch.stack([predict(m, x_test, precision=cfg.precision) for m in models])
-    test_correct = test_preds == y_test
+    y_test = torch.from_numpy(np.asarray(test.labels, dtype=np.int64))
 
     rng = np.random.default_rng(cfg.seed)
     sample = np.sort(rng.choice(len(test), size=cfg.n_images, replace=False))
-    idx = torch.from_numpy(sample).to(device)
-    x, y = x_test[idx], y_test[idx]
-    correct = test_correct[:, idx]
-    advs, attack_seconds = _attack_all(models, names, x, y, cfg)
-    fooled = _fooled(models, advs, y, cfg)
+    trained, fooled, scheduler = _attack_and_evaluate(cfg, names, sample, "zoo")
+    test_logits = np.stack([r["test_logits"] for r in trained])
+    test_correct = torch.from_numpy(test_logits.argmax(-1)) == y_test
+    correct = test_correct[:, torch.from_numpy(sample)]
+    attack_seconds = [r["attack_seconds"] for r in trained]
     sat, n_both, rate = sat_matrix(fooled, correct, eps_s=cfg.eps_s, one_sided=cfg.one_sided)
 
     sizes = list(cfg.stability_sizes)
@@ -151,18 +219,17 @@ def compute(cfg: Config) -> xr.Dataset:
     pair = tuple(zoo.stability_pair or ())
     pair_ok = len(pair) == 2 and all(p in names for p in pair) and cfg.stability_pool >= 2
     if pair_ok:
-        pool = np.sort(rng.choice(len(test), size=min(cfg.stability_pool, len(test)), replace=False))
-        pidx = torch.from_numpy(pool).to(device)
-        pm = [models[names.index(p)] for p in pair]
-        padv, _ = _attack_all(pm, list(pair), x_test[pidx], y_test[pidx], cfg)
-        pf = _fooled(pm, padv, y_test[pidx], cfg)
-        pc_correct = torch.stack([test_correct[names.index(p)][pidx] for p in pair])
+        # the attacked sample itself when the sizes agree (its attacks are cached), else a further draw
+        pool = sample if cfg.stability_pool == cfg.n_images else \
+            np.sort(rng.choice(len(test), size=min(cfg.stability_pool, len(test)), replace=False))
+        _, pf, _ = _attack_and_evaluate(cfg, list(pair), pool, "stability pair")
+        pc_correct = torch.stack([test_correct[names.index(p)][torch.from_numpy(pool)] for p in pair])
         stab = stability_scores(pf, pc_correct, sizes, cfg.stability_repeats, cfg.seed, cfg.eps_s)
 
-    max_epochs = max(len(t.epoch_loss) for t in trained)
+    max_epochs = max(len(t["epoch_loss"]) for t in trained)
     loss = np.full((len(names), max_epochs), np.nan)
     for i, t in enumerate(trained):
-        loss[i, :len(t.epoch_loss)] = t.epoch_loss
+        loss[i, :len(t["epoch_loss"])] = t["epoch_loss"]
     cards = {f"card_{k}": ("model", [str(e.card.get(k, "")) for e in entries]) for k in entries[0].card}
     ds = xr.Dataset(
         data_vars={
@@ -176,20 +243,27 @@ def compute(cfg: Config) -> xr.Dataset:
                               {"long_name": "two-sided transfer rate on X_AB", "units": "percent"}),
             "n_both": (("model", "model_b"), n_both.cpu().numpy(), {"long_name": "|X_AB|"}),
             "train_loss": (("model", "epoch"), loss),
-            "train_seconds": ("model", np.array([t.train_seconds for t in trained])),
-            "weights_from_cache": ("model", np.array([t.from_cache for t in trained])),
+            "train_seconds": ("model", np.array([t["train_seconds"] for t in trained])),
+            "train_epochs": ("model", np.array([len(t["epoch_loss"]) for t in trained])),
+            "weights_from_cache": ("model", np.array([t["from_cache"] for t in trained])),
+            "layout": ("model", np.array([t["layout"] for t in trained]),
+                       {"long_name": "precision and memory format measured fastest for the model"}),
             "attack_seconds": ("model", np.array(attack_seconds)),
-            "n_params": ("model", np.array([sum(p.numel() for p in m.parameters()) for m in models])),
+            "n_params": ("model", np.array([t["n_params"] for t in trained])),
+            "test_logits": (("model", "test_sample", "class"), test_logits.astype(np.float16),
+                            {"long_name": "logits on the whole test split (float16), for ensembles"}),
             "stability_rate": (("size", "repeat"), stab,
                                {"long_name": f"two-sided transfer rate of {pair} on random subsets",
                                 "units": "percent"}),
         },
         coords={
             "model": names, "model_b": names, "sample": sample, "epoch": np.arange(1, max_epochs + 1),
+            "test_sample": np.arange(len(test)), "class": np.arange(test_logits.shape[-1]),
             "size": sizes, "repeat": np.arange(cfg.stability_repeats),
             "family": ("model", [e.family for e in entries]), **cards,
         },
-        attrs={"stability_pair": ",".join(pair) if pair_ok else "", "dataset_source": test.source},
+        attrs={"stability_pair": ",".join(pair) if pair_ok else "", "dataset_source": test.source,
+               "executor": scheduler},
     )
     return ds
 

@@ -42,9 +42,14 @@ class ZooEntry:
     notes: str = ""
     pretrained_tag: str = ""
     paper_name: str = ""
+    epoch_scale: float = 1.0
+    """This entry trains for ``round(epochs * epoch_scale)`` epochs (attention and MLP models need more)."""
 
     def __post_init__(self) -> None:
         where = f"ZooEntry {self.name!r}"
+        if isinstance(self.epoch_scale, bool) or not isinstance(self.epoch_scale, (int, float)) \
+                or not self.epoch_scale > 0:
+            raise ValueError(f"{where}: epoch_scale must be a positive number, got {self.epoch_scale!r}")
         card = check_card(self.card, where=where)
         object.__setattr__(self, "card", MappingProxyType(card))
         object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
@@ -61,6 +66,10 @@ class ZooEntry:
     def __reduce__(self):  # mappingproxy does not pickle: rebuild from plain dicts (multiprocessing, deepcopy)
         values = [getattr(self, f.name) for f in fields(self)]
         return type(self), tuple(dict(v) if isinstance(v, MappingProxyType) else v for v in values)
+
+    def epochs_for(self, epochs: int) -> int:
+        """The epochs this entry trains for when a chapter asks for ``epochs``."""
+        return max(1, round(epochs * self.epoch_scale))
 
     @property
     def native_img_size(self) -> int | None:

@@ -60,12 +60,43 @@ def _kwargs(entry: ZooEntry, img_size: int, in_chans: int) -> dict[str, Any]:
     return resolve_kwargs(entry.kwargs, img_size=img_size, in_chans=in_chans, where=entry.name)
 
 
+def _first(model: nn.Module, kind: type[nn.Module]) -> tuple[nn.Module, str, nn.Module] | None:
+    """(parent, attribute, module) of the first ``kind`` module in definition order."""
+    for parent in model.modules():
+        for attr, child in parent.named_children():
+            if isinstance(child, kind):
+                return parent, attr, child
+    return None
+
+
+def adapt_stem(model: nn.Module, *, stride: int | None = None, pool: bool = True, where: str = "") -> nn.Module:
+    """Adapt an ImageNet stem to small images: the first convolution's ``stride`` (e.g. 1 instead of 2), and
+    ``pool=False`` removes the first max-pooling layer (ResNet's, DenseNet's). The card records the result."""
+    if stride is not None:
+        found = _first(model, nn.Conv2d)
+        if found is None:
+            raise ValueError(f"{where}: stem_stride given but the model has no convolution")
+        found[2].stride = (int(stride), int(stride))
+    if not pool:
+        found = _first(model, nn.MaxPool2d)
+        if found is None:
+            raise ValueError(f"{where}: stem_pool=false but the model has no max-pooling layer")
+        setattr(found[0], found[1], nn.Identity())
+    return model
+
+
 @BUILDERS.decorator("timm")
 def build_timm(entry: ZooEntry, *, num_classes: int, img_size: int, in_chans: int, pretrained: bool) -> nn.Module:
-    """``timm.create_model(timm_name, **kwargs)`` from scratch; kwargs adapt it (e.g. ``img_size``, ``patch_size``)."""
+    """``timm.create_model(timm_name, **kwargs)`` from scratch; kwargs adapt it (e.g. ``img_size``, ``patch_size``).
+
+    Two kwargs are ours, not timm's: ``stem_stride`` (the first convolution's stride) and ``stem_pool: false``
+    (drop the stem's max-pooling) — see ``adapt_stem``."""
     _no_pretrained(entry, pretrained)
-    return timm.create_model(entry.timm_name, pretrained=False, num_classes=num_classes, in_chans=in_chans,
-                             **_kwargs(entry, img_size, in_chans))
+    kwargs = _kwargs(entry, img_size, in_chans)
+    stride, pool = kwargs.pop("stem_stride", None), kwargs.pop("stem_pool", True)
+    model = timm.create_model(entry.timm_name, pretrained=False, num_classes=num_classes, in_chans=in_chans,
+                              **kwargs)
+    return adapt_stem(model, stride=stride, pool=pool, where=entry.name)
 
 
 @BUILDERS.decorator("timm_pretrained")
