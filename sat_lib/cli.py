@@ -31,11 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=PROFILES, help="parameter profile from _config.yml (default: its "
                                                            "default_profile)")
     _mode_flags(run)
+    _executor_flags(run)
 
     book = sub.add_parser("book", help="execute every chapter at a profile, then jupyter-book build book")
     book.add_argument("--profile", choices=PROFILES)
     book.add_argument("--no-build", action="store_true", help="execute the chapters only")
     _mode_flags(book)
+    _executor_flags(book)
 
     sub.add_parser("toc", help="regenerate book/_toc.yml from the chapter registry")
     return p
@@ -48,6 +50,32 @@ def _mode_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cache-only", action="store_const", dest="mode", const="cache_only",
                    help="never compute: fail if a result is not stored")
     p.set_defaults(mode="auto")
+
+
+def _executor_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("where per-model jobs run (sat_lib.executor; default: executor in _config.yml)")
+    g.add_argument("--scheduler", help="auto | serial | local | a Dask scheduler address (tcp://host:8786)")
+    g.add_argument("--workers", type=int, help="LocalCluster workers (0: one per core / threads per worker)")
+    g.add_argument("--threads-per-worker", type=int, help="torch threads per worker")
+
+
+def _apply_executor_flags(args) -> None:
+    """Check the executor flags and hand them to the notebooks' kernels through the SAT_* environment."""
+    import os
+    from dataclasses import replace
+
+    from sat_lib.executor import ExecutorConfig
+
+    given = {k: v for k, v in (("scheduler", args.scheduler), ("n_workers", args.workers),
+                               ("threads_per_worker", args.threads_per_worker)) if v is not None}
+    if not given:
+        return
+    try:
+        cfg = replace(ExecutorConfig.from_env(project_config().executor), **given)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    os.environ.update({"SAT_SCHEDULER": cfg.scheduler, "SAT_WORKERS": str(cfg.n_workers),
+                       "SAT_THREADS_PER_WORKER": str(cfg.threads_per_worker)})
 
 
 def _cmd_list(args) -> int:
@@ -75,7 +103,7 @@ def _typename(tp) -> str:
 
 def _short(v) -> str:
     s = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else (f"{v:.4g}" if isinstance(v, float) else str(v))
-    return s if len(s) <= 12 else s[:11] + "…"
+    return s
 
 
 def _cmd_run(args) -> int:
@@ -86,6 +114,7 @@ def _cmd_run(args) -> int:
         if name in overrides:
             raise ParameterError(f"parameter {name!r} given twice with -p")
         overrides[name] = value
+    _apply_executor_flags(args)
     out = run_chapter(args.chapter, profile=args.profile, overrides=overrides, mode=args.mode)
     print(f"wrote {out}; `jupyter-book build book` shows it")
     return 0
@@ -97,6 +126,7 @@ def _cmd_book(args) -> int:
 
     for name in CHAPTERS:  # validate every chapter's profile before executing anything
         resolve_params(name, args.profile)
+    _apply_executor_flags(args)
     for name in CHAPTERS:
         print(f"executing {name} …", flush=True)
         run_chapter(name, profile=args.profile, mode=args.mode)

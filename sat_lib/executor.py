@@ -107,7 +107,7 @@ class Executor:
         threads = self.cfg.threads_per_worker
         if scheduler == "local":
             cluster = LocalCluster(n_workers=self.cfg.workers(), threads_per_worker=threads, processes=True,
-                                   dashboard_address=None, silence_logs=logging.WARNING)
+                                   dashboard_address=":0", silence_logs=logging.WARNING)
             client = Client(cluster)
         else:
             cluster, client = None, Client(scheduler)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import platform
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -28,6 +28,8 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+
+from sat_lib._files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -169,25 +171,29 @@ class Calibrations:
             return self._mem.get(key)
 
     def put(self, key: str, record: dict) -> None:
+        """Store one choice. Several processes (Dask workers) share the file: a lock file serialises their
+        read-merge-write, so no process drops another's entry."""
         with self._lock:
             self._mem[key] = record
             if self.path is None:
                 return
-            data = {**self._read(), key: record}
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".calibration-", suffix=".tmp", dir=self.path.parent)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
+            with open(self.path.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                data = {**self._read(), key: record}
+                with atomic_path(self.path) as tmp:
+                    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 _DEFAULT: Calibrations | None = None
 
 
 def default_calibrations() -> Calibrations:
-    """The project's calibration store: ``<cache>/calibration.json`` (``SAT_CACHE_DIR`` or ``_config.yml``)."""
+    """The project's calibration store: ``SAT_CALIBRATION_FILE``, else ``<cache>/calibration.json``
+    (``SAT_CACHE_DIR`` or ``_config.yml``). Re-resolved when those settings change."""
     global _DEFAULT
-    if _DEFAULT is None:
+    path = os.environ.get("SAT_CALIBRATION_FILE")
+    if not path:
         from sat_lib.config import project_config
 
         try:
@@ -195,6 +201,8 @@ def default_calibrations() -> Calibrations:
         except Exception as err:  # no project config: calibrate in memory only
             log.debug("no project config for the calibration file (%s)", err)
             path = None
+    path = Path(path) if path else None
+    if _DEFAULT is None or _DEFAULT.path != path:
         _DEFAULT = Calibrations(path)
     return _DEFAULT
 

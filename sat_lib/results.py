@@ -11,8 +11,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from sat_lib._files import atomic_path
 from sat_lib.provenance import PROJECT_ROOT, provenance_attrs
 
 log = logging.getLogger(__name__)
@@ -102,14 +101,8 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     encoding = {name: {"zlib": True, "complevel": 4} for name, v in ds.data_vars.items() if v.ndim > 0}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".nc.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".nc.tmp") as tmp:
         _encode_bools(ds).to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -10,8 +10,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from sat_lib._files import atomic_path
 from sat_lib.precision import Layout, choose_layout
 from sat_lib.train import TrainConfig, train
 
@@ -60,15 +59,8 @@ def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = Non
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_tensor(obj, path: Path) -> Path:

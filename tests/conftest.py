@@ -1,11 +1,18 @@
 """Shared fixtures: fixed seeds, a project-local temporary cache, a CPU-only torch."""
 from __future__ import annotations
 
+import os
 import random
+import tempfile
 
 import numpy as np
 import pytest
 import torch
+
+
+# Layout calibrations measured by tests go to a file of this session (Dask workers the tests start inherit it),
+# never into the project's data/cache/calibration.json, which a background run may be using.
+os.environ.setdefault("SAT_CALIBRATION_FILE", os.path.join(tempfile.mkdtemp(prefix="sat-tests-"), "calibration.json"))
 
 
 @pytest.fixture(autouse=True)

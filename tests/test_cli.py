@@ -23,6 +23,9 @@ def isolated(tmp_path, monkeypatch):
     (["run", "sat-matrix", "-p", "steps", "1", "-p", "steps", "2"], "given twice"),
     (["run", "sat-matrix", "-p", "norm", "l3"], "unknown PGD norm 'l3'"),
     (["run", "sat-matrix", "-p", "n_images", "0"], "n_images"),
+    (["run", "sat-matrix", "--scheduler", "dask"], "unknown scheduler 'dask'"),
+    (["run", "sat-matrix", "--threads-per-worker", "0"], "threads_per_worker >= 1"),
+    (["book", "--scheduler", "slurm"], "unknown scheduler 'slurm'"),
 ])
 def test_usage_errors_exit_2_and_write_nothing(isolated, capsys, argv, message):
     assert main(argv) == 2

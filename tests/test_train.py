@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from sat_lib.train import RECIPES, TrainConfig, augment_batch, logits, predict, train
+from sat_lib.train import RECIPES, TrainConfig, augment_batch, logits, predict, train, warmup_linear_decay
 
 
 def separable(n=256, seed=0):
@@ -60,9 +60,33 @@ def test_predict_restores_mode_and_batches():
     assert model.training and a.shape == (50,)
 
 
+def test_warmup_then_linear_decay():
+    f = warmup_linear_decay(10, 0.2)
+    assert [round(f(s), 3) for s in range(10)] == [0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125]
+    assert warmup_linear_decay(4, 0.25)(0) == 1.0  # short runs: no division by zero
+    assert warmup_linear_decay(1, 0.0)(0) == 1.0
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_learn(precision):
+    x, y = separable(512)
+    torch.manual_seed(0)
+    model = net()
+    log = train(model, x, y, TrainConfig(epochs=3, batch_size=32, augment=False, precision=precision),
+                device="cpu")
+    assert log.layout.startswith(precision)
+    assert (predict(model, x, precision=precision) == y).float().mean() > 0.9
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="warmup"):
+        TrainConfig(warmup=1.0)
+    with pytest.raises(ValueError, match="translate"):
+        TrainConfig(translate=-1)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        TrainConfig(label_smoothing=1.0)
     x, y = separable(10)
     with pytest.raises(ValueError, match="differ in length"):
         train(net(), x, y[:5], TrainConfig(epochs=1), device="cpu")

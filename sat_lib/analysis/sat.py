@@ -6,6 +6,7 @@ import pandas as pd
 import xarray as xr
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
+from scipy.stats import spearmanr
 from sklearn.cluster import SpectralClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.manifold import TSNE
@@ -104,6 +105,76 @@ def family_means(ds: xr.Dataset) -> pd.DataFrame:
     return out
 
 
+def accuracy_band(ds: xr.Dataset, floor: float = 0.60) -> pd.DataFrame:
+    """The zoo's clean-accuracy band, over all models and per family: min, median, max (percent) and how many
+    models fall below ``floor``."""
+    df = pd.DataFrame({"family": ds["family"].values, "accuracy": 100 * ds["accuracy"].values})
+    rows = {"all": df["accuracy"], **{f: g["accuracy"] for f, g in df.groupby("family", sort=False)}}
+    out = pd.DataFrame({name: {"models": len(a), "min (%)": a.min(), "median (%)": a.median(),
+                               "max (%)": a.max(), f"below {100 * floor:.0f} %": int((a < 100 * floor).sum())}
+                        for name, a in rows.items()}).T
+    out.index.name = "family"
+    return out
+
+
+def training_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per model: family, parameters, epochs, the measured precision/layout, training and attack seconds, and
+    clean accuracy — what each model cost and what it reached, sorted by accuracy."""
+    cols = {"family": ds["family"].values,
+            "parameters (M)": ds["n_params"].values / 1e6 if "n_params" in ds else np.nan,
+            "epochs": ds["train_epochs"].values if "train_epochs" in ds else np.nan,
+            "layout": ds["layout"].values if "layout" in ds else "",
+            "train (s)": ds["train_seconds"].values, "PGD (s)": ds["attack_seconds"].values,
+            "accuracy (%)": 100 * ds["accuracy"].values}
+    df = pd.DataFrame(cols, index=pd.Index(ds["model"].values, name="model"))
+    return df.sort_values("accuracy (%)", ascending=False)
+
+
+def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per unordered pair of different models: symmetric SAT, the pair's mean and lower accuracy,
+    and whether both share a base-architecture family."""
+    names = list(ds["model"].values)
+    sat = symmetric(ds["sat"])
+    acc = 100 * ds["accuracy"].values
+    fam = ds["family"].values
+    i, j = np.triu_indices(len(names), k=1)
+    return pd.DataFrame({"model": np.array(names)[i], "model_b": np.array(names)[j], "i": i, "j": j,
+                         "sat": sat[i, j], "mean_accuracy": (acc[i] + acc[j]) / 2,
+                         "min_accuracy": np.minimum(acc[i], acc[j]), "same_family": fam[i] == fam[j]})
+
+
+def model_bootstrap(ds: xr.Dataset, stat, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """``stat(pairs)`` on bootstrap resamples of the *models* (pairs share models, so models are the unit):
+    each resample draws models with replacement and keeps the pairs of two different drawn models."""
+    pairs = pair_frame(ds)
+    n = ds.sizes["model"]
+    lookup = {(a, b): k for k, (a, b) in enumerate(zip(pairs["i"], pairs["j"]))}
+    rng = np.random.default_rng(seed)
+    out = np.full(n_boot, np.nan)
+    for b in range(n_boot):
+        draw = rng.integers(0, n, n)
+        rows = [lookup[(min(p, q), max(p, q))] for x, p in enumerate(draw) for q in draw[x + 1:] if p != q]
+        if len(rows) > 2:
+            out[b] = stat(pairs.iloc[rows])
+    return out
+
+
+def accuracy_effect(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Does a pair's SAT follow its accuracy? Spearman ρ between pair SAT and the pair's mean (and lower)
+    accuracy, with a 95 % bootstrap interval over models; ``verdict`` is decided by the interval."""
+    pairs = pair_frame(ds)
+    rows = []
+    for col, label in (("mean_accuracy", "mean accuracy of the pair"), ("min_accuracy", "lower accuracy of the pair")):
+        stat = lambda p, c=col: spearmanr(p["sat"], p[c]).statistic  # noqa: E731
+        boot = model_bootstrap(ds, stat, n_boot=n_boot, seed=seed)
+        lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+        verdict = "SAT rises with accuracy" if lo > 0 else "SAT falls with accuracy" if hi < 0 else \
+            "no detectable dependence"
+        rows.append({"SAT against": label, "Spearman ρ": stat(pairs), "95 % CI low": lo, "95 % CI high": hi,
+                     "pairs": len(pairs), "verdict": verdict})
+    return pd.DataFrame(rows).set_index("SAT against")
+
+
 def stability_table(ds: xr.Dataset) -> pd.DataFrame:
     """Std (and mean) of the stability pair's percent score over random subsets, beside the paper's Table 1."""
     claims = paper_claims("sat-matrix")["claims"]["stability_std"]["by_size"]
@@ -158,7 +229,7 @@ def discussion(ds: xr.Dataset) -> str:
         + (", short of the near-perfect white-box attack the paper's diagonal reflects." if diag < 4.5 else "."),
         f"* **Between architectures.** The mean off-diagonal SAT is **{off:.2f}** against the paper's "
         f"{paper_off:.2f} over 69 ImageNet models, so transfer is {'higher' if off > paper_off else 'lower'} here. "
-        f"The settings differ: our models are small and trained for {params['epochs']} epochs on "
+        f"The settings differ: our models are small and trained for {_epochs_text(ds, params)} epochs on "
         f"{params['train_size'] or 'all'} CIFAR-10 images (test accuracy {acc.min():.0f}–{acc.max():.0f} %), and "
         "with 10 classes a transferred perturbation needs to reach only one of 9 wrong classes rather than one of "
         "999 — the two effects push in opposite directions.",
@@ -178,6 +249,13 @@ def discussion(ds: xr.Dataset) -> str:
                      f"of {params['stability_pool']} test images, so large subsets overlap and their std is "
                      "biased low relative to independent draws.")
     return "\n".join(lines)
+
+
+def _epochs_text(ds: xr.Dataset, params: dict) -> str:
+    if "train_epochs" not in ds:
+        return str(params["epochs"])
+    lo, hi = int(ds["train_epochs"].min()), int(ds["train_epochs"].max())
+    return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
 def _paper_std_range() -> str:

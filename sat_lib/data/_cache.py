@@ -9,13 +9,14 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sat_lib._files import atomic_path
 
 from sat_lib.data._imagedata import ImageData
 
@@ -98,23 +99,17 @@ class ArrayCache:
         path = self.path_for(data.name, data.split, key)
         self.directory.mkdir(parents=True, exist_ok=True)
         meta = {"key": key, "name": data.name, "split": data.split, "source": data.source}
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    images=data.images,
-                    labels=data.labels,
-                    classes=np.array(data.classes, dtype=str),
-                    mean=np.array(data.mean, dtype=np.float64),
-                    std=np.array(data.std, dtype=np.float64),
-                    meta=np.array(json.dumps(meta)),
-                )
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(
+                f,
+                images=data.images,
+                labels=data.labels,
+                classes=np.array(data.classes, dtype=str),
+                mean=np.array(data.mean, dtype=np.float64),
+                std=np.array(data.std, dtype=np.float64),
+                meta=np.array(json.dumps(meta)),
+            )
+            f.flush()
+            os.fsync(f.fileno())
         log.info("cached %s/%s (%d images) in %s", data.name, data.split, len(data), path)
         return path

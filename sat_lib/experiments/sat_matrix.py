@@ -37,27 +37,27 @@ class Config(ChapterConfig):
 
     chapter: ClassVar[str] = "sat-matrix"
     dataset: str = "cifar10"
-    zoo: str = "cifar-quick"
+    zoo: str = "cifar-cpu"
     models: tuple[str, ...] = ()          # empty: the whole zoo
-    train_size: int = 5000                # 0: the whole training split
-    epochs: int = 3                       # scaled per model by the zoo entry's epoch_scale
+    train_size: int = 0                   # 0: the whole training split
+    epochs: int = 2                       # scaled per model by the zoo entry's epoch_scale
     batch_size: int = 256
     label_smoothing: float = 0.2
     translate: int = 2                    # augmentation: flip + shifts of up to this many pixels
     warmup: float = 0.2                   # fraction of steps of linear warm-up before linear decay
-    n_images: int = 500                   # the attacked test images (paper: 5 000)
+    n_images: int = 2000                  # the attacked test images (paper: 5 000)
     norm: str = "linf"
     eps: float = 8 / 255
     step_size: float = 2 / 255
-    steps: int = 10                       # paper: 50
+    steps: int = 50                       # as the paper
     eps_s: float = 0.01                   # Eq. 1's floor, in percent: log(0.01) = -4.6
     one_sided: bool = False               # appendix G's approximation
-    stability_pool: int = 1000            # test images the stability pair is attacked on
-    stability_sizes: tuple[int, ...] = (100, 250, 500)
+    stability_pool: int = 2000            # test images the stability pair is attacked on
+    stability_sizes: tuple[int, ...] = (250, 500, 1000, 2000)
     stability_repeats: int = 10
     seed: int = 0
     precision: str = "auto"
-    attack_batch_size: int = 1000
+    attack_batch_size: int = 250
 
     def __post_init__(self) -> None:
         for name in ("n_images", "epochs", "batch_size", "stability_repeats", "attack_batch_size"):
@@ -143,7 +143,7 @@ def _job_result(t, test_logits, attack_seconds, path, adv) -> dict:
     return {"name": t.name, "epoch_loss": t.epoch_loss, "train_seconds": t.train_seconds, "from_cache": t.from_cache,
             "layout": t.layout, "test_logits": test_logits.cpu().numpy().astype(np.float32),
             "attack_seconds": attack_seconds, "adv_path": str(path) if path else "", "adv": adv,
-            "n_params": sum(p.numel() for p in t.model.parameters())}
+            "n_params": sum(p.numel() for p in t.model.parameters()), "weights": str(t.path) if t.path else ""}
 
 
 def _load_advs(results: list[dict]) -> torch.Tensor:
@@ -154,6 +154,10 @@ def _load_advs(results: list[dict]) -> torch.Tensor:
 def eval_job(spec: dict) -> np.ndarray:
     """Target model ``spec['name']`` on every source's adversarial examples: predictions (n_sources, n_images)."""
     t = _trained(spec)
+    if spec.get("weights") and str(t.path) != spec["weights"]:
+        raise RuntimeError(f"{spec['name']}: evaluation resolved weights {t.path}, but the attacked model is "
+                           f"{spec['weights']} (the layout calibration changed between the jobs); rerun the "
+                           "chapter, which reuses every stored model and attack")
     stacked = spec["advs"] if "advs" in spec else _load_advs(spec["sources"])
     preds = predict(t.model, stacked, batch_size=spec["attack_batch_size"], precision=spec["precision"])
     return preds.view(spec["n_sources"], -1).cpu().numpy()
@@ -161,13 +165,22 @@ def eval_job(spec: dict) -> np.ndarray:
 
 def _attack_and_evaluate(cfg: Config, names: list[str], sample: np.ndarray, desc: str):
     """Model jobs for ``names`` on ``sample``, then one evaluation job per target; returns (results, fooled)."""
+    from sat_lib.models import get_zoo
+
     ex = Executor()
-    results = ex.map(model_job, [_spec(cfg, n, sample=sample) for n in names], desc=f"train+attack {desc}",
-                     names=names)
+    zoo = get_zoo(cfg.zoo)
+    # the longest jobs first (entries that train for more epochs), so no worker idles at the end
+    order = sorted(range(len(names)), key=lambda i: -zoo[names[i]].epoch_scale)
+    done = ex.map(model_job, [_spec(cfg, names[i], sample=sample) for i in order], desc=f"train+attack {desc}",
+                  names=[names[i] for i in order])
+    results = [None] * len(names)
+    for i, r in zip(order, done):
+        results[i] = r
     light = [{**r, "test_logits": None} for r in results]
     inline = any(r["adv"] is not None for r in results)
-    specs = [_spec(cfg, n, n_sources=len(names), **({"advs": _load_advs(results)} if inline else {"sources": light}))
-             for n in names]
+    specs = [_spec(cfg, n, n_sources=len(names), weights=r["weights"],
+                   **({"advs": _load_advs(results)} if inline else {"sources": light}))
+             for n, r in zip(names, results)]
     preds = ex.map(eval_job, specs, desc=f"evaluate {desc}", names=names)
     y = project_config().load_data(cfg.dataset, "test").labels[sample]
     fooled = torch.from_numpy(np.stack([p != y for p in preds], axis=1))  # (source, target, image)

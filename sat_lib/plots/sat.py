@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 import xarray as xr
 
-from sat_lib.analysis.sat import hierarchical_order, stability_table, tsne_embedding
+from sat_lib.analysis.sat import hierarchical_order, pair_frame, stability_table, tsne_embedding
 
 
 def accuracy(ds: xr.Dataset):
@@ -72,5 +72,21 @@ def stability(ds: xr.Dataset):
     ax.set_ylabel("std of the two-sided rate (pp)")
     ax.legend(fontsize=8)
     ax.set_title("stability of the score over 10 random image sets")
+    fig.tight_layout()
+    return fig
+
+
+def sat_vs_accuracy(ds: xr.Dataset):
+    """Every pair's SAT against the pair's mean clean accuracy, same-family pairs marked: does accuracy drive
+    the score in this zoo?"""
+    pairs = pair_frame(ds)
+    pairs["pair"] = np.where(pairs["same_family"], "same family", "different families")
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    sns.regplot(data=pairs, x="mean_accuracy", y="sat", scatter=False, color="0.4", ax=ax)
+    sns.scatterplot(data=pairs, x="mean_accuracy", y="sat", hue="pair", s=18, alpha=0.7, ax=ax)
+    ax.set_xlabel("mean clean accuracy of the pair (%)")
+    ax.set_ylabel("SAT (symmetrised)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("SAT against accuracy, every pair of the zoo")
     fig.tight_layout()
     return fig

@@ -35,16 +35,17 @@ def test_tiny_models_run_on_every_input_shape(name, in_chans, img_size):
     assert count_params(model) < 20_000
 
 
-@pytest.mark.parametrize("name", get_zoo("cifar").names())
-def test_cifar_models_build_and_train_at_32px(name):
-    model = build_model("cifar", name, num_classes=10, img_size=32)
+@pytest.mark.parametrize("zoo_name, name", [(z, n) for z in ("cifar", "cifar-cpu") for n in get_zoo(z).names()])
+def test_cifar_models_build_and_train_at_32px(zoo_name, name):
+    model = build_model(zoo_name, name, num_classes=10, img_size=32)
     model.train()
     out = forward_backward(model, 3, 32)
     assert out.shape == (2, 10) and torch.isfinite(out).all()
 
 
 @pytest.mark.parametrize("zoo_name, name", [("tiny", n) for n in get_zoo("tiny").names()]
-                         + [("cifar", n) for n in get_zoo("cifar").names()])
+                         + [("cifar", n) for n in get_zoo("cifar").names()]
+                         + [("cifar-cpu", n) for n in get_zoo("cifar-cpu").names()])
 def test_the_last_linear_layer_is_the_classifier(zoo_name, name):
     """Feature read-outs hook the last ``nn.Linear``: its output must be the logits."""
     model = build_model(zoo_name, name, num_classes=7, img_size=32).eval()
@@ -172,3 +173,24 @@ def test_every_builder_is_used_by_some_zoo():
 def test_unknown_builder_is_refused_with_suggestions():
     with pytest.raises(ValueError, match="'timm'"):
         with_fields(get_zoo("tiny")["tiny_vit"], builder="tim")
+
+
+def test_stem_adapter_sets_the_first_stride_and_drops_the_stem_pool():
+    from sat_lib.models.builders import adapt_stem
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 7, stride=2, padding=3), torch.nn.MaxPool2d(3, 2, 1),
+                              torch.nn.Conv2d(4, 4, 3, stride=2, padding=1))
+    adapt_stem(net, stride=1, pool=False)
+    assert net[0].stride == (1, 1) and isinstance(net[1], torch.nn.Identity) and net[2].stride == (2, 2)
+    assert net(torch.rand(1, 3, 32, 32)).shape == (1, 4, 16, 16)
+    with pytest.raises(ValueError, match="no max-pooling"):
+        adapt_stem(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)), pool=False, where="x")
+
+
+def test_cifar_cpu_stems_are_what_the_cards_say():
+    """A card's stem stride (``7s1``, ``3s1``, ``4s2``) is the first convolution's stride as built."""
+    for entry in get_zoo("cifar-cpu"):
+        stem = entry.card["stem_layer"].split("/")[0]
+        model = build_model("cifar-cpu", entry.name, num_classes=10, img_size=32)
+        first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+        assert f"{first.kernel_size[0]}s{first.stride[0]}" == stem, entry.name

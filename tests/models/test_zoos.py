@@ -31,7 +31,7 @@ def all_entries():
 
 
 def test_the_four_zoos_exist():
-    assert {"tiny", "cifar", "cifar-quick", "paper69"} <= set(ZOOS)
+    assert {"tiny", "cifar", "cifar-quick", "cifar-cpu", "paper69"} <= set(ZOOS)
 
 
 @pytest.mark.parametrize("zoo_name, entry", all_entries(), ids=lambda v: getattr(v, "name", v))
@@ -106,7 +106,20 @@ def test_paper69_cards_quote_table_a2_a3():
     assert get_zoo("paper69")["rexnet_150"].paper_name == "ReXNet (×1.5)"
 
 
-@pytest.mark.parametrize("zoo_name", ["tiny", "cifar", "cifar-quick", "paper69"])
+def test_cifar_cpu_spans_the_families_and_components():
+    """The CPU zoo carries the SAT chapter: >= 24 models, all five families, and variety in every component
+    that varies in the paper's zoo."""
+    zoo = get_zoo("cifar-cpu")
+    assert len(zoo) >= 24
+    assert set(zoo.families()) == set(FAMILIES)
+    frame = cards_frame("cifar-cpu")
+    constant = [c for c in COMPONENTS if frame[c].nunique() == 1 and cards_frame("paper69")[c].nunique() > 1]
+    # every model sees 32×32 CIFAR images; no CNN with 2-D self-attention blocks (BoT/Halo/Lambda) is cheap enough
+    assert constant == ["input_resolution", "self_attention_2d"]
+    assert {e.epoch_scale for e in zoo} == {1.0, 2}
+
+
+@pytest.mark.parametrize("zoo_name", ["tiny", "cifar", "cifar-quick", "cifar-cpu", "paper69"])
 def test_every_zoo_names_a_convnext_like_and_a_swin_like_pair(zoo_name):
     zoo = get_zoo(zoo_name)
     convnext, swin = zoo.stability_pair
