@@ -25,7 +25,8 @@ $(VENV)/.installed: pyproject.toml
 # chapters that need it download it (data.download: true) or say where to put it.
 data:
 	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q dataset-fashion-mnist >/dev/null || \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's dataset-fashion-mnist (Fashion-MNIST) with apt-get"; \
+	    apt-get install -y -q dataset-fashion-mnist >/dev/null || \
 	    (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null) || \
 	    echo "note: could not install dataset-fashion-mnist; see README (Data)"; \
 	  else echo "note: run 'sudo apt-get install dataset-fashion-mnist' for Fashion-MNIST"; fi; fi

@@ -57,11 +57,11 @@ def main(argv=None) -> dict:
             scheduler="local", n_workers=cores // 2, threads_per_worker=2)
     rows = {}
     for name, cfg in setups.items():
-        if cfg.scheduler == "local":  # calibrate at one thread outside the timing, as a real zoo run would have
-            Executor(cfg).map(train_one, [{**specs[0], "n": 512}] * cfg.workers())
-        t0 = time.perf_counter()
-        Executor(cfg).map(train_one, specs, desc="bench")
-        sec = time.perf_counter() - t0
+        with Executor(cfg) as ex:  # start the cluster and calibrate at its thread count outside the timing
+            ex.map(train_one, [{**specs[0], "n": 512}] * cfg.workers())
+            t0 = time.perf_counter()
+            ex.map(train_one, specs, desc="bench")
+            sec = time.perf_counter() - t0
         rows[name] = {"seconds": sec, "models_per_hour": 3600 * len(specs) / sec}
     base = next(iter(rows.values()))["models_per_hour"]
     for r in rows.values():

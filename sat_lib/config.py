@@ -41,7 +41,13 @@ class ProjectConfig:
         return self.cache_dir / "weights"
 
     def roots_for(self, dataset: str) -> tuple[Path, ...]:
-        env = os.environ.get(f"SAT_DATA_{dataset.upper()}")
+        """``SAT_DATA_<NAME>`` first (it must exist: a typo is an error, not a silent fall-back), then the
+        configured roots."""
+        var = f"SAT_DATA_{dataset.upper()}"
+        env = os.environ.get(var)
+        if env and not Path(env).expanduser().exists():
+            raise ConfigError(f"{var}={env} does not exist; point it at the dataset (see README, Data) or unset it "
+                              f"to use the configured locations of {dataset!r} in {self.path}")
         extra = (Path(env).expanduser(),) if env else ()
         return extra + self.data_roots.get(dataset, ())
 

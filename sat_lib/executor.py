@@ -7,9 +7,10 @@ examples) to the cache keyed by hash, so a cluster needs the cache on shared sto
 job that finds its output there only reads it. Results come back in the order of the specs, and a job computes
 the same thing wherever it runs: with the same seeds and thread count, a cluster run equals a serial run.
 
-On this project's 2-core CPU, two single-thread workers train 1.1–1.3× faster than one two-thread process
-(``benchmarks/bench_executor.py``), so ``auto`` starts a ``LocalCluster`` of ``cores`` single-thread workers
-for CPU work and runs serially on one GPU.
+``auto`` is what ``benchmarks/bench_executor.py`` measured: on this project's 2-core CPU one process with both
+threads trains a zoo model faster than two single-thread Dask workers (1 : 0.74–0.87), so on machines of up to
+``SERIAL_UP_TO_CORES`` cores ``auto`` runs serially, and on one GPU too; on bigger CPUs it starts a
+``LocalCluster`` of 4-thread workers (not measured here: no such machine was available).
 
 Settings, strongest first: ``Executor(...)`` arguments ← ``SAT_SCHEDULER`` / ``SAT_WORKERS`` /
 ``SAT_THREADS_PER_WORKER`` ← ``executor:`` in ``_config.yml``.
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SCHEDULERS = ("auto", "serial", "local")
+SERIAL_UP_TO_CORES = 4
+AUTO_THREADS_PER_WORKER = 4
 """Named schedulers; anything else is a Dask scheduler address such as ``tcp://10.0.0.5:8786``."""
 
 
@@ -66,13 +69,15 @@ class ExecutorConfig:
     def workers(self) -> int:
         return self.n_workers or max(1, (os.cpu_count() or 1) // self.threads_per_worker)
 
-    def resolved(self, n_jobs: int) -> str:
-        """The scheduler ``auto`` means here: serial for one job or on a GPU, else a LocalCluster."""
+    def resolved(self, n_jobs: int) -> ExecutorConfig:
+        """What ``auto`` means here (see the module doc): serial for one job, on a GPU or on a small CPU;
+        a LocalCluster of ``AUTO_THREADS_PER_WORKER``-thread workers on a bigger CPU."""
         if self.scheduler != "auto":
-            return self.scheduler
-        if n_jobs <= 1 or torch.cuda.is_available() or self.workers() <= 1:
-            return "serial"
-        return "local"
+            return self
+        cores = os.cpu_count() or 1
+        if n_jobs <= 1 or torch.cuda.is_available() or cores <= SERIAL_UP_TO_CORES:
+            return replace(self, scheduler="serial")
+        return replace(self, scheduler="local", threads_per_worker=AUTO_THREADS_PER_WORKER)
 
 
 def _with_threads(fn: Callable[[Any], T], threads: int, spec: Any) -> T:
@@ -82,54 +87,79 @@ def _with_threads(fn: Callable[[Any], T], threads: int, spec: Any) -> T:
 
 
 class Executor:
-    """``Executor(cfg).map(fn, specs)`` runs ``fn(spec)`` for every spec and returns the results in order."""
+    """``Executor(cfg).map(fn, specs)`` runs ``fn(spec)`` for every spec and returns the results in order.
+
+    ``with Executor(cfg) as ex:`` keeps one Dask cluster (or client) for several ``map`` calls; without it each
+    call starts and stops its own."""
 
     def __init__(self, cfg: ExecutorConfig | None = None) -> None:
         self.cfg = cfg or default_executor_config()
         self.last_scheduler = ""
+        self._client = None
+        self._cluster = None
+        self._entered = False
+
+    def __enter__(self) -> Executor:
+        self._entered = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._entered = False
+        self.close()
+
+    def close(self) -> None:
+        """Stop the cluster this executor started (a user's scheduler is only disconnected from)."""
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
 
     def map(self, fn: Callable[[Any], T], specs: Sequence[Any], *, desc: str = "jobs",
             names: Iterable[str] | None = None) -> list[T]:
         specs = list(specs)
         names = list(names) if names is not None else [f"{desc}-{i}" for i in range(len(specs))]
-        scheduler = self.cfg.resolved(len(specs))
-        self.last_scheduler = scheduler
-        if scheduler == "serial":
-            out = []
-            for spec, name in zip(specs, progress(names, desc=desc)):
-                out.append(_run_named(fn, spec, name))
-            return out
-        return self._map_dask(fn, specs, names, scheduler, desc)
-
-    def _map_dask(self, fn, specs, names, scheduler, desc):
-        from distributed import Client, LocalCluster, as_completed
-
-        threads = self.cfg.threads_per_worker
-        if scheduler == "local":
-            cluster = LocalCluster(n_workers=self.cfg.workers(), threads_per_worker=threads, processes=True,
-                                   dashboard_address=":0", silence_logs=logging.WARNING)
-            client = Client(cluster)
-        else:
-            cluster, client = None, Client(scheduler)
+        cfg = self.cfg.resolved(len(specs))
+        self.last_scheduler = cfg.scheduler
+        if cfg.scheduler == "serial":
+            return [_run_named(fn, spec, name) for spec, name in zip(specs, progress(names, desc=desc))]
         try:
-            futures = [client.submit(_with_threads, fn, threads, spec, key=f"{desc}-{i}-{name}", pure=False)
-                       for i, (spec, name) in enumerate(zip(specs, names))]
-            index = {f.key: i for i, f in enumerate(futures)}
-            out: list[Any] = [None] * len(futures)
-            bar = progress(total=len(futures), desc=f"{desc} ({scheduler})", unit="job")
-            for fut in as_completed(futures):
-                i = index[fut.key]
-                try:
-                    out[i] = fut.result()
-                except Exception as err:
-                    raise RuntimeError(f"{desc}: job {names[i]!r} failed on the Dask cluster: {err}") from err
-                bar.update()
-            bar.close()
-            return out
+            return self._map_dask(fn, specs, names, cfg, desc)
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            if not self._entered:
+                self.close()
+
+    def _connect(self, cfg: ExecutorConfig):
+        from distributed import Client, LocalCluster
+
+        if self._client is None:
+            if cfg.scheduler == "local":
+                self._cluster = LocalCluster(n_workers=cfg.workers(), threads_per_worker=cfg.threads_per_worker,
+                                             processes=True, dashboard_address=":0", silence_logs=logging.WARNING)
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(cfg.scheduler)
+        return self._client
+
+    def _map_dask(self, fn, specs, names, cfg: ExecutorConfig, desc):
+        from distributed import as_completed
+
+        client = self._connect(cfg)
+        futures = [client.submit(_with_threads, fn, cfg.threads_per_worker, spec, key=f"{desc}-{i}-{name}",
+                                 pure=False)
+                   for i, (spec, name) in enumerate(zip(specs, names))]
+        index = {f.key: i for i, f in enumerate(futures)}
+        out: list[Any] = [None] * len(futures)
+        bar = progress(total=len(futures), desc=f"{desc} ({cfg.scheduler})", unit="job")
+        for fut in as_completed(futures):
+            i = index[fut.key]
+            try:
+                out[i] = fut.result()
+            except Exception as err:
+                raise RuntimeError(f"{desc}: job {names[i]!r} failed on the Dask cluster: {err}") from err
+            bar.update()
+        bar.close()
+        return out
 
 
 def _run_named(fn, spec, name):

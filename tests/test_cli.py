@@ -26,6 +26,9 @@ def isolated(tmp_path, monkeypatch):
     (["run", "sat-matrix", "--scheduler", "dask"], "unknown scheduler 'dask'"),
     (["run", "sat-matrix", "--threads-per-worker", "0"], "threads_per_worker >= 1"),
     (["book", "--scheduler", "slurm"], "unknown scheduler 'slurm'"),
+    (["run", "sat-matrix", "-p", "zoo", "cifar-cpus"], "did you mean 'cifar-cpu'"),
+    (["run", "sat-matrix", "-p", "dataset", "cifar100"], "did you mean 'cifar10'"),
+    (["run", "sat-matrix", "-p", "models", "resnet10_c32,resnet99"], "resnet99"),
 ])
 def test_usage_errors_exit_2_and_write_nothing(isolated, capsys, argv, message):
     assert main(argv) == 2

@@ -52,6 +52,18 @@ def cached(cfg: ChapterConfig, compute: Callable[[ChapterConfig], xr.Dataset], *
                            results_dir=pc.results_dir, device=default_device())
 
 
+def check_zoo_and_dataset(zoo: str, models, dataset: str) -> None:
+    """At parsing time: the zoo, its named models and the dataset exist (unknown names raise ``KeyError`` with
+    close matches), so a typo exits with status 2 before anything is computed."""
+    from sat_lib.data import DATASETS
+    from sat_lib.models import get_zoo
+
+    z = get_zoo(zoo)
+    for name in models:
+        z[name]
+    DATASETS[dataset]
+
+
 def training_split(dataset: str, train_size: int, seed: int):
     """The training split, or a seeded subset of ``train_size`` images of it (0: all)."""
     train = project_config().load_data(dataset, "train")

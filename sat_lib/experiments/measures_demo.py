@@ -11,7 +11,7 @@ import xarray as xr
 
 from sat_lib.activations import penultimate
 from sat_lib.config import project_config
-from sat_lib.experiments._chapter import Chapter, cached, register, training_split
+from sat_lib.experiments._chapter import Chapter, cached, check_zoo_and_dataset, register, training_split
 from sat_lib.measures import MEASURES, input_gradients, gradient_cosine
 from sat_lib.params import ChapterConfig
 from sat_lib.provenance import default_device
@@ -41,6 +41,7 @@ class Config(ChapterConfig):
             raise ValueError(f"parameter 'n_images' must be >= 12 (k-NN Jaccard uses k = 10), got {self.n_images}")
         if self.models and len(self.models) != 2:
             raise ValueError(f"parameter 'models' names two models, got {list(self.models)}")
+        check_zoo_and_dataset(self.zoo, self.models, self.dataset)
 
 
 def transform(b: torch.Tensor, name: str, gen: torch.Generator) -> torch.Tensor:

@@ -19,7 +19,7 @@ import xarray as xr
 
 from sat_lib.attacks import PGDConfig, pgd
 from sat_lib.config import project_config
-from sat_lib.experiments._chapter import Chapter, cached, register, training_split
+from sat_lib.experiments._chapter import Chapter, cached, check_zoo_and_dataset, register, training_split
 from sat_lib.measures import sat_matrix
 from sat_lib.params import ChapterConfig
 from sat_lib.provenance import default_device
@@ -66,6 +66,7 @@ class Config(ChapterConfig):
         if self.train_size < 0:
             raise ValueError(f"parameter 'train_size' must be >= 0 (0 = all), got {self.train_size}")
         PGDConfig(norm=self.norm, eps=self.eps, step_size=self.step_size, steps=self.steps)
+        check_zoo_and_dataset(self.zoo, self.models, self.dataset)
 
     @property
     def train(self) -> TrainConfig:
@@ -167,23 +168,23 @@ def _attack_and_evaluate(cfg: Config, names: list[str], sample: np.ndarray, desc
     """Model jobs for ``names`` on ``sample``, then one evaluation job per target; returns (results, fooled)."""
     from sat_lib.models import get_zoo
 
-    ex = Executor()
-    zoo = get_zoo(cfg.zoo)
-    # the longest jobs first (entries that train for more epochs), so no worker idles at the end
-    order = sorted(range(len(names)), key=lambda i: -zoo[names[i]].epoch_scale)
-    done = ex.map(model_job, [_spec(cfg, names[i], sample=sample) for i in order], desc=f"train+attack {desc}",
-                  names=[names[i] for i in order])
-    results = [None] * len(names)
-    for i, r in zip(order, done):
-        results[i] = r
-    light = [{**r, "test_logits": None} for r in results]
-    inline = any(r["adv"] is not None for r in results)
-    specs = [_spec(cfg, n, n_sources=len(names), weights=r["weights"],
-                   **({"advs": _load_advs(results)} if inline else {"sources": light}))
-             for n, r in zip(names, results)]
-    preds = ex.map(eval_job, specs, desc=f"evaluate {desc}", names=names)
-    y = project_config().load_data(cfg.dataset, "test").labels[sample]
-    fooled = torch.from_numpy(np.stack([p != y for p in preds], axis=1))  # (source, target, image)
+    with Executor() as ex:  # one cluster for both maps
+        zoo = get_zoo(cfg.zoo)
+        # the longest jobs first (entries that train for more epochs), so no worker idles at the end
+        order = sorted(range(len(names)), key=lambda i: -zoo[names[i]].epoch_scale)
+        done = ex.map(model_job, [_spec(cfg, names[i], sample=sample) for i in order], desc=f"train+attack {desc}",
+                      names=[names[i] for i in order])
+        results = [None] * len(names)
+        for i, r in zip(order, done):
+            results[i] = r
+        light = [{**r, "test_logits": None} for r in results]
+        inline = any(r["adv"] is not None for r in results)
+        specs = [_spec(cfg, n, n_sources=len(names), weights=r["weights"],
+                       **({"advs": _load_advs(results)} if inline else {"sources": light}))
+                 for n, r in zip(names, results)]
+        preds = ex.map(eval_job, specs, desc=f"evaluate {desc}", names=names)
+        y = project_config().load_data(cfg.dataset, "test").labels[sample]
+        fooled = torch.from_numpy(np.stack([p != y for p in preds], axis=1))  # (source, target, image)
     return results, fooled, ex.last_scheduler
 
 
