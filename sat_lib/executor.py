@@ -7,10 +7,10 @@ examples) to the cache keyed by hash, so a cluster needs the cache on shared sto
 job that finds its output there only reads it. Results come back in the order of the specs, and a job computes
 the same thing wherever it runs: with the same seeds and thread count, a cluster run equals a serial run.
 
-``auto`` is what ``benchmarks/bench_executor.py`` measured: on this project's 2-core CPU one process with both
-threads trains a zoo model faster than two single-thread Dask workers (1 : 0.74–0.87), so on machines of up to
-``SERIAL_UP_TO_CORES`` cores ``auto`` runs serially, and on one GPU too; on bigger CPUs it starts a
-``LocalCluster`` of 4-thread workers (not measured here: no such machine was available).
+``auto`` follows ``benchmarks/bench_executor.py``: on this project's 2-core CPU two single-thread Dask workers
+train zoo models no faster than one process with both threads (0.98× once the cluster runs; 0.74× counting its
+start), so on machines of up to ``SERIAL_UP_TO_CORES`` cores ``auto`` runs serially, and on one GPU too; on
+bigger CPUs it starts a ``LocalCluster`` of 4-thread workers (not measured: no such machine was available).
 
 Settings, strongest first: ``Executor(...)`` arguments ← ``SAT_SCHEDULER`` / ``SAT_WORKERS`` /
 ``SAT_THREADS_PER_WORKER`` ← ``executor:`` in ``_config.yml``.
