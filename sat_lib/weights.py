@@ -83,7 +83,7 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
 
     ``cfg.epochs`` is scaled by the entry's ``epoch_scale``. The precision / memory layout is measured for the
     model first (``choose_layout``, cached per machine) and is part of the weights key."""
-    cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs)) if hasattr(entry, "epochs_for") else cfg
+    cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs))
     torch.manual_seed(cfg.seed)
     model = build_for(entry, data).to(device)
     layout = choose_layout(model, (data.channels, data.image_size, data.image_size), cfg.precision, device)

@@ -177,10 +177,11 @@ def _attack_and_evaluate(cfg: Config, names: list[str], sample: np.ndarray, desc
         results = [None] * len(names)
         for i, r in zip(order, done):
             results[i] = r
-        light = [{**r, "test_logits": None} for r in results]
+        # every target sees every source's examples: in memory when there is no cache, else their cache paths
         inline = any(r["adv"] is not None for r in results)
-        specs = [_spec(cfg, n, n_sources=len(names), weights=r["weights"],
-                       **({"advs": _load_advs(results)} if inline else {"sources": light}))
+        sources = {"advs": _load_advs(results)} if inline else \
+            {"sources": [{**r, "test_logits": None} for r in results]}
+        specs = [_spec(cfg, n, n_sources=len(names), weights=r["weights"], **sources)
                  for n, r in zip(names, results)]
         preds = ex.map(eval_job, specs, desc=f"evaluate {desc}", names=names)
         y = project_config().load_data(cfg.dataset, "test").labels[sample]
