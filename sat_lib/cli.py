@@ -122,14 +122,18 @@ def _cmd_run(args) -> int:
 
 def _cmd_book(args) -> int:
     from sat_lib.experiments import CHAPTERS, resolve_params
-    from sat_lib.runner import build_book, run_chapter
+    from sat_lib.runner import build_book, executed_path, run_chapter
 
     for name in CHAPTERS:  # validate every chapter's profile before executing anything
         resolve_params(name, args.profile)
     _apply_executor_flags(args)
-    for name in CHAPTERS:
+    for name in CHAPTERS:  # a chapter whose notebook, parameters, results and code are unchanged is kept as is
+        out = executed_path(name)
+        before = out.stat().st_mtime_ns if out.exists() else None
         print(f"executing {name} …", flush=True)
-        run_chapter(name, profile=args.profile, mode=args.mode)
+        run_chapter(name, profile=args.profile, mode=args.mode, only_if_changed=True)
+        if before is not None and out.stat().st_mtime_ns == before:
+            print(f"  {name}: notebook, parameters, results and code unchanged; kept as it was", flush=True)
     return 0 if args.no_build else build_book()
 
 

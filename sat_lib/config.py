@@ -2,7 +2,8 @@
 
 Paths in the file are relative to the project root. Environment variables override it for one run:
 ``SAT_CONFIG`` (another config file), ``SAT_RESULTS_DIR``, ``SAT_CACHE_DIR``, ``SAT_BOOK_DIR`` and
-``SAT_DATA_<NAME>`` (a location tried first for dataset NAME, e.g. ``SAT_DATA_CIFAR10=~/data/cifar-10-python.tar.gz``).
+``SAT_DATA_<NAME>`` (a location tried first for dataset NAME, e.g. ``SAT_DATA_CIFAR10=~/data/cifar-10-python.tar.gz``)
+and ``SAT_MODELS_<NAME>`` (a folder of outside checkpoints, e.g. ``SAT_MODELS_SALIENCE_OFFICIAL``).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class ProjectConfig:
     data_roots: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     chapters: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     executor: Any = None  # sat_lib.executor.ExecutorConfig (``executor:`` in the file)
+    model_dirs: dict[str, Path] = field(default_factory=dict)  # outside checkpoints (``models:`` in the file)
 
     @property
     def weights_dir(self) -> Path:
@@ -50,6 +52,19 @@ class ProjectConfig:
                               f"to use the configured locations of {dataset!r} in {self.path}")
         extra = (Path(env).expanduser(),) if env else ()
         return extra + self.data_roots.get(dataset, ())
+
+    def models_dir(self, name: str) -> Path | None:
+        """The folder of outside checkpoints ``name`` (``SAT_MODELS_<NAME>``, else ``models:`` in the file), or
+        None when neither names it. An environment variable that points nowhere is an error."""
+        var = f"SAT_MODELS_{name.upper()}"
+        env = os.environ.get(var)
+        if env:
+            path = Path(env).expanduser()
+            if not path.is_dir():
+                raise ConfigError(f"{var}={env} is not a folder; point it at the checkpoints or unset it to use "
+                                  f"models.{name} in {self.path}")
+            return path
+        return self.model_dirs.get(name)
 
     def profile(self, chapter: str, profile: str) -> dict[str, Any]:
         """The parameter values a profile sets for a chapter (possibly empty: the defaults apply)."""
@@ -113,6 +128,7 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         data_roots={k: tuple(_resolve(root, p) for p in (v if isinstance(v, list) else [v]))
                     for k, v in (data.get("roots") or {}).items()},
         chapters={k: dict(v or {}) for k, v in chapters.items()},
+        model_dirs={k: _resolve(root, v) for k, v in (raw.get("models") or {}).items()},
     )
 
 

@@ -3,7 +3,8 @@
 Each seed has its own initialisation *and* its own data order, so the population samples the stochasticity of
 training (Wang et al.). Two strategies, one result:
 
-- ``loop``: the seeds one after another (fastest on a CPU, where one small model already fills the cores);
+- ``loop``: the seeds one after another (fastest on a CPU, where one small model already fills the cores), in
+  the precision and memory format measured fastest for the architecture (``sat_lib.precision.choose_layout``);
 - ``vmap``: all seeds in one forward/backward — parameters stacked with ``torch.func.stack_module_state`` and the
   model run through ``torch.func.vmap(functional_call)``, so a GPU sees one wide kernel instead of S narrow ones.
   BatchNorm running statistics are stacked buffers and update per seed.
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sat_lib.precision import autocast, resolve_precision
+from sat_lib.precision import autocast, choose_layout, resolve_precision
 from sat_lib.progress import progress
 from sat_lib.registry import Registry
 
@@ -83,7 +84,10 @@ def _orders(seeds: Sequence[int], n: int, device: torch.device) -> list[torch.Ge
 
 
 def _loop(make, seeds, x, y, cfg, device, desc):
-    precision = resolve_precision(cfg.precision, device)
+    # one architecture for every seed: measure its fastest precision / memory format once
+    layout = choose_layout(make(), (cfg.batch_size, *x.shape[1:]), cfg.precision, device)
+    precision = layout.precision
+    x = x.contiguous(memory_format=layout.memory_format)
     n = x.shape[0]
     steps = max(1, n // cfg.batch_size)
     models, losses = [], np.zeros((len(seeds), cfg.epochs))
@@ -91,7 +95,7 @@ def _loop(make, seeds, x, y, cfg, device, desc):
     bar = progress(total=len(seeds) * cfg.epochs * steps, desc=desc, unit="step")
     for i, seed in enumerate(seeds):
         torch.manual_seed(int(seed))
-        model = make().to(device).train()
+        model = make().to(device).to(memory_format=layout.memory_format).train()
         opt = _optimizer(model.parameters(), cfg)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, SCHEDULES[cfg.schedule])
         for epoch in range(cfg.epochs):

@@ -6,16 +6,17 @@ notebook ran to the end, so a failed run never replaces a good chapter.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from sat_lib._files import atomic_path
 from sat_lib.config import ProjectConfig, project_config
 from sat_lib.experiments import CHAPTERS, resolve_params
 from sat_lib.params import ChapterConfig
@@ -27,48 +28,111 @@ class ChapterFailed(RuntimeError):
     """The notebook raised while executing; the message names the kept copy with the traceback."""
 
 
+def _local_kernel_manager():
+    """A kernel manager that talks to its kernel over IPC sockets in the Jupyter runtime folder, not over TCP on
+    localhost: no open port and no "running over TCP without encryption" warning. Kernels are stopped at once
+    when the notebook has finished (``shutdown_kernel="immediate"``), which also avoids ipykernel's
+    "KeyboardInterrupt caught in kernel" on a slow graceful shutdown."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
+
+
 def executed_path(name: str, config: ProjectConfig | None = None) -> Path:
     config = config or project_config()
     return config.book_dir / "chapters" / f"{name}.ipynb"
 
 
+def fingerprint(name: str, params: dict, profile: str, config: ProjectConfig) -> str:
+    """What an executed chapter depends on: its source notebook, the parameters and profile, the stored results
+    of the chapter, and the ``sat_lib`` code that reads and draws them. Equal fingerprints, equal chapter."""
+    h = hashlib.sha256()
+    h.update(json.dumps([name, params, profile], sort_keys=True, default=str).encode())
+    files = [config.root / CHAPTERS[name].notebook]
+    files += sorted((config.results_dir / name).glob("*.nc"))
+    package = Path(__file__).parent
+    files += sorted(f for f in package.rglob("*") if f.suffix in (".py", ".yaml", ".csv") and f.is_file())
+    for f in files:
+        h.update(str(f.relative_to(package) if f.is_relative_to(package) else f.name).encode())
+        h.update(hashlib.sha256(f.read_bytes()).digest() if f.exists() else b"missing")
+    return h.hexdigest()
+
+
+def _stored_fingerprint(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text())["metadata"]["sat_companion"].get("fingerprint")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def execute_chapter(name: str, cfg: ChapterConfig, *, mode: str = "auto", profile: str = "custom",
-                    config: ProjectConfig | None = None, output: Path | None = None) -> Path:
-    """Run ``notebooks/<chapter>.ipynb`` with ``cfg`` and write the executed copy atomically."""
+                    config: ProjectConfig | None = None, output: Path | None = None,
+                    only_if_changed: bool = False) -> Path:
+    """Run ``notebooks/<chapter>.ipynb`` with ``cfg`` and write the executed copy atomically.
+
+    ``only_if_changed``: leave the executed copy alone (byte for byte) when its recorded ``fingerprint`` —
+    notebook, parameters, stored results, ``sat_lib`` code — is today's."""
     import papermill as pm
 
     config = config or project_config()
     chapter = CHAPTERS[name]
     source = config.root / chapter.notebook
     output = output or executed_path(name, config)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".ipynb", dir=output.parent)
-    os.close(fd)
     params = {**cfg.as_dict(), "mode": mode}
-    try:
-        pm.execute_notebook(str(source), tmp, parameters=params, cwd=str(config.root), progress_bar=False,
-                            kernel_name="python3", log_output=False,
-                            report_mode=False, request_save_on_cell_execute=False)
-        _tag_profile(Path(tmp), profile)
-        os.replace(tmp, output)
-    except pm.PapermillExecutionError as err:
-        failed = config.cache_dir / "failed" / f"{name}.ipynb"
-        failed.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(tmp, failed)
-        raise ChapterFailed(f"chapter {name!r} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
-                            f"the executed notebook with the traceback is kept at {failed}") from err
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    if only_if_changed and mode != "recompute" and output.exists() \
+            and _stored_fingerprint(output) == fingerprint(name, params, profile, config):
+        log.info("%s: notebook, parameters, results and code unchanged; the executed copy is kept", name)
+        return output
+    with atomic_path(output, suffix=".ipynb") as tmp:
+        try:
+            pm.execute_notebook(str(source), str(tmp), parameters=params, cwd=str(config.root), progress_bar=False,
+                                kernel_name="python3", log_output=False,
+                                report_mode=False, request_save_on_cell_execute=False,
+                                kernel_manager_class=_local_kernel_manager(), shutdown_kernel="immediate")
+        except pm.PapermillExecutionError as err:
+            failed = config.cache_dir / "failed" / f"{name}.ipynb"
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tmp, failed)
+            raise ChapterFailed(f"chapter {name!r} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                                f"the executed notebook with the traceback is kept at {failed}") from err
+        _tag_profile(tmp, profile, output, config.root)
+        _record_fingerprint(tmp, fingerprint(name, params, profile, config))
     return output
 
 
-def _tag_profile(path: Path, profile: str) -> None:
+def _record_fingerprint(path: Path, value: str) -> None:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.setdefault("sat_companion", {})["fingerprint"] = value
+    nbformat.write(nb, path)
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return Path(path).name
+
+
+def _tag_profile(path: Path, profile: str, output: Path, root: Path) -> None:
     """Record the profile in the notebook's metadata and say it in the book, above the injected parameters."""
     import nbformat
     from nbformat.v4 import new_markdown_cell
 
     nb = nbformat.read(path, as_version=4)
     nb.metadata.setdefault("sat_companion", {})["profile"] = profile
+    # papermill records absolute input/output paths (this machine's folders and the temporary file): keep them
+    # relative to the project, so the book shows no developer's path and reruns do not differ by them
+    pm_meta = nb.metadata.get("papermill", {})
+    if "input_path" in pm_meta:
+        pm_meta["input_path"] = _relative(pm_meta["input_path"], root)
+    if "output_path" in pm_meta:
+        pm_meta["output_path"] = _relative(str(output), root)
     note = new_markdown_cell(f"*Executed at the `{profile}` profile; the parameters papermill injected follow.*")
     note.id = "profile-note"
     note.metadata["tags"] = ["profile-note"]
@@ -79,12 +143,12 @@ def _tag_profile(path: Path, profile: str) -> None:
 
 
 def run_chapter(name: str, *, profile: str | None = None, overrides: dict | None = None, mode: str = "auto",
-                config: ProjectConfig | None = None) -> Path:
+                config: ProjectConfig | None = None, only_if_changed: bool = False) -> Path:
     config = config or project_config()
     profile = profile or config.default_profile
     cfg = resolve_params(name, profile, overrides, config)
     label = profile if not overrides else f"{profile}+overrides"
-    return execute_chapter(name, cfg, mode=mode, profile=label, config=config)
+    return execute_chapter(name, cfg, mode=mode, profile=label, config=config, only_if_changed=only_if_changed)
 
 
 def toc(config: ProjectConfig | None = None) -> dict:

@@ -57,18 +57,23 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Recipe:
-    """An optimiser family with its default peak learning rate and weight decay (for batch 256)."""
+    """An optimiser family with its default peak learning rate and weight decay (for batch 256).
+
+    ``optimizer`` says in words what ``make`` builds; it is part of the weights key with ``lr`` and
+    ``weight_decay``, so change it whenever ``make`` changes."""
 
     make: Callable[..., torch.optim.Optimizer]
     lr: float
     weight_decay: float
+    optimizer: str
 
 
 RECIPES: Registry[Recipe] = Registry("training recipe")
 RECIPES.register("sgd", Recipe(lambda p, lr, wd: torch.optim.SGD(p, lr=lr, momentum=0.9, nesterov=True,
-                                                                   weight_decay=wd), lr=0.2, weight_decay=5e-4))
+                                                                   weight_decay=wd), lr=0.8, weight_decay=5e-4,
+                                optimizer="SGD, Nesterov momentum 0.9"))
 RECIPES.register("adamw", Recipe(lambda p, lr, wd: torch.optim.AdamW(p, lr=lr, weight_decay=wd), lr=2e-3,
-                                 weight_decay=0.05))
+                                 weight_decay=0.05, optimizer="AdamW, betas (0.9, 0.999)"))
 
 
 @dataclass

@@ -45,11 +45,16 @@ def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
 
 
 def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = None) -> str:
-    """Everything that determines the trained weights: the entry's definition, the data, the training
-    configuration (with the entry's own epochs) and the resolved precision / memory layout."""
+    """Everything that determines the trained weights: the entry's definition and its recipe's values, the data,
+    the training configuration (with the entry's own epochs) and the resolved precision / memory layout."""
+    from sat_lib.train import RECIPES
+
+    recipe = RECIPES[entry.recipe]
     spec = {
         "entry": {"name": entry.name, "builder": entry.builder, "timm_name": entry.timm_name,
                   "kwargs": dict(entry.kwargs), "recipe": entry.recipe},
+        # the recipe's defaults, so changing a recipe's learning rate or weight decay retrains its models
+        "recipe": {"lr": recipe.lr, "weight_decay": recipe.weight_decay, "optimizer": recipe.optimizer},
         "data": {"name": data.name, "split": data.split, "fingerprint": data_fingerprint(data.images, data.labels)},
         "train": dataclasses.asdict(cfg),
     }

@@ -1,6 +1,7 @@
 """Every chapter notebook: its parameters cell matches the chapter's typed config, and it executes with
 papermill at the smoke profile."""
 import json
+import os
 
 import papermill as pm
 import pytest
@@ -37,6 +38,9 @@ def test_executes_at_smoke_profile(name, tmp_path, monkeypatch):
     cfg = resolve_params(name, "smoke", config=config)
     out = execute_chapter(name, cfg, profile="smoke", config=config)
     assert out == tmp_path / "book" / "chapters" / f"{name}.ipynb"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as a plain open() would create it, not 0600
     nb = json.loads(out.read_text())
     assert nb["metadata"]["sat_companion"]["profile"] == "smoke"
     kinds = {o.get("output_type") for c in nb["cells"] for o in c.get("outputs", [])}
@@ -64,8 +68,30 @@ def test_the_book_says_which_profile_ran(tmp_path):
     cell = new_code_cell("x = 1")
     cell.metadata["tags"] = ["injected-parameters"]
     path = tmp_path / "nb.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell("title"), cell]), path)
-    _tag_profile(path, "quick")
+    nb = new_notebook(cells=[new_code_cell("title"), cell])
+    nb.metadata["papermill"] = {"input_path": str(tmp_path / "notebooks" / "x.ipynb"),
+                                "output_path": str(tmp_path / "book" / ".x-tmp123.ipynb")}
+    nbformat.write(nb, path)
+    _tag_profile(path, "quick", tmp_path / "book" / "x.ipynb", tmp_path)
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata["sat_companion"]["profile"] == "quick"
+    # no machine's folders and no temporary names in the book
+    assert nb.metadata["papermill"] == {"input_path": "notebooks/x.ipynb", "output_path": "book/x.ipynb"}
     assert "`quick` profile" in nb.cells[1].source and "injected-parameters" in nb.cells[2].metadata["tags"]
+
+
+def test_an_unchanged_chapter_is_not_executed_again(tmp_path, monkeypatch):
+    """`sat-companion book` keeps an executed chapter byte for byte when nothing it depends on changed, so a
+    rebuild leaves a clean tree; another profile or parameter (or result, notebook, code) executes it again."""
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("SAT_BOOK_DIR", str(tmp_path / "book"))
+    monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
+    config = project_config()
+    cfg = resolve_params("measures", "smoke", config=config)
+    out = execute_chapter("measures", cfg, profile="smoke", config=config, only_if_changed=True)
+    first = out.read_bytes()
+    assert json.loads(first)["metadata"]["sat_companion"]["fingerprint"]
+    execute_chapter("measures", cfg, profile="smoke", config=config, only_if_changed=True)
+    assert out.read_bytes() == first
+    execute_chapter("measures", cfg, profile="smoke+overrides", config=config, only_if_changed=True)
+    assert out.read_bytes() != first

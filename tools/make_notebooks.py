@@ -57,7 +57,8 @@ def sat_matrix() -> nbformat.NotebookNode:
             "not $N^2$.\n\n"
             "**Where this was computed.** The committed result is the `quick` profile: the `cifar-cpu` zoo "
             "(24 architectures of the paper's five families, narrowed and given 32-pixel stems so that each "
-            "trains in minutes), trained and attacked on a 2-core CPU with Dask workers. The `paper` profile "
+            "trains in minutes), trained and attacked on a 2-core CPU (one process: the `auto` executor's choice on "
+            "a machine this small). The `paper` profile "
             "(the 35-model `cifar` zoo, 5 000 images) is sized for GPUs or a cluster and **has not been run "
             "here**; `sat-companion run sat-matrix --profile paper --scheduler tcp://…` runs it on a user's "
             "Dask cluster, model by model."),
@@ -84,8 +85,12 @@ def sat_matrix() -> nbformat.NotebookNode:
         new_markdown_cell("### What each model cost\n\nEpochs (CNN-style models train the chapter's `epochs`, "
                           "attention and MLP models their zoo entry's `epoch_scale` times as many), the precision "
                           "and memory layout measured fastest for the model (`bf16` = bfloat16 autocast, `+cl` = "
-                          "channels-last), and seconds of training and of the 50-step PGD on one Dask worker."),
+                          "channels-last), and seconds of training and of the 50-step PGD (crafted only on the images the model "
+                          "classifies correctly: Eq. 1 uses no other)."),
         hidden("display(analysis.training_table(ds).round(2))"),
+        new_markdown_cell("The whole chapter's computation, model by model as each was made, on the machine named "
+                          "in the provenance above:"),
+        hidden("display(analysis.cost_summary(ds).round(1))"),
         new_markdown_cell("### Does accuracy drive the score?\n\nEvery pair's SAT against the pair's mean "
                           "accuracy. Spearman's ρ with a 95 % bootstrap interval over *models* (pairs share "
                           "models, so models are resampled and the pairs among them kept); the verdict is read "
@@ -111,9 +116,12 @@ def sat_matrix() -> nbformat.NotebookNode:
                           "ten random image sets, of the two-sided rate in percent (no log) between ConvNeXt-T and "
                           "Swin-T. We do the same for the zoo's ConvNeXt-like and Swin-like pair."),
         hidden("display(analysis.stability_table(ds).round(2))\nplots.show(figures.stability(ds))"),
-        new_markdown_cell("## The paper's claims beside ours"),
-        hidden("display(analysis.claims_table(ds).round(2))"),
-        hidden("display(Markdown(analysis.discussion(ds)))"),
+        new_markdown_cell("## The paper's claims beside ours\n\nOne rule for every row (`sat_lib.claims.verdict`): "
+                          "a value the paper reports *agrees* when it lies in our 95 % bootstrap interval; a "
+                          "direction agrees when the whole interval has its sign, and is *inconclusive* when the "
+                          "interval contains 0. The column `resampled` names the unit of the bootstrap."),
+        hidden("table = analysis.claims_table(ds)\ndisplay(table)"),
+        hidden("display(Markdown(analysis.discussion(ds, table)))"),
     ])
 
 
@@ -266,6 +274,30 @@ def salience() -> nbformat.NotebookNode:
                "    display(be.round(3))\n"
                "else:\n"
                "    display(Markdown('*No batch-size study in this run (`batch_sizes` is empty).*'))"),
+        new_markdown_cell("## 8. The authors' own models\n\n"
+                          "The paper's authors released eleven trained CIFAR-10 CNNSmall models (k = 8 … 48). "
+                          "Measuring *their* models with *our* pipeline separates our measurement from our "
+                          "training: their accuracy on our CIFAR-10 copy; ρ(k1, k2) by the official procedure "
+                          "(true-class logit gradients, area-downsampled to 8×8, cosine, on 256 test images — a "
+                          "seeded class-balanced draw, because our copy's test split is stored class by class "
+                          "and the official script's first 2 × 128 images would all be airplanes), drawn as their "
+                          "`saliency_similarity.py` draws it, and at full resolution beside; the one-step "
+                          "attack's α across their models; the paper's width trends read from them, with 95 % "
+                          "intervals over images; and our populations beside theirs at equal width."),
+        hidden("from sat_lib.analysis import official\n"
+               "from sat_lib.config import project_config\n"
+               "from sat_lib.experiments import salience_official\n"
+               "ods = salience_official.run(salience_official.Config(n_salience=cfg.n_salience, "
+               "salience_seed=cfg.seed), mode=mode) if cfg.official_models else None\n"
+               "if ods is None:\n"
+               "    display(Markdown('*The authors\\' checkpoints are not configured here (`models.salience_official` '\n"
+               "                     'in `_config.yml`, or `SAT_MODELS_SALIENCE_OFFICIAL`); this section is skipped.*'))\n"
+               "else:\n"
+               "    display(official.accuracy_table(ods).round(3))\n"
+               "    plots.show(figures.official_maps(ods))\n"
+               "    display(official.claims_table(ods))\n"
+               "    std = project_config().load_data('cifar10', 'test').std\n"
+               "    display(official.ours_vs_theirs(ods, main, std))"),
         new_markdown_cell("## The paper's claims beside ours"),
         hidden("display(analysis.claims_table(pops))"),
         hidden("display(Markdown(analysis.discussion(pops)))"),

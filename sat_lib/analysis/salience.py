@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 import json
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -561,7 +563,8 @@ def setting_markdown(pops: Populations) -> str:
     n_models = sum(ds.sizes["model"] for ds in pops.values())
     devices = sorted({ds.attrs["device"] for ds in pops.values()})
     secs = sum(float(ds["train_seconds"].sum()) for ds in pops.values())
-    sources = sorted({f"{ds.attrs['dataset']}: `{ds.attrs['dataset_source']}`" for ds in pops.values()})
+    # the file name only: the folder is this machine's (configured in _config.yml `data:` or SAT_DATA_<NAME>)
+    sources = sorted({f"{ds.attrs['dataset']}: `{Path(ds.attrs['dataset_source']).name}`" for ds in pops.values()})
     return (f"{len(pops)} populations, {n_models} models, {p['seeds']} seeds per width, {p['epochs']} epochs on "
             f"{p['train_size'] or 'all'} training images; salience of the true-class {p['salience']} on "
             f"{p['n_salience']} fixed test images. Training took {secs:.0f} s in all "

@@ -1,6 +1,8 @@
 """Analyses of a SAT matrix: ordering, spectral clusters, t-SNE, TF-IDF keywords, paper-vs-ours summaries."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -12,6 +14,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.manifold import TSNE
 
 from sat_lib.claims import paper_claims
+from sat_lib.claims.verdict import (Estimate, bootstrap, claim_row, direction_verdict, interval,
+                                    value_verdict)
 
 
 def symmetric(sat: xr.DataArray) -> np.ndarray:
@@ -130,6 +134,18 @@ def training_table(ds: xr.Dataset) -> pd.DataFrame:
     return df.sort_values("accuracy (%)", ascending=False)
 
 
+def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
+    """Minutes of computation behind the result on the machine in its provenance: every model's training and
+    PGD (as measured when the model and its attack were made, whether this run made them or read them from the
+    cache), the evaluation of every model on every model's examples, and the total."""
+    rows = {"training": float(ds["train_seconds"].sum()), "PGD": float(ds["attack_seconds"].sum()),
+            "evaluation (all pairs)": float(ds.attrs.get("evaluate_seconds", np.nan))}
+    rows["total"] = sum(rows.values())
+    out = pd.DataFrame({"minutes": {k: v / 60 for k, v in rows.items()}})
+    out["models per hour"] = np.where(out.index == "total", ds.sizes["model"] / (out["minutes"] / 60), np.nan)
+    return out
+
+
 def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
     """One row per unordered pair of different models: symmetric SAT, the pair's mean and lower accuracy,
     and whether both share a base-architecture family."""
@@ -179,7 +195,7 @@ def stability_table(ds: xr.Dataset) -> pd.DataFrame:
     """Std (and mean) of the stability pair's percent score over random subsets, beside the paper's Table 1."""
     claims = paper_claims("sat-matrix")["claims"]["stability_std"]["by_size"]
     rate = ds["stability_rate"]
-    pool = __import__("json").loads(ds.attrs.get("params_json", "{}")).get("stability_pool")
+    pool = json.loads(ds.attrs.get("params_json", "{}")).get("stability_pool")
     rows = []
     for size in ds["size"].values:
         vals = rate.sel(size=size).values
@@ -193,56 +209,74 @@ def stability_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("images")
 
 
-def claims_table(ds: xr.Dataset) -> pd.DataFrame:
-    """The paper's headline numbers beside ours, with the difference."""
-    claims = paper_claims("sat-matrix")["claims"]
-    sat = ds["sat"].values
-    diag = np.diag(sat)
-    off = off_diagonal(sat)
-    rows = [
-        ("SAT of a model with itself (mean diagonal)", claims["diagonal"]["value"], np.nanmean(diag),
-         claims["diagonal"]["where"]),
-        ("mean SAT between different architectures", claims["mean_off_diagonal"]["value"], np.nanmean(off),
-         claims["mean_off_diagonal"]["where"]),
-    ]
-    st = stability_table(ds)
-    for size, row in st.iterrows():
-        if np.isfinite(row["paper: std (pp)"]):
-            rows.append((f"std of the pair's score at {size} images (pp)", row["paper: std (pp)"],
-                         row["ours: std (pp)"], claims["stability_std"]["where"]))
-    df = pd.DataFrame(rows, columns=["quantity", "paper", "ours", "paper source"]).set_index("quantity")
-    df["ours − paper"] = df["ours"] - df["paper"]
-    return df[["paper", "ours", "ours − paper", "paper source"]]
+def pair_estimate(ds: xr.Dataset, stat, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    """``stat(pair_frame)`` with a 95 % interval from resampling *models* (``model_bootstrap``)."""
+    boot = model_bootstrap(ds, stat, n_boot=n_boot, seed=seed)
+    return interval(boot, stat(pair_frame(ds)), "models", ds.sizes["model"])
 
 
-def discussion(ds: xr.Dataset) -> str:
-    """A short Markdown reading of the result against the paper, with every number computed from ``ds``."""
+def _within_minus_between(pairs: pd.DataFrame) -> float:
+    same = pairs["same_family"].to_numpy(bool)
+    if not same.any() or same.all():
+        return np.nan
+    return float(pairs["sat"][same].mean() - pairs["sat"][~same].mean())
+
+
+def claims_table(ds: xr.Dataset, n_boot: int = 2000) -> pd.DataFrame:
+    """The paper's claims beside ours with 95 % intervals and one verdict rule (``sat_lib.claims.verdict``):
+    a reported value agrees when it lies in our interval; a reported direction agrees when the whole interval
+    has its sign. Diagonal: models resampled; pair statistics: models resampled (pairs share models);
+    stability: the random subsets resampled."""
     claims = paper_claims("sat-matrix")["claims"]
-    params = __import__("json").loads(ds.attrs["params_json"])
-    sat = ds["sat"].values
-    diag, off = np.nanmean(np.diag(sat)), np.nanmean(off_diagonal(sat))
+    rows = []
+    paper = claims["diagonal"]["value"]
+    est = bootstrap(np.diag(ds["sat"].values), np.mean, unit="models", n_resamples=n_boot)
+    rows.append(claim_row("SAT of a model with itself (mean diagonal)", f"{paper:.2f}", est,
+                          value_verdict(paper, est), claims["diagonal"]["where"]))
+    paper = claims["mean_off_diagonal"]["value"]
+    est = pair_estimate(ds, lambda p: float(p["sat"].mean()), n_boot=n_boot)
+    rows.append(claim_row("mean SAT between different architectures", f"{paper:.2f}", est,
+                          value_verdict(paper, est), claims["mean_off_diagonal"]["where"]))
+    fam = claims["base_architecture"]
+    est = pair_estimate(ds, _within_minus_between, n_boot=n_boot)
+    rows.append(claim_row("SAT within a base-architecture family minus between families", fam["statement"],
+                          est, direction_verdict(fam["sign"], est), fam["where"]))
+    std = claims["stability_std"]
+    pool = json.loads(ds.attrs.get("params_json", "{}")).get("stability_pool")
+    for size in ds["size"].values:
+        paper = std["by_size"].get(int(size))
+        if paper is None or (pool is not None and size >= pool):
+            continue
+        vals = ds["stability_rate"].sel(size=size).values
+        est = bootstrap(vals, lambda v: np.std(v, ddof=1), unit="subsets", n_resamples=n_boot)
+        rows.append(claim_row(f"std of the stability pair's score at {int(size)} images (pp)", f"{paper:.2f}",
+                              est, value_verdict(paper, est), std["where"]))
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def discussion(ds: xr.Dataset, table: pd.DataFrame | None = None) -> str:
+    """A short Markdown reading of the result against the paper, every number and verdict computed from ``ds``
+    (``table``: ``claims_table(ds)``, computed when not given)."""
+    claims = paper_claims("sat-matrix")["claims"]
+    table = claims_table(ds) if table is None else table
+    params = json.loads(ds.attrs["params_json"])
     acc = 100 * ds["accuracy"].values
-    fam = family_means(ds)
-    within = np.nanmean([fam.loc[f, f] for f in fam.index if (ds["family"].values == f).sum() > 1] or [np.nan])
-    paper_off = claims["mean_off_diagonal"]["value"]
+    white_box = float(np.nanmean(np.diag(ds["transfer_rate"].values)))
+    row = table.iloc
     lines = [
-        f"* **Diagonal.** Our models' SAT with themselves averages **{diag:.2f}** against the paper's "
-        f"{claims['diagonal']['value']:.2f} (log 100): a {params['steps']}-step PGD at ε = {params['eps']:.4f} "
-        f"fools the attacked model on {np.exp(diag):.1f} % of the images it classified correctly"
-        + (", short of the near-perfect white-box attack the paper's diagonal reflects." if diag < 4.5 else "."),
-        f"* **Between architectures.** The mean off-diagonal SAT is **{off:.2f}** against the paper's "
-        f"{paper_off:.2f} over 69 ImageNet models, so transfer is {'higher' if off > paper_off else 'lower'} here. "
-        f"The settings differ: our models are small and trained for {_epochs_text(ds, params)} epochs on "
-        f"{params['train_size'] or 'all'} CIFAR-10 images (test accuracy {acc.min():.0f}–{acc.max():.0f} %), and "
-        "with 10 classes a transferred perturbation needs to reach only one of 9 wrong classes rather than one of "
-        "999 — the two effects push in opposite directions.",
+        f"* **Diagonal.** Our models' SAT with themselves is **{row[0]['ours [95 % CI]']}** (mean over models, "
+        f"95 % interval) against the paper's {claims['diagonal']['value']:.2f} (log 100): "
+        f"**{row[0]['verdict']}**. A {params['steps']}-step PGD at ε = {params['eps']:.4f} fools the attacked "
+        f"model on {white_box:.1f} % of the images it classified correctly (arithmetic mean over models).",
+        f"* **Between architectures.** The mean SAT between different models is **{row[1]['ours [95 % CI]']}** "
+        f"against the paper's {claims['mean_off_diagonal']['value']:.2f} over 69 ImageNet models: "
+        f"**{row[1]['verdict']}**. The settings differ: our models are small and trained for "
+        f"{_epochs_text(ds, params)} epochs on {params['train_size'] or 'all'} CIFAR-10 images (test accuracy "
+        f"{acc.min():.0f}–{acc.max():.0f} %), with 10 classes instead of 1 000.",
+        f"* **Within families.** SAT within a base-architecture family minus SAT between families is "
+        f"**{row[2]['ours [95 % CI]']}** (models resampled): **{row[2]['verdict']}** with the paper's finding "
+        "that the base architecture contributes most to similarity.",
     ]
-    if np.isfinite(within):
-        verdict = ("larger, as the paper's finding (the base architecture drives SAT) predicts" if within > off
-                   else "not larger — this zoo does not reproduce the paper's finding that the base architecture "
-                        "drives SAT")
-        lines.append(f"* **Within families.** Pairs of the same base architecture average {within:.2f}, against "
-                     f"{off:.2f} over all pairs of different models: {verdict}.")
     st = stability_table(ds).dropna(subset=["ours: std (pp)"])
     if len(st):
         first, last = st.iloc[0], st.iloc[-1]

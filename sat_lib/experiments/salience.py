@@ -41,7 +41,8 @@ from sat_lib.provenance import default_device
 
 VERSION = 3  # 2: ensemble E[t] against the seeds outside it; 3: seeds per (population, width), fp32 scores
 # Parameters that choose *which* populations a run covers; the rest define how each population is computed.
-_SELECTION = ("populations", "widths", "vit_widths", "batch_population", "batch_sizes", "batch_widths")
+_SELECTION = ("populations", "widths", "vit_widths", "batch_population", "batch_sizes", "batch_widths",
+              "official_models")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Config(ChapterConfig):
     seed: int = 0
     precision: str = "auto"
     strategy: str = "auto"                       # auto | loop | vmap (how seeds are trained together)
+    official_models: bool = True                 # the section on the authors' CNNSmall checkpoints (if present)
 
     def __post_init__(self) -> None:
         for name in ("seeds", "epochs", "batch_size", "n_salience", "ensemble_draws"):

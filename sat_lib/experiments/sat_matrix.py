@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from sat_lib.attacks import PGDConfig, pgd
+from sat_lib.attacks import NORMS, PGDConfig, pgd
 from sat_lib.config import project_config
 from sat_lib.experiments._chapter import Chapter, cached, check_zoo_and_dataset, register, training_split
 from sat_lib.measures import sat_matrix
@@ -28,7 +28,7 @@ from sat_lib.progress import note
 from sat_lib.train import TrainConfig, logits, predict
 from sat_lib.weights import save_tensor, trained_model
 
-VERSION = 2
+VERSION = 3  # 3: adversarial examples only where the source is correct
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Config(ChapterConfig):
     zoo: str = "cifar-cpu"
     models: tuple[str, ...] = ()          # empty: the whole zoo
     train_size: int = 0                   # 0: the whole training split
-    epochs: int = 2                       # scaled per model by the zoo entry's epoch_scale
+    epochs: int = 3                       # scaled per model by the zoo entry's epoch_scale
     batch_size: int = 256
     label_smoothing: float = 0.2
     translate: int = 2                    # augmentation: flip + shifts of up to this many pixels
@@ -106,7 +106,7 @@ def _trained(spec: dict):
 def _adv_path(weights: Path | None, spec: dict, sample: np.ndarray) -> Path | None:
     if weights is None:
         return None
-    key = hashlib.sha256(json.dumps([weights.name, spec["attack"], spec["precision"],
+    key = hashlib.sha256(json.dumps(["source-correct", weights.name, spec["attack"], spec["precision"],
                                      hashlib.sha256(sample.tobytes()).hexdigest()], sort_keys=True).encode())
     return project_config().cache_dir / "adversarial" / spec["dataset"] / f"{spec['name']}-{key.hexdigest()[:16]}.pt"
 
@@ -122,12 +122,11 @@ def model_job(spec: dict) -> dict:
     test_logits = logits(t.model, x_test, precision=spec["precision"])
     sample = np.asarray(spec["sample"], dtype=np.int64)
     path = _adv_path(t.path, spec, sample)
-    seconds = 0.0
-    if path is None or not path.exists():
-        idx = torch.from_numpy(sample).to(device)
+    if path is not None and path.exists():  # attacked before: its examples and how long the attack took
+        seconds = float(torch.load(path, weights_only=True)["seconds"])
+    else:
         t0 = time.perf_counter()
-        adv = pgd(t.model, x_test[idx], y_test[idx], PGDConfig(**spec["attack"]),
-                  batch_size=spec["attack_batch_size"], precision=spec["precision"], desc=f"pgd {spec['name']}")
+        adv = attack_correct(t.model, x_test, y_test, test_logits, sample, spec)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
@@ -136,8 +135,30 @@ def model_job(spec: dict) -> dict:
              f"({t.layout}{', cached' if t.from_cache else ''}), PGD {seconds:.0f} s")
         if path is None:  # no cache: hand the examples back
             return _job_result(t, test_logits, seconds, None, adv.cpu())
-        save_tensor(adv.cpu(), path)
+        save_tensor({"adv": adv.cpu(), "seconds": seconds}, path)
     return _job_result(t, test_logits, seconds, path, None)
+
+
+def attack_correct(model, x_test, y_test, test_logits, sample: np.ndarray, spec: dict) -> torch.Tensor:
+    """PGD examples for ``sample``, crafted only where the source model classifies the clean image correctly.
+
+    SAT (Eq. 1) counts an example only when both models classify its clean image correctly, so an attack on an
+    image the source gets wrong is never used; those positions hold the clean image (float, in [0, 1]). The
+    random start is drawn for the whole sample and then subset, so each attacked image gets the same start as
+    in an attack on every image."""
+    device = x_test.device
+    cfg = PGDConfig(**spec["attack"])
+    idx = torch.from_numpy(sample).to(device)
+    x = x_test[idx].float().div(255) if x_test.dtype == torch.uint8 else x_test[idx].float()
+    y = y_test[idx]
+    keep = (test_logits[idx].argmax(1) == y).nonzero().flatten()
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    start = NORMS[cfg.norm].start(x, cfg.eps, gen) if cfg.random_start else torch.zeros_like(x)
+    out = x.clone()
+    if len(keep):
+        out[keep] = pgd(model, x[keep], y[keep], cfg, batch_size=spec["attack_batch_size"],
+                        precision=spec["precision"], delta_init=start[keep], desc=f"pgd {spec['name']}")
+    return out
 
 
 def _job_result(t, test_logits, attack_seconds, path, adv) -> dict:
@@ -148,7 +169,7 @@ def _job_result(t, test_logits, attack_seconds, path, adv) -> dict:
 
 
 def _load_advs(results: list[dict]) -> torch.Tensor:
-    return torch.cat([r["adv"] if r["adv"] is not None else torch.load(r["adv_path"], weights_only=True)
+    return torch.cat([r["adv"] if r["adv"] is not None else torch.load(r["adv_path"], weights_only=True)["adv"]
                       for r in results])
 
 
@@ -183,10 +204,12 @@ def _attack_and_evaluate(cfg: Config, names: list[str], sample: np.ndarray, desc
             {"sources": [{**r, "test_logits": None} for r in results]}
         specs = [_spec(cfg, n, n_sources=len(names), weights=r["weights"], **sources)
                  for n, r in zip(names, results)]
+        t0 = time.perf_counter()
         preds = ex.map(eval_job, specs, desc=f"evaluate {desc}", names=names)
+        eval_seconds = time.perf_counter() - t0
         y = project_config().load_data(cfg.dataset, "test").labels[sample]
         fooled = torch.from_numpy(np.stack([p != y for p in preds], axis=1))  # (source, target, image)
-    return results, fooled, ex.last_scheduler
+    return results, fooled, ex.last_scheduler, eval_seconds
 
 
 def stability_scores(fooled: torch.Tensor, correct: torch.Tensor, sizes, repeats: int, seed: int,
@@ -222,7 +245,7 @@ def compute(cfg: Config) -> xr.Dataset:
 
     rng = np.random.default_rng(cfg.seed)
     sample = np.sort(rng.choice(len(test), size=cfg.n_images, replace=False))
-    trained, fooled, scheduler = _attack_and_evaluate(cfg, names, sample, "zoo")
+    trained, fooled, scheduler, eval_seconds = _attack_and_evaluate(cfg, names, sample, "zoo")
     test_logits = np.stack([r["test_logits"] for r in trained])
     test_correct = torch.from_numpy(test_logits.argmax(-1)) == y_test
     correct = test_correct[:, torch.from_numpy(sample)]
@@ -237,7 +260,7 @@ def compute(cfg: Config) -> xr.Dataset:
         # the attacked sample itself when the sizes agree (its attacks are cached), else a further draw
         pool = sample if cfg.stability_pool == cfg.n_images else \
             np.sort(rng.choice(len(test), size=min(cfg.stability_pool, len(test)), replace=False))
-        _, pf, _ = _attack_and_evaluate(cfg, list(pair), pool, "stability pair")
+        _, pf, _, _ = _attack_and_evaluate(cfg, list(pair), pool, "stability pair")
         pc_correct = torch.stack([test_correct[names.index(p)][torch.from_numpy(pool)] for p in pair])
         stab = stability_scores(pf, pc_correct, sizes, cfg.stability_repeats, cfg.seed, cfg.eps_s)
 
@@ -252,7 +275,8 @@ def compute(cfg: Config) -> xr.Dataset:
                          {"long_name": "clean test accuracy (whole test split)"}),
             "correct": (("model", "sample"), correct.cpu().numpy()),
             "fooled": (("model", "model_b", "sample"), fooled.cpu().numpy(),
-                       {"long_name": "target model_b misclassifies the adversarial example crafted on model"}),
+                       {"long_name": "target model_b misclassifies the adversarial example crafted on model (on images "
+                                     "model misclassifies, the clean image: no attack is crafted there)"}),
             "sat": (("model", "model_b"), sat.cpu().numpy(), {"long_name": "SAT similarity, Eq. 1 (log percent)"}),
             "transfer_rate": (("model", "model_b"), rate.cpu().numpy(),
                               {"long_name": "two-sided transfer rate on X_AB", "units": "percent"}),
@@ -278,7 +302,7 @@ def compute(cfg: Config) -> xr.Dataset:
             "family": ("model", [e.family for e in entries]), **cards,
         },
         attrs={"stability_pair": ",".join(pair) if pair_ok else "", "dataset_source": test.source,
-               "executor": scheduler},
+               "executor": scheduler, "evaluate_seconds": eval_seconds},
     )
     return ds
 

@@ -15,6 +15,7 @@ from timm.models.convmixer import ConvMixer
 from timm.models.mlp_mixer import Affine, MixerBlock, MlpMixer, ResBlock, SpatialGatingBlock
 from torch import nn
 
+from sat_lib.models.plain_cnn import PlainCNN
 from sat_lib.models.tiny_nets import TinyCNN
 from sat_lib.registry import Registry
 
@@ -159,3 +160,11 @@ def build_tiny_cnn(entry: ZooEntry, *, num_classes: int, img_size: int, in_chans
     """``TinyCNN`` (a few thousand parameters, for tests); kwargs: ``widths``."""
     _no_pretrained(entry, pretrained)
     return TinyCNN(num_classes=num_classes, in_chans=in_chans, **_kwargs(entry, img_size, in_chans))
+
+
+@BUILDERS.decorator("plain_cnn")
+def build_plain_cnn(entry: ZooEntry, *, num_classes: int, img_size: int, in_chans: int,
+                    pretrained: bool) -> nn.Module:
+    """``PlainCNN`` (VGG-style conv groups, no skip connections); kwargs: ``widths``."""
+    _no_pretrained(entry, pretrained)
+    return PlainCNN(num_classes=num_classes, in_chans=in_chans, **_kwargs(entry, img_size, in_chans))

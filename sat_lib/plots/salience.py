@@ -178,3 +178,24 @@ def batch_effect(df: pd.DataFrame):
     axes[0].set_title(df["population"].iloc[0] if len(df) else "", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def official_maps(ods: xr.Dataset):
+    """The authors' models: ρ(k1, k2) as their saliency_similarity.py draws it (8×8, upper triangle), at full
+    resolution beside, and the one-step attack's α(k_source, k_target)."""
+    from sat_lib.analysis import official as O
+
+    res = [str(r) for r in ods["resolution"].values]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    for ax, r in zip(axes, [res[1], res[0]]):
+        m = O.rho_map(ods, r).to_pandas()
+        sns.heatmap(m, ax=ax, annot=True, fmt=".2f", cmap="viridis", vmin=0, vmax=1, cbar=False, square=True,
+                    mask=np.tril(np.ones(m.shape, dtype=bool), -1) if r != "full" else None, annot_kws={"size": 7})
+        ax.set_title(f"ρ(k1, k2), {r}", fontsize=9)
+        ax.set_xlabel("k2")
+        ax.set_ylabel("k1")
+    sns.heatmap(O.alpha_map(ods).to_pandas(), ax=axes[2], annot=True, fmt=".2f", cmap="rocket", cbar=False,
+                square=True, annot_kws={"size": 7})
+    axes[2].set_title("α(source k, target k): lower = stronger transfer", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sat_lib.analysis.sat import accuracy_band, accuracy_effect, model_bootstrap, pair_frame
+from sat_lib.analysis.sat import (accuracy_band, accuracy_effect, claims_table, cost_summary, discussion,
+                                   model_bootstrap,
+                                   pair_frame)
 
 
 def zoo_result(sat_from_accuracy: bool, n: int = 12, seed: int = 0) -> xr.Dataset:
@@ -54,3 +56,50 @@ def test_model_bootstrap_never_pairs_a_model_with_itself():
     seen = []
     model_bootstrap(ds, lambda p: seen.append((p["i"] != p["j"]).all()) or 0.0, n_boot=50)
     assert seen and all(seen)
+
+
+def claims_result(within_gap: float, n: int = 12, seed: int = 0) -> xr.Dataset:
+    """A symmetric SAT matrix whose same-family pairs sit ``within_gap`` above the rest, diagonal ≈ 4.6."""
+    rng = np.random.default_rng(seed)
+    fam = np.array(["CNN", "Transformer", "Hybrid"] * n)[:n]
+    noise = 0.1 * rng.standard_normal((n, n))
+    sat = 2.7 + within_gap * (fam[:, None] == fam[None, :]) + (noise + noise.T) / 2
+    np.fill_diagonal(sat, 4.6 + 0.01 * rng.standard_normal(n))
+    names = [f"m{i}" for i in range(n)]
+    sizes = [250, 500, 2000]
+    stab = 60 + rng.normal(0, [[2.0], [1.0], [0.0]], (3, 10))
+    return xr.Dataset({"sat": (("model", "model_b"), sat), "transfer_rate": (("model", "model_b"), np.exp(sat)),
+                       "accuracy": ("model", np.linspace(0.6, 0.8, n)), "stability_rate": (("size", "repeat"), stab)},
+                      coords={"model": names, "model_b": names, "family": ("model", fam), "size": sizes,
+                              "repeat": np.arange(10)},
+                      attrs={"params_json": '{"stability_pool": 2000, "steps": 50, "eps": 0.031, "epochs": 4, '
+                                            '"train_size": 0}'})
+
+
+def test_claims_table_verdicts_follow_the_intervals():
+    table = claims_table(claims_result(within_gap=0.8), n_boot=300)
+    assert table.loc["SAT within a base-architecture family minus between families", "verdict"] == "agrees"
+    assert table.loc["mean SAT between different architectures", "resampled"] == "12 models"
+    # the stability row at the pool size (every subset = the pool) is left out
+    assert not any("2000 images" in c for c in table.index)
+    assert set(table["verdict"]) <= {"agrees", "disagrees", "inconclusive"}
+    no_gap = claims_table(claims_result(within_gap=0.0, seed=1), n_boot=300)
+    assert no_gap.loc["SAT within a base-architecture family minus between families", "verdict"] != "agrees"
+
+
+def test_discussion_quotes_the_table():
+    ds = claims_result(within_gap=0.8)
+    table = claims_table(ds, n_boot=200)
+    text = discussion(ds, table)
+    assert table.iloc[1]["ours [95 % CI]"] in text and "**agrees**" in text
+
+
+def test_cost_summary_adds_training_attack_and_evaluation():
+    ds = claims_result(within_gap=0.0, n=4)
+    ds["train_seconds"] = ("model", [60.0, 120.0, 60.0, 0.0])
+    ds["attack_seconds"] = ("model", [30.0, 30.0, 30.0, 30.0])
+    ds.attrs["evaluate_seconds"] = 60.0
+    cost = cost_summary(ds)
+    assert cost.loc["training", "minutes"] == pytest.approx(4) and cost.loc["PGD", "minutes"] == pytest.approx(2)
+    assert cost.loc["total", "minutes"] == pytest.approx(7)
+    assert cost.loc["total", "models per hour"] == pytest.approx(4 / (7 / 60))

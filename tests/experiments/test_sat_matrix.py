@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from sat_lib.experiments import resolve_params
-from sat_lib.experiments.sat_matrix import Config, compute, stability_scores
+from sat_lib.attacks import PGDConfig, pgd
+from sat_lib.experiments.sat_matrix import Config, attack_correct, compute, stability_scores
 from sat_lib.measures import sat_score
 
 
@@ -53,6 +54,26 @@ def test_weights_are_reused_when_only_the_attack_changes(smoke, monkeypatch):
     cfg, _ = smoke
     ds = compute(cfg.replace(steps=1, n_images=60))
     assert ds["weights_from_cache"].values.all()
+
+
+def test_attacks_only_what_the_source_gets_right_with_the_whole_sample_starts():
+    """Images the source misclassifies keep their clean pixels; the others are exactly a whole-sample PGD's."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 3)).eval()
+    x = torch.randint(0, 256, (12, 3, 4, 4), dtype=torch.uint8)
+    y = torch.randint(0, 3, (12,))
+    with torch.no_grad():
+        logits = model(x.float() / 255)
+    sample = np.array([0, 2, 3, 5, 7, 8, 9, 11])
+    spec = {"attack": dict(PGDConfig(steps=3).__dict__), "attack_batch_size": 3, "precision": "fp32", "name": "m"}
+    out = attack_correct(model, x, y, logits, sample, spec)
+    right = (logits[sample].argmax(1) == y[sample]).numpy()
+    assert 0 < right.sum() < len(sample)
+    clean = x[sample].float() / 255
+    torch.testing.assert_close(out[~right], clean[~right], rtol=0, atol=0)
+    full = pgd(model, clean, y[sample], PGDConfig(steps=3), batch_size=3, precision="fp32")
+    torch.testing.assert_close(out[right], full[right])
+    assert (out[right] != clean[right]).any()
 
 
 def test_stability_scores_shapes_and_nan_for_oversized():

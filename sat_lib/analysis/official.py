@@ -1,0 +1,104 @@
+"""The authors' CNNSmall models measured by our pipeline (``sat_lib.experiments.salience_official``): their
+ρ(k1, k2) and α maps, the paper's two width trends read from them with intervals over images, and our trained
+populations beside theirs at equal widths."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import spearmanr
+
+from sat_lib.claims.verdict import claim_row, direction_verdict, interval
+
+Populations = dict[str, xr.Dataset]
+
+
+def accuracy_table(ods: xr.Dataset) -> pd.DataFrame:
+    return pd.DataFrame({"accuracy (%)": 100 * ods["accuracy"].values, "test loss": ods["loss"].values},
+                        index=pd.Index(ods["k"].values, name="k"))
+
+
+def rho_map(ods: xr.Dataset, resolution: str) -> xr.DataArray:
+    """ρ(k1, k2) = E_x cos(∇f_k1(x), ∇f_k2(x)) over the class-balanced subset (the diagonal is 1)."""
+    return ods["cosine"].sel(resolution=resolution).mean("image")
+
+
+def alpha_map(ods: xr.Dataset) -> xr.DataArray:
+    """α(k_source, k_target): mean true-class probability ratio after the one-step attack (lower: stronger)."""
+    return ods["alpha"].mean("image")
+
+
+def _off_diagonal_trend(per_image: np.ndarray, widths: np.ndarray, rows: np.ndarray) -> float:
+    """Spearman ρ between the image-mean of each off-diagonal entry and the pair's mean width."""
+    i, j = np.nonzero(~np.eye(len(widths), dtype=bool))
+    values = per_image[:, :, rows].mean(-1)[i, j]
+    return float(spearmanr(values, (widths[i] + widths[j]) / 2).statistic)
+
+
+def trend_estimate(per_image: np.ndarray, widths, n_boot: int = 1000, seed: int = 0):
+    """The width trend of a (k, k_b, image) map with a 95 % interval from resampling images."""
+    widths = np.asarray(widths, dtype=float)
+    n = per_image.shape[-1]
+    rng = np.random.default_rng(seed)
+    boot = [_off_diagonal_trend(per_image, widths, rng.integers(0, n, n)) for _ in range(n_boot)]
+    return interval(boot, _off_diagonal_trend(per_image, widths, np.arange(n)), "images", n)
+
+
+def claims_table(ods: xr.Dataset, n_boot: int = 1000) -> pd.DataFrame:
+    """The paper's two width trends, read from the authors' own models: ρ(k1, k2) rises with the widths
+    (Fig. 2 / 12) and α falls with them (transfer rises with capacity, Fig. 25)."""
+    widths = ods["k"].values
+    rows = []
+    for res in ods["resolution"].values:
+        est = trend_estimate(ods["cosine"].sel(resolution=res).values, widths, n_boot)
+        rows.append(claim_row(f"ρ(k1, k2) rises with the widths ({res}); Spearman over the map",
+                              "rises (> 0)", est, direction_verdict(+1, est), "Fig. 2 / Fig. 12"))
+    est = trend_estimate(ods["alpha"].values, widths, n_boot)
+    rows.append(claim_row("α(k1, k2) falls as the widths grow (stronger transfer); Spearman over the map",
+                          "falls (< 0)", est, direction_verdict(-1, est), "Fig. 25"))
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def _pixel_units(ds: xr.Dataset, std) -> np.ndarray:
+    """A population's stored fingerprints (normalised-input units) → unit rows in pixel units, (M, n, D)."""
+    fp = ds["fingerprint"].values.astype(np.float64) / np.asarray(std, dtype=np.float64).reshape(1, 1, -1, 1, 1)
+    flat = fp.reshape(fp.shape[0], fp.shape[1], -1)
+    return flat / np.maximum(np.linalg.norm(flat, axis=-1, keepdims=True), 1e-300)
+
+
+def ours_vs_theirs(ods: xr.Dataset, pops: Populations, std, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """At every width both have, on the salience chapter's image subset: E_x cos between two of *our* seeds
+    (ours–ours) and between one of our seeds and *their* model (ours–theirs), each with a 95 % interval over
+    images — does a model trained by our engine think like theirs as much as like its siblings? ``std``: our
+    data's normalisation std (puts our fingerprints in pixel units, as theirs are stored)."""
+    theirs = ods["pixel_fingerprint"].values.astype(np.float64)
+    theirs = theirs.reshape(theirs.shape[0], theirs.shape[1], -1)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for ds in pops.values():
+        if ds.attrs.get("family") != "cnn_small" or ds.attrs.get("dataset") != "cifar10":
+            continue
+        if not np.array_equal(ds["sample"].values, ods["sample"].values):
+            continue
+        ours = _pixel_units(ds, std)
+        for k in sorted(set(ds["k"].values.tolist()) & set(ods["k"].values.tolist())):
+            members = np.flatnonzero(ds["k"].values == k)
+            t = theirs[list(ods["k"].values).index(k)]
+            ot = np.stack([(ours[m] * t).sum(-1) for m in members])               # (seeds, n)
+            oo = np.stack([(ours[a] * ours[b]).sum(-1) for x, a in enumerate(members) for b in members[x + 1:]])
+            n = ot.shape[1]
+
+            def stat(rows_, ot=ot, oo=oo):
+                return ot[:, rows_].mean(), oo[:, rows_].mean()
+
+            boot = np.array([stat(rng.integers(0, n, n)) for _ in range(n_boot)])
+            point = stat(np.arange(n))
+            e_ot = interval(boot[:, 0], point[0], "images", n)
+            e_oo = interval(boot[:, 1], point[1], "images", n)
+            e_d = interval(boot[:, 0] - boot[:, 1], point[0] - point[1], "images", n)
+            rows.append({"population": ds.attrs.get("unit", ""), "k": int(k), "our seeds": len(members),
+                         "our accuracy (%)": 100 * float(ds["accuracy"].values[members].mean()),
+                         "their accuracy (%)": 100 * float(ods["accuracy"].sel(k=k)),
+                         "ours–ours": e_oo.text(), "ours–theirs": e_ot.text(),
+                         "ours–theirs − ours–ours": e_d.text()})
+    return pd.DataFrame(rows)

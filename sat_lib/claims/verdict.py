@@ -1,0 +1,104 @@
+"""One rule for every claims table: a paper's claim, our estimate with a 95 % interval, and a verdict decided
+by the interval — never by the point estimate.
+
+Two kinds of claim:
+
+- a **value** the paper reports (e.g. SAT 2.73 between different architectures): *agrees* when the paper's
+  value lies inside our interval, *disagrees* when it lies outside;
+- a **direction** the paper reports (e.g. "within a family SAT is higher than between families", a sign
+  ``+1`` or ``-1`` of a difference or a correlation): *agrees* when the whole interval has the paper's sign,
+  *disagrees* when the whole interval has the other sign, *inconclusive* when it contains 0.
+
+An estimate without an interval (too few units to resample) is *inconclusive*. Each estimate names the unit
+that was resampled (models, pairs, seeds, images, subsets), so a reader sees what the interval covers.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+AGREES, DISAGREES, INCONCLUSIVE = "agrees", "disagrees", "inconclusive"
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Our number with its ``LEVEL`` interval, the unit resampled and how many units there were."""
+
+    value: float
+    low: float
+    high: float
+    unit: str
+    n: int
+
+    @property
+    def has_interval(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+    def text(self, fmt: str = ".2f") -> str:
+        if not math.isfinite(self.value):
+            return "—"
+        if not self.has_interval:
+            return f"{self.value:{fmt}} (no interval: {self.n} {self.unit})"
+        return f"{self.value:{fmt}} [{self.low:{fmt}}, {self.high:{fmt}}]"
+
+
+def value_verdict(paper: float, ours: Estimate) -> str:
+    """*agrees* when the paper's value lies in our interval, *disagrees* when outside."""
+    if not ours.has_interval or not math.isfinite(paper):
+        return INCONCLUSIVE
+    return AGREES if ours.low <= paper <= ours.high else DISAGREES
+
+
+def direction_verdict(sign: int, ours: Estimate) -> str:
+    """``sign`` is the paper's direction (+1: positive, -1: negative) of a difference or correlation."""
+    if sign not in (1, -1):
+        raise ValueError(f"direction_verdict: sign must be +1 or -1, got {sign!r}")
+    if not ours.has_interval:
+        return INCONCLUSIVE
+    if ours.low > 0 or ours.high < 0:
+        return AGREES if (ours.low > 0) == (sign > 0) else DISAGREES
+    return INCONCLUSIVE
+
+
+def interval(samples: Sequence[float], value: float, unit: str, n: int, level: float = LEVEL) -> Estimate:
+    """Percentile interval of bootstrap ``samples`` (NaNs dropped) around the point estimate ``value``."""
+    s = np.asarray(samples, dtype=float)
+    s = s[np.isfinite(s)]
+    if len(s) < 20:
+        return Estimate(float(value), math.nan, math.nan, unit, n)
+    lo, hi = np.percentile(s, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return Estimate(float(value), float(lo), float(hi), unit, n)
+
+
+def bootstrap(values: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean, *, unit: str,
+              n_resamples: int = 2000, seed: int = 0, level: float = LEVEL) -> Estimate:
+    """``statistic`` of independent units (seeds, subsets, images) with a BCa bootstrap interval
+    (``scipy.stats.bootstrap``); fewer than 3 finite units give no interval."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    point = float(statistic(v)) if len(v) else math.nan
+    if len(v) < 3 or np.ptp(v) == 0:
+        lo = hi = point if len(v) >= 3 else math.nan
+        return Estimate(point, lo, hi, unit, len(v))
+    res = stats.bootstrap((v,), statistic, n_resamples=n_resamples, confidence_level=level,
+                          random_state=np.random.default_rng(seed), method="BCa", vectorized=False)
+    lo, hi = res.confidence_interval
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # BCa degenerates on tiny samples: fall back to percentile
+        res = stats.bootstrap((v,), statistic, n_resamples=n_resamples, confidence_level=level,
+                              random_state=np.random.default_rng(seed), method="percentile", vectorized=False)
+        lo, hi = res.confidence_interval
+    return Estimate(point, float(lo), float(hi), unit, len(v))
+
+
+def claim_row(claim: str, paper: str, ours: Estimate, verdict: str, source: str = "", fmt: str = ".2f") -> dict:
+    """One row of a claims table: the claim, the paper's statement, ours with its interval and unit, verdict."""
+    if verdict not in (AGREES, DISAGREES, INCONCLUSIVE):
+        raise ValueError(f"claim_row: unknown verdict {verdict!r}")
+    return {"claim": claim, "paper": paper, "ours [95 % CI]": ours.text(fmt),
+            "resampled": f"{ours.n} {ours.unit}", "verdict": verdict, "paper source": source}
