@@ -12,7 +12,8 @@ in the same run, and the time to 80 % (the first budget at which each trainer re
 trains ours in fp32 and in bf16 with three seeds each, to show that bf16 does not change accuracy beyond seed
 noise. Not a test: run it, read the ratios.
 
-    python benchmarks/bench_train.py                                   # resnet10_c32, budgets 60/180/600 s
+    python benchmarks/bench_train.py                                   # vgg_c32, budgets 60/120/180/600 s
+    python benchmarks/bench_train.py --model resnet10_c32 --budgets 60 180
     python benchmarks/bench_train.py --budgets 60 180 --precision-check --check-epochs 2
 """
 from __future__ import annotations
@@ -104,8 +105,8 @@ def precision_summary(check: list[dict]) -> dict:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--zoo", default="cifar-cpu")
-    p.add_argument("--model", default="resnet10_c32")
-    p.add_argument("--budgets", type=float, nargs="+", default=[60, 180, 600], help="seconds of training")
+    p.add_argument("--model", default="vgg_c32", help="a model of --zoo (default: the zoo's plain CNN)")
+    p.add_argument("--budgets", type=float, nargs="+", default=[60, 120, 180, 600], help="seconds of training")
     p.add_argument("--target", type=float, default=0.80)
     p.add_argument("--precision-check", action="store_true")
     p.add_argument("--check-epochs", type=int, default=2)

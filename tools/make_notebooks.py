@@ -297,7 +297,9 @@ def salience() -> nbformat.NotebookNode:
                "    plots.show(figures.official_maps(ods))\n"
                "    display(official.claims_table(ods))\n"
                "    std = project_config().load_data('cifar10', 'test').std\n"
-               "    display(official.ours_vs_theirs(ods, main, std))"),
+               "    versus = official.ours_vs_theirs(ods, main, std)\n"
+               "    display(versus)\n"
+               "    display(Markdown(official.summary(ods, versus)))"),
         new_markdown_cell("## The paper's claims beside ours"),
         hidden("display(analysis.claims_table(pops))"),
         hidden("display(Markdown(analysis.discussion(pops)))"),

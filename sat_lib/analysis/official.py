@@ -97,8 +97,30 @@ def ours_vs_theirs(ods: xr.Dataset, pops: Populations, std, n_boot: int = 1000, 
             e_oo = interval(boot[:, 1], point[1], "images", n)
             e_d = interval(boot[:, 0] - boot[:, 1], point[0] - point[1], "images", n)
             rows.append({"population": ds.attrs.get("unit", ""), "k": int(k), "our seeds": len(members),
-                         "our accuracy (%)": 100 * float(ds["accuracy"].values[members].mean()),
-                         "their accuracy (%)": 100 * float(ods["accuracy"].sel(k=k)),
+                         "our accuracy (%)": round(100 * float(ds["accuracy"].values[members].mean()), 1),
+                         "their accuracy (%)": round(100 * float(ods["accuracy"].sel(k=k)), 1),
                          "ours–ours": e_oo.text(), "ours–theirs": e_ot.text(),
                          "ours–theirs − ours–ours": e_d.text()})
     return pd.DataFrame(rows)
+
+
+def summary(ods: xr.Dataset, versus: pd.DataFrame) -> str:
+    """Markdown reading of the section, every number computed from ``ods`` and ``ours_vs_theirs``'s table."""
+    acc = 100 * ods["accuracy"].values
+    k = ods["k"].values
+    lines = [f"* **Their models on our copy:** {acc.min():.1f} % (k = {k[acc.argmin()]}) to {acc.max():.1f} % "
+             f"(k = {k[acc.argmax()]}) test accuracy."]
+    for res in ods["resolution"].values:
+        m = rho_map(ods, str(res)).values
+        off = m[~np.eye(len(m), dtype=bool)]
+        lines.append(f"* **ρ(k1, k2) between their models, {res}:** {off.min():.2f} to {off.max():.2f} "
+                     f"(mean {off.mean():.2f}) over the {len(off) // 2} pairs of different widths.")
+    for _, row in versus.iterrows():
+        diff = row["ours–theirs − ours–ours"]
+        lo, hi = (float(v) for v in diff.split("[")[1].rstrip("]").split(","))
+        reading = ("resemble theirs more than each other" if lo > 0 else
+                   "resemble each other more than theirs" if hi < 0 else "resemble theirs as much as each other")
+        lines.append(f"* **k = {row['k']}:** our {row['our seeds']} seeds ({row['our accuracy (%)']:.1f} %, theirs "
+                     f"{row['their accuracy (%)']:.1f} %) have ours–ours {row['ours–ours']} and ours–theirs "
+                     f"{row['ours–theirs']}: our models {reading} (difference {diff}, images resampled).")
+    return "\n".join(lines)

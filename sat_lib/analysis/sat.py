@@ -231,8 +231,8 @@ def claims_table(ds: xr.Dataset, n_boot: int = 2000) -> pd.DataFrame:
     rows = []
     paper = claims["diagonal"]["value"]
     est = bootstrap(np.diag(ds["sat"].values), np.mean, unit="models", n_resamples=n_boot)
-    rows.append(claim_row("SAT of a model with itself (mean diagonal)", f"{paper:.2f}", est,
-                          value_verdict(paper, est), claims["diagonal"]["where"]))
+    rows.append(claim_row("SAT of a model with itself (mean diagonal)", f"{paper:.3f}", est,
+                          value_verdict(paper, est), claims["diagonal"]["where"], fmt=".3f"))
     paper = claims["mean_off_diagonal"]["value"]
     est = pair_estimate(ds, lambda p: float(p["sat"].mean()), n_boot=n_boot)
     rows.append(claim_row("mean SAT between different architectures", f"{paper:.2f}", est,
@@ -265,7 +265,7 @@ def discussion(ds: xr.Dataset, table: pd.DataFrame | None = None) -> str:
     row = table.iloc
     lines = [
         f"* **Diagonal.** Our models' SAT with themselves is **{row[0]['ours [95 % CI]']}** (mean over models, "
-        f"95 % interval) against the paper's {claims['diagonal']['value']:.2f} (log 100): "
+        f"95 % interval) against the paper's {claims['diagonal']['value']:.3f} (log 100): "
         f"**{row[0]['verdict']}**. A {params['steps']}-step PGD at ε = {params['eps']:.4f} fools the attacked "
         f"model on {white_box:.1f} % of the images it classified correctly (arithmetic mean over models).",
         f"* **Between architectures.** The mean SAT between different models is **{row[1]['ours [95 % CI]']}** "

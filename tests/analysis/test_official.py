@@ -44,3 +44,15 @@ def test_ours_vs_theirs_at_common_widths_only():
     assert list(table["k"]) == [16]
     lo = float(table.iloc[0]["ours–theirs − ours–ours"].split("[")[1].split(",")[0])
     assert lo > 0
+
+
+def test_summary_reads_the_comparison():
+    from sat_lib.analysis.official import summary
+
+    ods = official_result(True)
+    versus = __import__("pandas").DataFrame([{"k": 16, "our seeds": 3, "our accuracy (%)": 70.0,
+                                              "their accuracy (%)": 72.8, "ours–ours": "0.30 [0.28, 0.31]",
+                                              "ours–theirs": "0.04 [0.03, 0.05]",
+                                              "ours–theirs − ours–ours": "-0.26 [-0.27, -0.24]"}])
+    text = summary(ods, versus)
+    assert "resemble each other more than theirs" in text and "78.0 %" in text
