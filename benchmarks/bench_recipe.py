@@ -13,15 +13,14 @@ import argparse
 import json
 import time
 
-import numpy as np
 import torch
 
-from sat_lib.config import project_config
 from sat_lib.models import get_zoo
 from sat_lib.provenance import default_device, device_name, now_iso, package_versions
 from sat_lib.train import RECIPES, TrainConfig, predict, train
 from sat_lib.weights import build_for
 
+from _data import cifar10_tensors  # benchmarks/_data.py
 from _record import write_record  # benchmarks/_record.py (the script folder is on sys.path)
 
 DEFAULT_VARIANTS = ['{"lr": 0.2}', '{"lr": 0.4}', '{"lr": 0.8}', '{"lr": 1.6}', '{"lr": 0.2, "label_smoothing": 0.0}',
@@ -39,12 +38,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
 
     device = default_device()
-    pc = project_config()
-    tr, te = pc.load_data("cifar10", "train"), pc.load_data("cifar10", "test")
-    x = torch.from_numpy(np.ascontiguousarray(tr.images)).permute(0, 3, 1, 2).contiguous()
-    y = torch.from_numpy(np.asarray(tr.labels, dtype=np.int64))
-    xt = torch.from_numpy(np.ascontiguousarray(te.images)).permute(0, 3, 1, 2).contiguous()
-    yt = torch.from_numpy(np.asarray(te.labels, dtype=np.int64))
+    tr, (x, y), (xt, yt) = cifar10_tensors()
     entry = get_zoo(args.zoo)[args.model]
     rows = []
     for text in args.variants:

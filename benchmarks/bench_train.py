@@ -29,13 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from sat_lib.config import project_config
 from sat_lib.models import get_zoo
 from sat_lib.precision import choose_layout
 from sat_lib.provenance import default_device, device_name, now_iso, package_versions
 from sat_lib.train import TrainConfig, augment_batch, predict, train
 from sat_lib.weights import build_for
 
+from _data import cifar10_tensors  # benchmarks/_data.py
 from _record import write_record  # benchmarks/_record.py (the script folder is on sys.path)
 
 
@@ -115,12 +115,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
 
     device = default_device()
-    pc = project_config()
-    train_set, test_set = pc.load_data("cifar10", "train"), pc.load_data("cifar10", "test")
-    x = torch.from_numpy(np.ascontiguousarray(train_set.images)).permute(0, 3, 1, 2).contiguous()
-    y = torch.from_numpy(np.asarray(train_set.labels, dtype=np.int64))
-    xt = torch.from_numpy(np.ascontiguousarray(test_set.images)).permute(0, 3, 1, 2).contiguous()
-    yt = torch.from_numpy(np.asarray(test_set.labels, dtype=np.int64))
+    train_set, (x, y), (xt, yt) = cifar10_tensors()
     entry = get_zoo(args.zoo)[args.model]
 
     def make(seed=0):

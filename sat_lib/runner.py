@@ -99,17 +99,8 @@ def execute_chapter(name: str, cfg: ChapterConfig, *, mode: str = "auto", profil
             shutil.copyfile(tmp, failed)
             raise ChapterFailed(f"chapter {name!r} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                                 f"the executed notebook with the traceback is kept at {failed}") from err
-        _tag_profile(tmp, profile, output, config.root)
-        _record_fingerprint(tmp, fingerprint(name, params, profile, config))
+        _tag_profile(tmp, profile, output, config.root, fingerprint(name, params, profile, config))
     return output
-
-
-def _record_fingerprint(path: Path, value: str) -> None:
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    nb.metadata.setdefault("sat_companion", {})["fingerprint"] = value
-    nbformat.write(nb, path)
 
 
 def _relative(path: str, root: Path) -> str:
@@ -119,13 +110,17 @@ def _relative(path: str, root: Path) -> str:
         return Path(path).name
 
 
-def _tag_profile(path: Path, profile: str, output: Path, root: Path) -> None:
-    """Record the profile in the notebook's metadata and say it in the book, above the injected parameters."""
+def _tag_profile(path: Path, profile: str, output: Path, root: Path, fingerprint: str | None = None) -> None:
+    """Record the profile (and the chapter's fingerprint) in the notebook's metadata and say it in the book, above
+    the injected parameters; one read and one write."""
     import nbformat
     from nbformat.v4 import new_markdown_cell
 
     nb = nbformat.read(path, as_version=4)
-    nb.metadata.setdefault("sat_companion", {})["profile"] = profile
+    meta = nb.metadata.setdefault("sat_companion", {})
+    meta["profile"] = profile
+    if fingerprint is not None:
+        meta["fingerprint"] = fingerprint
     # papermill records absolute input/output paths (this machine's folders and the temporary file): keep them
     # relative to the project, so the book shows no developer's path and reruns do not differ by them
     pm_meta = nb.metadata.get("papermill", {})

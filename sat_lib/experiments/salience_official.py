@@ -28,6 +28,7 @@ import xarray as xr
 from sklearn.model_selection import train_test_split
 
 from sat_lib.config import project_config
+from sat_lib.experiments.salience import _probs, _sign_attack, _unit_rows
 from sat_lib.measures.gradient import downsample_gradients, input_gradients
 from sat_lib.models.official import OFFICIAL_MEAN, OFFICIAL_STD, load_official_cnn_small, official_checkpoints
 from sat_lib.params import ChapterConfig
@@ -56,19 +57,9 @@ class Config(ChapterConfig):
             raise ValueError(f"parameter 'attack_eps' must be > 0, got {self.attack_eps}")
 
 
-def _unit(g: torch.Tensor) -> torch.Tensor:
-    flat = g.flatten(2).double()
-    return flat / flat.norm(dim=2, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
-
-
 def _pair_cosines(u: torch.Tensor) -> np.ndarray:
     """(M, n, D) unit rows → (M, M, n) per-image cosines."""
     return torch.einsum("and,bnd->abn", u, u).cpu().numpy()
-
-
-@torch.inference_mode()
-def _probs(model, x, batch: int = 2000) -> torch.Tensor:
-    return torch.cat([model(x[i:i + batch]).float().softmax(1) for i in range(0, len(x), batch)])
 
 
 def compute(cfg: Config) -> xr.Dataset:
@@ -98,14 +89,14 @@ def compute(cfg: Config) -> xr.Dataset:
     xs, ys = x[idx], y[idx]
     sal = torch.stack([input_gradients(m, xs, ys, of="logit") for m in progress(models, desc="official: salience")])
     small = downsample_gradients(sal, cfg.fingerprint_size)
-    cos = np.stack([_pair_cosines(_unit(sal)), _pair_cosines(_unit(small))])
+    cos = np.stack([_pair_cosines(_unit_rows(sal)), _pair_cosines(_unit_rows(small))])
 
     # the official one-step attack along each source's true-class probability gradient
     prob_grads = [input_gradients(m, xs, ys, of="prob") for m in models]
     p_clean = [p[idx].gather(1, ys[:, None])[:, 0] for p in probs]
     alpha = np.full((len(models), len(models), len(idx)), np.nan)
     for i in progress(range(len(models)), desc="official: attack"):
-        x_adv = torch.maximum(torch.minimum(xs - cfg.attack_eps * torch.sign(prob_grads[i]), hi), lo)
+        x_adv = _sign_attack(xs, prob_grads[i], cfg.attack_eps, lo, hi)
         for j, m in enumerate(models):
             p = _probs(m, x_adv).gather(1, ys[:, None])[:, 0]
             alpha[i, j] = (p / p_clean[j]).cpu().numpy()
@@ -113,7 +104,7 @@ def compute(cfg: Config) -> xr.Dataset:
     # the salience chapter's subset, in pixel units, for ours-vs-theirs
     sal_idx = np.sort(np.random.default_rng(cfg.salience_seed + 1).choice(len(test), cfg.n_salience, replace=False))
     g = torch.stack([input_gradients(m, x[sal_idx], y[sal_idx], of="logit") for m in models]) / std
-    fp = _unit(downsample_gradients(g, cfg.fingerprint_size)).view(len(models), len(sal_idx), 3, cfg.fingerprint_size,
+    fp = _unit_rows(downsample_gradients(g, cfg.fingerprint_size)).view(len(models), len(sal_idx), 3, cfg.fingerprint_size,
                                                                    cfg.fingerprint_size)
     res = f"{cfg.fingerprint_size}x{cfg.fingerprint_size}"
     return xr.Dataset(

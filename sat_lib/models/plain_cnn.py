@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
+
+from sat_lib.models.tiny_nets import GapHeadNet
 
 
 def _group(c_in: int, c_out: int) -> nn.Sequential:
@@ -17,7 +18,7 @@ def _group(c_in: int, c_out: int) -> nn.Sequential:
         nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU())
 
 
-class PlainCNN(nn.Module):
+class PlainCNN(GapHeadNet):
     """``len(widths)`` conv groups (each downsamples by 2 with max pooling), GAP, linear head."""
 
     def __init__(self, num_classes: int = 10, in_chans: int = 3, widths: Sequence[int] = (32, 64, 128)) -> None:
@@ -29,16 +30,3 @@ class PlainCNN(nn.Module):
         self.num_classes = num_classes
         self.num_features = chans[-1]
         self.head = nn.Linear(chans[-1], num_classes)
-
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = x.mean(dim=(2, 3))
-        return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
