@@ -116,7 +116,7 @@ def test_cifar_cpu_spans_the_families_and_components():
     constant = [c for c in COMPONENTS if frame[c].nunique() == 1 and cards_frame("paper69")[c].nunique() > 1]
     # every model sees 32×32 CIFAR images; no CNN with 2-D self-attention blocks (BoT/Halo/Lambda) is cheap enough
     assert constant == ["input_resolution", "self_attention_2d"]
-    assert {e.epoch_scale for e in zoo} == {1.0, 1.34, 2}
+    assert {e.epoch_scale for e in zoo} == {1.0, 1.34, 1.67, 2, 2.67}
 
 
 @pytest.mark.parametrize("zoo_name", ["tiny", "cifar", "cifar-quick", "cifar-cpu", "paper69"])
