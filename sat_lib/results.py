@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from sat_lib._files import atomic_path
-from sat_lib.provenance import PROJECT_ROOT, provenance_attrs
+from sat_lib.provenance import PROJECT_ROOT, git_commit, provenance_attrs
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,7 @@ def load_or_compute(chapter: str, params: Any, compute: Callable[[], xr.Dataset]
             raise CacheMiss(
                 f"no stored result for chapter {chapter!r} with these parameters (looked for {path}); run "
                 f"`sat-companion run {chapter} ...` without --cache-only to compute it")
+    git_commit()  # recorded as the computation starts: the code that computes is the code checked out now
     start = time.perf_counter()
     ds = compute()
     pdict = params_dict(params)

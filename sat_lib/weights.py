@@ -44,17 +44,30 @@ def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = None) -> str:
-    """Everything that determines the trained weights: the entry's definition and its recipe's values, the data,
-    the training configuration (with the entry's own epochs) and the resolved precision / memory layout."""
+def entry_spec(entry) -> dict:
+    """A zoo entry's definition and its recipe's values (lr, weight decay, optimiser): changing any of them
+    retrains the model."""
     from sat_lib.train import RECIPES
 
     recipe = RECIPES[entry.recipe]
+    return {"entry": {"name": entry.name, "builder": entry.builder, "timm_name": entry.timm_name,
+                      "kwargs": dict(entry.kwargs), "recipe": entry.recipe},
+            "recipe": {"lr": recipe.lr, "weight_decay": recipe.weight_decay, "optimizer": recipe.optimizer}}
+
+
+def zoo_fingerprint(zoo) -> str:
+    """A hash of what a zoo trains: every entry's definition, recipe values and epoch scale. Chapters put it in
+    their result key, so editing a zoo (a model's width, its epochs) recomputes the result instead of reusing
+    one computed from the old zoo."""
+    spec = [{**entry_spec(e), "epoch_scale": e.epoch_scale} for e in zoo]
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = None) -> str:
+    """Everything that determines the trained weights: the entry's definition and its recipe's values, the data,
+    the training configuration (with the entry's own epochs) and the resolved precision / memory layout."""
     spec = {
-        "entry": {"name": entry.name, "builder": entry.builder, "timm_name": entry.timm_name,
-                  "kwargs": dict(entry.kwargs), "recipe": entry.recipe},
-        # the recipe's defaults, so changing a recipe's learning rate or weight decay retrains its models
-        "recipe": {"lr": recipe.lr, "weight_decay": recipe.weight_decay, "optimizer": recipe.optimizer},
+        **entry_spec(entry),
         "data": {"name": data.name, "split": data.split, "fingerprint": data_fingerprint(data.images, data.labels)},
         "train": dataclasses.asdict(cfg),
     }

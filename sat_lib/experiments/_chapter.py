@@ -48,8 +48,20 @@ def cached(cfg: ChapterConfig, compute: Callable[[ChapterConfig], xr.Dataset], *
     from sat_lib.results import load_or_compute
 
     pc = project_config()
-    return load_or_compute(cfg.chapter, cfg.as_dict(), lambda: compute(cfg), mode=mode, version=version,
+    return load_or_compute(cfg.chapter, result_params(cfg), lambda: compute(cfg), mode=mode, version=version,
                            results_dir=pc.results_dir, device=default_device())
+
+
+def result_params(cfg: ChapterConfig) -> dict:
+    """What a chapter's result key hashes: its parameters and, for a chapter that trains a zoo, the zoo's
+    fingerprint (``zoo_definition``), so a changed zoo definition is never answered by a stale result."""
+    params = cfg.as_dict()
+    if "zoo" in params:
+        from sat_lib.models import get_zoo
+        from sat_lib.weights import zoo_fingerprint
+
+        params["zoo_definition"] = zoo_fingerprint(get_zoo(params["zoo"]))
+    return params
 
 
 def check_zoo_and_dataset(zoo: str, models, dataset: str) -> None:
