@@ -121,13 +121,13 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_book(args) -> int:
-    from sat_lib.experiments import CHAPTERS, resolve_params
+    from sat_lib.experiments import CHAPTERS, execution_order, resolve_params
     from sat_lib.runner import build_book, executed_path, run_chapter
 
     for name in CHAPTERS:  # validate every chapter's profile before executing anything
         resolve_params(name, args.profile)
     _apply_executor_flags(args)
-    for name in CHAPTERS:  # a chapter whose notebook, parameters, results and code are unchanged is kept as is
+    for name in execution_order():  # a chapter whose notebook, parameters, results and code are unchanged is kept as is
         out = executed_path(name)
         before = out.stat().st_mtime_ns if out.exists() else None
         print(f"executing {name} …", flush=True)

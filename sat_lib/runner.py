@@ -53,7 +53,8 @@ def fingerprint(name: str, params: dict, profile: str, config: ProjectConfig) ->
     h = hashlib.sha256()
     h.update(json.dumps([name, params, profile], sort_keys=True, default=str).encode())
     files = [config.root / CHAPTERS[name].notebook]
-    files += sorted((config.results_dir / name).glob("*.nc"))
+    reads = "*/*.nc" if CHAPTERS[name].reads_all_results else f"{name}/*.nc"
+    files += sorted(config.results_dir.glob(reads))
     package = Path(__file__).parent
     files += sorted(f for f in package.rglob("*") if f.suffix in (".py", ".yaml", ".csv") and f.is_file())
     for f in files:

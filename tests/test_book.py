@@ -1,8 +1,10 @@
 """The committed book renders offline with warnings as errors, and shows every chapter of the registry."""
 import json
+import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -21,14 +23,100 @@ def test_every_chapter_is_executed_into_the_book(name):
     assert nb["metadata"]["papermill"]["parameters"], "executed by papermill with its parameters"
 
 
-def test_book_builds_with_warnings_as_errors(tmp_path):
+@pytest.fixture(scope="module")
+def html(tmp_path_factory):
+    """The committed book, built once into a temporary folder with warnings as errors: its HTML folder."""
     exe = Path(sys.executable).with_name("jupyter-book")
-    src = tmp_path / "book"
-    shutil.copytree(BOOK, src, ignore=shutil.ignore_patterns("_build"))
+    src = tmp_path_factory.mktemp("book") / "book"
+    shutil.copytree(BOOK, src, ignore=shutil.ignore_patterns("_build", "__pycache__"))
     proc = subprocess.run([str(exe) if exe.exists() else "jupyter-book", "build", str(src), "-W", "-q"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    html = src / "_build" / "html"
+    return src / "_build" / "html"
+
+
+class _Page(HTMLParser):
+    """A built page's script sources, and the rows (lists of cell HTML) of each of its tables."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.scripts, self.tables, self._cell = [], [], None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script" and attrs.get("src"):
+            self.scripts.append(attrs["src"])
+        elif tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th") and self.tables:
+            self._cell = []
+        elif self._cell is not None:
+            self._cell.append(self.get_starttag_text())
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell))
+            self._cell = None
+        elif self._cell is not None:
+            self._cell.append(f"</{tag}>")
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+CDN = re.compile(r"cdn\.jsdelivr|cdnjs|mathjax\.org|unpkg\.com|//[^/]*mathjax", re.I)
+
+
+def test_book_serves_its_own_mathjax(html):
+    """No page loads maths from a CDN: each loads the MathJax copied into the build, with its fonts."""
+    pages = sorted(html.rglob("*.html"))
+    loaded = set()
+    for page in pages:
+        for src in _Page(page.read_text()).scripts:
+            assert not CDN.search(src), f"{page.relative_to(html)} loads {src}"
+            if "mathjax" in src.lower():
+                assert "://" not in src and not src.startswith("//"), src
+                target = (page.parent / src.split("?")[0]).resolve()
+                assert target.is_file() and target.stat().st_size > 100_000, f"{page.relative_to(html)}: {src}"
+                loaded.add(target)
+    assert loaded == {(html / "_static" / "mathjax" / "tex-mml-chtml.js").resolve()}
+    assert any("mathjax" in s for s in _Page((html / "chapters" / "measures.html").read_text()).scripts)
+    static = html / "_static" / "mathjax"
+    assert (static / "output" / "chtml" / "fonts" / "woff-v2" / "MathJax_Main-Regular.woff").is_file()
+    assert (static / "input" / "tex" / "extensions" / "boldsymbol.js").is_file()   # autoloaded by \boldsymbol
+    assert (static / "LICENSE").is_file()
+
+
+def test_measures_registry_renders_as_a_table_with_maths(html):
+    """The registry, displayed as Markdown by the measures notebook, is parsed as MyST: an HTML table whose
+    formulas are maths, with no pipe-table text left over."""
+    text = (html / "chapters" / "measures.html").read_text()
+    assert not re.search(r"\|\s*:?-{3,}:?\s*\|", text), "raw pipe-table text in the page"
+    tables = [t for t in _Page(text).tables if t and "formula" in " ".join(t[0])]
+    assert len(tables) == 1, "the registry table"
+    header, *rows = tables[0]
+    assert [re.sub(r"<[^>]+>", "", c) for c in header][:3] == ["measure", "kind", "formula"]
+    assert "agreement" in rows[0][0] and '<span class="math' in rows[0][2]
+    assert sum('<span class="math' in r[2] for r in rows) >= len(rows) // 2
+    assert "$" not in rows[0][2]
+
+
+def test_every_registry_formula_is_one_maths_span(html):
+    tables = [t for t in _Page((html / "chapters" / "measures.html").read_text()).tables
+              if t and "formula" in " ".join(t[0])]
+    header, *rows = tables[0]
+    broken = [re.sub(r"<[^>]+>", "", r[0]) for r in rows
+              if len(r) != len(header) or not re.fullmatch(r'<p><span class="math[^>]*>.*</span></p>', r[2], re.S)]
+    assert not broken, f"formulas that did not render as one maths span: {broken}"
+    norms = [r[2] for r in rows if "procrustes" in r[0]]
+    assert norms and r"\|" in norms[0], "matrix norms keep their double bars"
+
+
+def test_book_builds_with_warnings_as_errors(html):
     for name in CHAPTERS:
         page = (html / "chapters" / f"{name}.html").read_text()
         assert CHAPTERS[name].title in page

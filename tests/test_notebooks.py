@@ -48,7 +48,8 @@ def test_executes_at_smoke_profile(name, tmp_path, monkeypatch):
     pngs = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
     shows = "".join("".join(c["source"]) for c in nb["cells"]).count("plots.show(")
     assert pngs >= shows  # every figure call drew (calls inside loops draw several)
-    assert list((tmp_path / "results" / name).glob("*.nc"))
+    if not CHAPTERS[name].reads_all_results:  # the status page stores nothing: it reads the others' results
+        assert list((tmp_path / "results" / name).glob("*.nc"))
     # rerun: the result is read from the cache, never recomputed
     execute_chapter(name, cfg, mode="cache_only", profile="smoke", config=config)
 

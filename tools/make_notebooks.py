@@ -39,6 +39,18 @@ def parameters_source(config_cls) -> str:
     return "\n".join(lines)
 
 
+VERDICT_RULE = ("One rule for every row (`sat_lib.claims.verdict`): a value the paper reports *agrees* when it lies "
+                "in our 95 % bootstrap interval; a direction agrees when the whole interval has its sign, and is "
+                "*inconclusive* when the interval contains 0. The column `resampled` names the unit of the "
+                "bootstrap; `key` names the paper claim (the status page collects the verdicts by it).")
+
+
+def not_reproduced(chapter: str) -> list:
+    return [new_markdown_cell("## Not reproduced here"),
+            hidden("from sat_lib.claims import status\n"
+                   f"display(Markdown(status.not_reproduced_markdown({chapter!r})))")]
+
+
 def sat_matrix() -> nbformat.NotebookNode:
     from sat_lib.experiments.sat_matrix import Config
 
@@ -116,12 +128,10 @@ def sat_matrix() -> nbformat.NotebookNode:
                           "ten random image sets, of the two-sided rate in percent (no log) between ConvNeXt-T and "
                           "Swin-T. We do the same for the zoo's ConvNeXt-like and Swin-like pair."),
         hidden("display(analysis.stability_table(ds).round(2))\nplots.show(figures.stability(ds))"),
-        new_markdown_cell("## The paper's claims beside ours\n\nOne rule for every row (`sat_lib.claims.verdict`): "
-                          "a value the paper reports *agrees* when it lies in our 95 % bootstrap interval; a "
-                          "direction agrees when the whole interval has its sign, and is *inconclusive* when the "
-                          "interval contains 0. The column `resampled` names the unit of the bootstrap."),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE),
         hidden("table = analysis.claims_table(ds)\ndisplay(table)"),
         hidden("display(Markdown(analysis.discussion(ds, table)))"),
+        *not_reproduced("sat-matrix"),
     ])
 
 
@@ -238,8 +248,9 @@ def salience() -> nbformat.NotebookNode:
                           "probability that a random direction has cosine above $p$, against the share of our "
                           "models' $t$ above $p$ at each population's largest width."),
         hidden("plots.show(figures.tail_probability(pops))"),
-        hidden("for ds in main.values():\n"
-               "    plots.show(figures.t_marginals(ds, 'full'))\n"
+        hidden("widths = sorted({int(k) for ds in main.values() for k in ds['width'].values})\n"
+               "for ds in main.values():\n"
+               "    plots.show(figures.t_marginals(ds, 'full', widths=widths))\n"
                "    display(analysis.saw_linearity(ds, 'full'))"),
         new_markdown_cell("## 4. Wasserstein distances within a family (paper Table 1)\n\n"
                           "For two models $f_1, f_2$ of one family and width, the Wasserstein distance between "
@@ -300,13 +311,61 @@ def salience() -> nbformat.NotebookNode:
                "    versus = official.ours_vs_theirs(ods, main, std)\n"
                "    display(versus)\n"
                "    display(Markdown(official.summary(ods, versus)))"),
-        new_markdown_cell("## The paper's claims beside ours"),
-        hidden("display(analysis.claims_table(pops))"),
-        hidden("display(Markdown(analysis.discussion(pops)))"),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " Salience statistics are "
+                          "resampled over the fixed test images (the 8×8 fingerprints are stored per image), "
+                          "attacks over target models, correlations over models, the Saw slope over the "
+                          "(population, width) fits."),
+        hidden("table = analysis.claims_table(pops)\ndisplay(table)"),
+        hidden("display(Markdown(analysis.discussion(pops, table)))"),
+        *not_reproduced("salience"),
     ])
 
 
-CHAPTERS = {"sat_matrix": sat_matrix, "salience": salience, "measures": measures}
+def status() -> nbformat.NotebookNode:
+    from sat_lib.experiments.status import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# What is reproduced\n\n"
+            "Every table and figure of the four papers, the chapter and section of this book that reproduces it, "
+            "and the verdicts of the claims that speak for it. The states (reproduced, partly, not yet) are kept "
+            "in `sat_lib/claims/inventory.yaml`; the verdicts are computed, from the stored results of the profile "
+            "below, by each chapter's claims table — a verdict is *agrees* / *disagrees* / *inconclusive* by a "
+            "95 % bootstrap interval, never by a point estimate.\n\n"
+            "**Hardware.** No accelerator was available where this book was built: every committed result was "
+            "computed at the `quick` profile on a 2-core CPU, with small models (the column *computed by* names "
+            "the device and commit). The `paper` profile is sized for GPUs or a Dask cluster and has not been run "
+            "here."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib.claims import status\n"
+            "from sat_lib.experiments.status import Config, collect\n"
+            "from sat_lib.config import project_config\n\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "profile = cfg.profile or project_config().default_profile\n"
+            "found = collect(cfg)\n"
+            "claims = {name: (v[0] if v else None) for name, v in found.items()}\n"
+            "provenance = {name: f'profile {profile} · {v[1]}' for name, v in found.items() if v}"),
+        new_markdown_cell("## The four papers"),
+        hidden("display(status.overview(claims, provenance))\n"
+               "missing = [name for name, v in found.items() if v is None]\n"
+               "if missing:\n"
+               "    display(Markdown(f'*No stored results at the `{profile}` profile for: {\", \".join(missing)}; '\n"
+               "                     'their verdicts are left blank.*'))"),
+        *[cell for key, title in (("sat", "SAT: similarity by attack transferability"),
+                                  ("robustness", "Are robust models universal?"),
+                                  ("salience", "Convergence of input salience"),
+                                  ("diversity", "Design diversity under natural corruptions"))
+          for cell in (new_markdown_cell(f"## {title}"),
+                       hidden("import pandas as pd\n"
+                              "with pd.option_context('display.max_colwidth', None):\n"
+                              f"    display(status.items_table({key!r}, "
+                              f"claims.get(status.inventory()['papers'][{key!r}].get('chapter'))).set_index('item'))"))],
+    ])
+
+
+CHAPTERS = {"status": status, "sat_matrix": sat_matrix, "salience": salience, "measures": measures}
 
 if __name__ == "__main__":
     import sys

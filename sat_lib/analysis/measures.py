@@ -14,8 +14,10 @@ def registry_markdown() -> str:
              "|---|---|---|---|---|---|---|"]
     for name, r in t.iterrows():
         rng = f"[{r.range_lo:.3g}, {r.range_hi:.3g}]".replace("inf", "∞")
-        lines.append(f"| `{name}` | {r.kind} | ${r.formula}$ | {rng} | {'yes' if r.higher_is_similar else 'no'} | "
-                     f"{r.invariances or '—'} | {r.source} |")
+        cells = [f"`{name}`", r.kind, f"${r.formula}$", rng, "yes" if r.higher_is_similar else "no",
+                 r.invariances or "—", r.source]
+        # a `|` inside a cell (|x|, the norm \|x\|) would split it: pipe tables take it escaped as `\|`
+        lines.append("| " + " | ".join(str(c).replace("|", r"\|") for c in cells) + " |")
     return "\n".join(lines)
 
 

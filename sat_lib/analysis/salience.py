@@ -147,17 +147,22 @@ def seed_splits(seeds, max_splits: int = 10) -> list[tuple[np.ndarray, np.ndarra
     return out
 
 
-def _split_cosine(ds_a: xr.Dataset, k_a: int, ds_b: xr.Dataset, k_b: int) -> float:
-    """E over seed splits and test samples of the cosine between the mean direction of one half of population
-    a (at k_a) and of the *other* half of population b (at k_b). With a == b and k_a == k_b this is the split-half
-    reliability; otherwise the same statistic across widths or families, like for like."""
+def split_cosine_per_image(ds_a: xr.Dataset, k_a: int, ds_b: xr.Dataset, k_b: int) -> np.ndarray:
+    """Per test sample, E over seed splits of the cosine between the mean direction of one half of population a
+    (at k_a) and of the *other* half of population b (at k_b): shape (n,). With a == b and k_a == k_b this is the
+    split-half reliability; otherwise the same statistic across widths or families, like for like."""
     seeds = np.intersect1d(ds_a["seed"].values, ds_b["seed"].values)
     values = []
     for h1, h2 in seed_splits(seeds):
         for x, y in ((h1, h2), (h2, h1)):
             m1, m2 = mean_direction(ds_a, k_a, x), mean_direction(ds_b, k_b, y)
-            values.append(float((m1 * m2).sum(1).mean()))
-    return float(np.mean(values)) if values else float("nan")
+            values.append((m1 * m2).sum(1))
+    return np.mean(values, axis=0) if values else np.full(ds_a.sizes["sample"], np.nan)
+
+
+def _split_cosine(ds_a: xr.Dataset, k_a: int, ds_b: xr.Dataset, k_b: int) -> float:
+    """:func:`split_cosine_per_image` averaged over test samples."""
+    return float(split_cosine_per_image(ds_a, k_a, ds_b, k_b).mean())
 
 
 def mean_direction_similarity(ds: xr.Dataset) -> xr.DataArray:
@@ -302,18 +307,23 @@ def wasserstein_table(pops: Populations) -> pd.DataFrame:
     for ds in main_populations(pops).values():
         row = {}
         for k in ds["width"].values:
-            idx = np.flatnonzero(ds["k"].values == k)
-            u = np.stack([_unit(ds["fingerprint"].values[i].astype(np.float64)) for i in idx])
-            wd = []
-            for a, b in itertools.combinations(range(len(idx)), 2):
-                rest = [i for i in range(len(idx)) if i not in (a, b)]
-                if not rest:
-                    continue
-                mu = _unit(u[rest].mean(0))
-                wd.append(stats.wasserstein_distance((u[a] * mu).sum(1), (u[b] * mu).sum(1)))
-            row[f"k={int(k)}"] = f"{np.mean(wd):.3f} ± {np.std(wd, ddof=1) if len(wd) > 1 else 0:.3f}" if wd else ""
+            wd = wasserstein_pairs(ds, k)
+            row[f"k={int(k)}"] = f"{np.mean(wd):.3f} ± {np.std(wd, ddof=1) if len(wd) > 1 else 0:.3f}" if len(wd) else ""
         rows[f"{ds.attrs['family_short']} · {ds.attrs['dataset']}"] = row
     return pd.DataFrame(rows).T.fillna("")
+
+
+def wasserstein_pairs(ds: xr.Dataset, k: int) -> np.ndarray:
+    """WD(S(f1), S(f2)) for every pair of distinct models at width k (see :func:`wasserstein_table`)."""
+    idx = np.flatnonzero(ds["k"].values == k)
+    u = np.stack([_unit(ds["fingerprint"].values[i].astype(np.float64)) for i in idx])
+    wd = []
+    for a, b in itertools.combinations(range(len(idx)), 2):
+        rest = [i for i in range(len(idx)) if i not in (a, b)]
+        if rest:
+            mu = _unit(u[rest].mean(0))
+            wd.append(stats.wasserstein_distance((u[a] * mu).sum(1), (u[b] * mu).sum(1)))
+    return np.array(wd)
 
 
 # --- 5. black-box transfer -------------------------------------------------------------------------------------------
@@ -423,130 +433,264 @@ def batch_effect(pops: Populations, resolution: str = "full") -> pd.DataFrame:
 
 
 # --- the paper beside ours ------------------------------------------------------------------------------------------
+# One rule (sat_lib.claims.verdict): each claim's statistic with a 95 % bootstrap interval over the unit that varies
+# (test images for salience statistics, target models for attacks, models for correlations, fits for the Saw
+# slope), and a verdict decided by the interval.
 
-def _share(flags) -> str:
-    flags = [bool(f) for f in flags if f is not None]
-    return f"{sum(flags)} of {len(flags)}"
-
-
-PAPER_FAMILIES = ("cnn_small", "cnn_large", "resnet_small", "resnet_large")  # the families of Figs. 2, 9, 11, 12
+PAPER_FAMILIES = ("cnn_small", "cnn_large", "resnet_small", "resnet_large")  # the families of Figs. 2, 4, 9, 11, 12
 
 
 def _resolutions(pops: Populations) -> list[str]:
     return [str(r) for r in next(iter(pops.values()))["resolution"].values]
 
 
-def _claim_rows(pops: Populations, res: str) -> list[tuple[str, str, str, bool | None]]:
-    """The resolution-dependent claims at one resolution: (claim, resolution, our statistic, verdict)."""
-    main = main_populations(pops)
-    rows = []
-    trends = [trend(np.diag(width_similarity(ds, res).values), ds["width"].values) for ds in main.values()]
-    ok = [t > 0 for t in trends if np.isfinite(t)]
-    rows.append(("width_trend", res, f"Spearman(k, p(k,k)) > 0 in {_share(ok)} populations with three or more "
-                 f"widths (values {', '.join(f'{t:.2f}' for t in trends if np.isfinite(t))})",
-                 all(ok) if ok else None))
-
-    shifts = []
-    for ds in main.values():
-        m = [t_samples(ds, k, res).mean() for k in ds["width"].values if t_samples(ds, k, res).size]
-        if len(m) > 1:
-            shifts.append((label(ds), m[0], m[-1]))
-    rows.append(("t_shift", res, "; ".join(f"{n}: E[t] {a:.2f} → {b:.2f}" for n, a, b in shifts)
-                 + " (uniform baseline: 0)", all(b > a for _, a, b in shifts) if shifts else None))
-
-    fits = []
-    for ds in main.values():
-        sl = saw_linearity(ds, res)
-        fits.append((label(ds), float(sl["slope"].min()), float(sl["slope"].max()), float(sl["R²"].min())))
-    rows.append(("saw_fit", res, "slope of log KDE on the fitted log density (1 if the fit holds): "
-                 + "; ".join(f"{n}: {lo:.2f}–{hi:.2f} (min R² {r:.2f})" for n, lo, hi, r in fits),
-                 all(0.8 <= lo and hi <= 1.2 and r > 0.9 for _, lo, hi, r in fits) if fits else None))
-
-    be = batch_effect(pops, res)
-    if len(be):
-        per_k = be.pivot_table(index="k", columns="batch size", values="p(k,k)").dropna(thresh=2)
-        parts, signs = [], []
-        for k in per_k.index:
-            row = per_k.loc[k].dropna()
-            if len(row) >= 3:
-                r = trend(row.values, row.index.values)
-                parts.append(f"k={k}: Spearman {r:+.2f} over batch {', '.join(map(str, row.index))}")
-            else:
-                r = float(np.sign(row.values[-1] - row.values[0]))
-                parts.append(f"k={k}: {row.values[0]:.3f} at batch {row.index[0]} → {row.values[-1]:.3f} at "
-                             f"{row.index[-1]}")
-            signs.append(r)
-        rows.append(("batch_size", res, "; ".join(parts) or "no width trained at two batch sizes",
-                     all(r > 0 for r in signs) if signs else None))
-    return rows
+def _fingerprint_units(ds: xr.Dataset, k: int) -> np.ndarray:
+    fp = ds["fingerprint"].values[ds["k"].values == k].astype(np.float64)
+    flat = fp.reshape(fp.shape[0], fp.shape[1], -1)
+    return flat / np.maximum(np.linalg.norm(flat, axis=-1, keepdims=True), 1e-300)
 
 
-def claims_table(pops: Populations) -> pd.DataFrame:
-    """Each of the paper's claims, the statistic we computed for it (at each resolution where it depends on one),
-    and whether ours agrees."""
-    claims = paper_claims("salience")["claims"]
-    main = main_populations(pops)
-    rows = [r for res in _resolutions(pops) for r in _claim_rows(pops, res)]
-    fp_res = _resolutions(pops)[-1]
+def pair_similarity_per_image(ds: xr.Dataset, k: int) -> np.ndarray:
+    """Per test sample, the mean cosine between the fingerprints of distinct models at width k: (n,)."""
+    u = _fingerprint_units(ds, k)
+    if len(u) < 2:
+        return np.full(ds.sizes["sample"], np.nan)
+    a, b = np.triu_indices(len(u), 1)
+    return (u[a] * u[b]).sum(-1).mean(0)
 
-    cross = []
-    for d in datasets(main):
-        cf = cross_family(pops, d)
-        if cf.sizes["family"] < 2:
+
+def t_per_image(ds: xr.Dataset, k: int, resolution: str) -> np.ndarray:
+    """Per test sample, the mean over the models at width k of t (cosine with the other seeds' mean direction)."""
+    t = ds["t"].sel(resolution=resolution).values[ds["k"].values == k]
+    return np.nanmean(t, axis=0) if np.isfinite(t).any() else np.full(t.shape[-1], np.nan)
+
+
+def _image_estimate(rows: list[np.ndarray], n_boot: int, statistic=None):
+    """Bootstrap over test images of the mean of per-image rows (one row per population)."""
+    from sat_lib.claims.verdict import resample
+
+    mat = np.stack(rows)
+    statistic = statistic or (lambda i: float(np.nanmean(mat[:, i])))
+    return resample(statistic, mat.shape[-1], unit="test images", n_resamples=n_boot)
+
+
+def _span(ds: xr.Dataset) -> tuple[int, int]:
+    widths = sorted(int(k) for k in ds["width"].values)
+    return widths[0], widths[-1]
+
+
+def _width_trend(pops, res, n_boot):
+    main = [ds for ds in main_populations(pops).values() if ds.sizes["width"] > 1]
+    if not main:
+        return None
+    rows = [pair_similarity_per_image(ds, _span(ds)[1]) - pair_similarity_per_image(ds, _span(ds)[0])
+            for ds in main]
+    return (f"p(k_max, k_max) − p(k_min, k_min), mean over {len(main)} populations ({res} fingerprints)",
+            _image_estimate(rows, n_boot))
+
+
+def _t_shift(pops, res, n_boot):
+    main = [ds for ds in main_populations(pops).values() if ds.sizes["width"] > 1]
+    if not main:
+        return None
+    rows = [t_per_image(ds, _span(ds)[1], res) - t_per_image(ds, _span(ds)[0], res) for ds in main]
+    return (f"E[t] at k_max − E[t] at k_min, mean over {len(main)} populations ({res}; uniform baseline 0)",
+            _image_estimate(rows, n_boot))
+
+
+def _cross_family_groups(pops):
+    """Per dataset: the paper's CNN/ResNet families present and the widths all of them were trained at."""
+    out = []
+    for d in datasets(main_populations(pops)):
+        fams = [ds for ds in main_populations(pops).values()
+                if ds.attrs["dataset"] == d and ds.attrs["family"] in PAPER_FAMILIES]
+        if len(fams) < 2:
             continue
-        vals = np.where(np.eye(cf.sizes["family"], dtype=bool)[None], np.nan, cf.values)
-        pairs = np.isfinite(vals).all(axis=0)  # family pairs trained at every width: like for like across k
-        if not pairs.any():
-            continue
-        off = [float(v[pairs].mean()) for v in vals]
-        diag = [float(np.nanmean(np.diag(v))) for v in cf.values]
-        cross.append((d, cf["k"].values, off, diag))
-    if cross:
-        text = "; ".join(f"{d}: mean cross-family cosine (families at every width) "
-                         f"{', '.join(f'{v:.2f}' for v in off)} at k = {', '.join(map(str, ks))}; split-half "
-                         f"within a family {', '.join(f'{v:.2f}' for v in diag)}" for d, ks, off, diag in cross)
-        rises = [off[-1] > off[0] for _, _, off, _ in cross if len(off) > 1]
-        # "extremely similar": across families as alike as two halves of one family (within 10 %)
-        close = [o >= 0.9 * d for _, _, offs, diags in cross for o, d in zip(offs, diags)]
-        verdict = None if not rises else (all(rises) and all(close)) or ("partly" if all(rises) else False)
-        rows.append(("cross_family", fp_res, text, verdict))
+        widths = sorted(set.intersection(*(set(int(k) for k in ds["width"].values) for ds in fams)))
+        if widths:
+            out.append((d, fams, widths))
+    return out
 
-    wd = wasserstein_table(pops).map(_first_float)
-    deeper = []
-    for deep, shallow in (("CL", "CS"), ("RL", "RS")):
+
+def _cross_per_image(fams, k):
+    return np.mean([split_cosine_per_image(a, k, b, k) for a, b in itertools.combinations(fams, 2)], axis=0)
+
+
+def _cross_family_rise(pops, n_boot):
+    groups = [(d, f, w) for d, f, w in _cross_family_groups(pops) if len(w) > 1]
+    if not groups:
+        return None
+    rows = [_cross_per_image(f, w[-1]) - _cross_per_image(f, w[0]) for _, f, w in groups]
+    where = "; ".join(f"{d}: {', '.join(ds.attrs['family_short'] for ds in f)}, k = {w[0]} → {w[-1]}"
+                      for d, f, w in groups)
+    return f"cross-family cosine of mean directions at k_max − at k_min ({where})", _image_estimate(rows, n_boot)
+
+
+def _cross_family_level(pops, n_boot):
+    groups = _cross_family_groups(pops)
+    if not groups:
+        return None
+    cross = np.stack([_cross_per_image(f, w[-1]) for _, f, w in groups])
+    within = np.stack([np.mean([split_cosine_per_image(ds, w[-1], ds, w[-1]) for ds in f], axis=0)
+                       for _, f, w in groups])
+    where = "; ".join(f"{d}, k = {w[-1]}" for d, _, w in groups)
+    return (f"cross-family ÷ split-half within-family cosine of mean directions, same families ({where})",
+            _image_estimate([cross], n_boot, lambda i: float(cross[:, i].mean() / within[:, i].mean())))
+
+
+def _saw_slope(pops, res, n_boot):
+    from sat_lib.claims.verdict import bootstrap
+
+    slopes = [float(v) for ds in main_populations(pops).values() for v in saw_linearity(ds, res)["slope"].values]
+    return (f"slope of log KDE on the fitted log density, mean over population × width fits ({res})",
+            bootstrap(slopes, np.mean, unit="fits (population × width)", n_resamples=n_boot))
+
+
+def _wasserstein(pops, n_boot):
+    from sat_lib.claims.verdict import interval
+
+    main = main_populations(pops)
+    groups = []
+    for deep, shallow in (("cnn_large", "cnn_small"), ("resnet_large", "resnet_small")):
         for d in datasets(main):
-            a, b = f"{deep} · {d}", f"{shallow} · {d}"
-            if a in wd.index and b in wd.index:
-                deeper.append((a, b, float(wd.loc[a].mean()), float(wd.loc[b].mean())))
-    text = (f"largest mean WD {np.nanmax(wd.values):.3f} (baseline 2)" if wd.size else "no pairs") + "".join(
-        f"; {a} {x:.3f} vs {b} {y:.3f}" for a, b, x, y in deeper)
-    rows.append(("wasserstein", fp_res, text, all(x > y for _, _, x, y in deeper) if deeper else None))
+            a = [ds for ds in main.values() if ds.attrs["family"] == deep and ds.attrs["dataset"] == d]
+            b = [ds for ds in main.values() if ds.attrs["family"] == shallow and ds.attrs["dataset"] == d]
+            if a and b:
+                for k in sorted(set(a[0]["width"].values.tolist()) & set(b[0]["width"].values.tolist())):
+                    wa, wb = wasserstein_pairs(a[0], k), wasserstein_pairs(b[0], k)
+                    if len(wa) and len(wb):
+                        groups.append((wa, wb))
+    if not groups:
+        return None
+    rng = np.random.default_rng(0)
+    point = float(np.mean([wa.mean() - wb.mean() for wa, wb in groups]))
+    boot = [np.mean([rng.choice(wa, len(wa)).mean() - rng.choice(wb, len(wb)).mean() for wa, wb in groups])
+            for _ in range(n_boot)]
+    n = sum(len(wa) + len(wb) for wa, wb in groups)
+    return (f"mean WD of the deeper family − the shallower (CL − CS, RL − RS), over {len(groups)} (pair, width) "
+            "cells", interval(boot, point, "model pairs (resampled within each family and width)", n))
 
-    wins: dict[str, list[bool]] = {"same width": [], "largest model": []}
-    for ds in main.values():
-        tc = transfer_curves(ds).pivot(index="target k", columns="source", values="alpha")
-        for other in wins:
-            if {"mean direction (same width)", other} <= set(tc.columns):
-                both = tc[["mean direction (same width)", other]].dropna()
-                wins[other] += list(both["mean direction (same width)"] < both[other])
-    rows.append(("transfer", "—", "the mean-direction attack lowers α more than a model of the same width at "
-                 f"{_share(wins['same width'])} (population, target width) points, and more than the largest model "
-                 f"at {_share(wins['largest model'])} (targets narrower than the largest)",
-                 all(wins["same width"] + wins["largest model"]) if wins["same width"] else None))
 
-    lt = loss_t_correlation(loss_vs_t(pops))
-    paper = lt[lt["families"] == PAPER_GROUP]
-    rows.append(("ensembles", "full", "Spearman ρ(E[t], test loss) over CNN/ResNet models: " + "; ".join(
-        f"{r.dataset}, m = {r.members}: {r._5:.2f}" for r in paper.itertuples()),
-        bool((paper["Spearman ρ"] < 0).all()) if len(paper) else None))
+def _transfer(pops, n_boot):
+    from sat_lib.claims.verdict import bootstrap
 
-    out = pd.DataFrame([{"claim": key, "resolution": res,
-                         "paper (where)": f"{claims[key]['statement']} ({claims[key]['where']})",
-                         "ours": text, "agrees": {True: "yes", False: "no", None: "—"}.get(verdict, verdict)}
-                        for key, res, text, verdict in rows])
-    order = list(claims)
-    out["order"] = out["claim"].map(order.index)
-    return out.sort_values(["order", "resolution"]).drop(columns="order").set_index(["claim", "resolution"])
+    same, largest = [], []
+    for ds in main_populations(pops).values():
+        k, alpha = ds["k"].values, ds["alpha"].values
+        top = ds["width"].values.max()
+        for j, kt in enumerate(k):
+            am = float(ds["alpha_mean"].sel(source_width=kt).values[j])
+            pool = np.flatnonzero((k == kt) & (np.arange(len(k)) != j))
+            if np.isfinite(am) and len(pool):
+                same.append(am - alpha[pool, j].mean())
+            if np.isfinite(am) and kt != top:
+                largest.append(am - alpha[k == top, j].mean())
+    out = []
+    if same:
+        out.append(("α(mean direction) − α(a model of the same width), per target model",
+                    bootstrap(same, np.mean, unit="target models", n_resamples=n_boot)))
+    if largest:
+        out.append(("α(mean direction) − α(the largest model), per target narrower than the largest",
+                    bootstrap(largest, np.mean, unit="target models", n_resamples=n_boot)))
+    return out
+
+
+def _spearman_estimate(x: np.ndarray, y: np.ndarray, n_boot: int, unit: str, seed: int = 0):
+    """Spearman ρ(x, y) with a percentile bootstrap over the (x, y) rows, all resamples ranked at once."""
+    from sat_lib.claims.verdict import interval
+
+    n = len(x)
+    idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))
+    rx, ry = stats.rankdata(x[idx], axis=1), stats.rankdata(y[idx], axis=1)
+    rx, ry = rx - rx.mean(1, keepdims=True), ry - ry.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a resample of one repeated row has no ranking
+        boot = (rx * ry).sum(1) / np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
+    return interval(boot, float(stats.spearmanr(x, y).statistic), unit, n)
+
+
+def _loss_vs_t(pops, n_boot):
+    df = loss_vs_t(pops)
+    if df.empty:
+        return []
+    out = []
+    single = df[(df["members"] == 1) & df["family_key"].isin(PAPER_FAMILIES)]
+    for d, sub in single.groupby("dataset"):
+        if len(sub) < 5:
+            continue
+        est = _spearman_estimate(sub["E[t]"].values, sub["test loss"].values, n_boot, "models")
+        out.append((f"Spearman ρ(E[t], test loss) over single CNN/ResNet models, {d}", est))
+    return out
+
+
+def _batch_size(pops, n_boot):
+    by_pop: dict[tuple[str, str], list[xr.Dataset]] = {}
+    for ds in pops.values():
+        by_pop.setdefault((ds.attrs["dataset"], ds.attrs["family"]), []).append(ds)
+    rows, where = [], []
+    for (d, fam), group in by_pop.items():
+        if len(group) < 2:
+            continue
+        group = sorted(group, key=lambda ds: ds.attrs["batch_size"])
+        lo, hi = group[0], group[-1]
+        shared = sorted(set(lo["width"].values.tolist()) & set(hi["width"].values.tolist()))
+        if not shared:
+            continue
+        rows.append(np.mean([pair_similarity_per_image(hi, k) - pair_similarity_per_image(lo, k) for k in shared],
+                            axis=0))
+        where.append(f"{label(lo)}, batch {lo.attrs['batch_size']} → {hi.attrs['batch_size']}, "
+                     f"k = {', '.join(map(str, shared))}")
+    if not rows:
+        return None
+    return (f"p(k, k) at the largest batch − at the smallest ({'; '.join(where)}; {_resolutions(pops)[-1]})",
+            _image_estimate(rows, n_boot))
+
+
+def claims_table(pops: Populations, n_boot: int = 1000) -> pd.DataFrame:
+    """Each of the paper's claims beside our statistic with its 95 % bootstrap interval, the unit resampled, and
+    the verdict of ``sat_lib.claims.verdict``: a direction agrees when the whole interval has the paper's sign, a
+    value when it lies inside the interval; otherwise disagrees, or inconclusive when the interval holds 0."""
+    from sat_lib.claims.verdict import claim_row, direction_verdict, value_verdict
+
+    claims = paper_claims("salience")["claims"]
+    res_all, fp_res = _resolutions(pops), _resolutions(pops)[-1]
+    found: list[tuple[str, str, object, str]] = []   # (claim key, what, estimate, kind)
+
+    def add(key, result, kind="direction"):
+        for what, est in ([result] if isinstance(result, tuple) else (result or [])):
+            found.append((key, what, est, kind))
+
+    add("width_trend", _width_trend(pops, fp_res, n_boot))
+    add("cross_family", _cross_family_rise(pops, n_boot))
+    add("cross_family", _cross_family_level(pops, n_boot), "value")
+    for res in res_all:
+        add("t_shift", _t_shift(pops, res, n_boot))
+    for res in res_all:
+        add("saw_fit", _saw_slope(pops, res, n_boot), "value")
+    add("wasserstein", _wasserstein(pops, n_boot))
+    add("transfer", _transfer(pops, n_boot))
+    add("ensembles", _loss_vs_t(pops, n_boot))
+    add("batch_size", _batch_size(pops, n_boot))
+
+    rows = []
+    for key, what, est, kind in found:
+        c = claims[key]
+        if kind == "value":
+            paper, verdict = f"{c['value']:g}", value_verdict(float(c["value"]), est)
+        else:
+            paper, verdict = ("> 0" if c["sign"] > 0 else "< 0"), direction_verdict(int(c["sign"]), est)
+        row = claim_row(what, f"{c['statement']}; ours should be {paper}", est, verdict, c["where"], fmt=".3f",
+                        key=key)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def verdicts(table: pd.DataFrame) -> dict[str, list[str]]:
+    """Claim keys by verdict (a claim with several rows is listed under each of its rows' verdicts)."""
+    out: dict[str, list[str]] = {}
+    for key, v in zip(table["key"], table["verdict"]):
+        if key not in out.setdefault(v, []):
+            out[v].append(key)
+    return out
 
 
 def constant_share(ds: xr.Dataset) -> float:
@@ -571,26 +715,22 @@ def setting_markdown(pops: Populations) -> str:
             f"({models_per_minute(pops):.1f} models per minute) on {', '.join(devices)}. Data: {'; '.join(sources)}.")
 
 
-def discussion(pops: Populations) -> str:
-    """A short reading of the results against the paper; every number is computed from ``pops``."""
-    table = claims_table(pops)
+def discussion(pops: Populations, table: pd.DataFrame | None = None) -> str:
+    """A short reading of the results against the paper; every number is computed from ``pops`` and the claims
+    table (computed here when not given)."""
+    table = claims_table(pops) if table is None else table
+    by = verdicts(table)
     acc = np.concatenate([100 * ds["accuracy"].values for ds in pops.values()])
-    agree = [f"{c} ({r})" if r != "—" else c for (c, r), v in table["agrees"].items() if v == "yes"]
-    disagree = [f"{c} ({r})" if r != "—" else c for (c, r), v in table["agrees"].items() if v == "no"]
-    partly = [f"{c} ({r})" if r != "—" else c for (c, r), v in table["agrees"].items() if v == "partly"]
-    disagreed = {c for (c, _), v in table["agrees"].items() if v == "no"}
     p = params(pops)
     main = main_populations(pops)
-    lines = [f"**Reading.** Our models reach {acc.min():.0f}–{acc.max():.0f} % test accuracy after {p['epochs']} "
-             f"epochs (the paper trains 200), widths {', '.join(map(str, p['widths']))}.",
-             f"Ours agrees with the paper on: {', '.join(agree) or 'none'}.",
-             f"Ours agrees in part on: {', '.join(partly) or 'none'}.",
-             f"Ours disagrees on: {', '.join(disagree) or 'none'}; the table above says by how much."]
-    if partly and "cross_family" in {c.split(" ")[0] for c in partly}:
-        lines.append("Mean directions: the cosine between families rises with width, as the paper reports, but "
-                     "stays below the split-half similarity within a family (the table's two lists), so at these "
-                     "widths families share part of their mean direction, not all of it.")
-    if "saw_fit" in disagreed:
+    lines = [f"**Reading.** Our models reach {acc.min():.0f}–{acc.max():.0f} % test accuracy (median "
+             f"{np.median(acc):.0f} %) after {p['epochs']} epochs on {p['train_size'] or 'all'} training images "
+             f"(the paper trains 200), widths {', '.join(map(str, p['widths']))}.",
+             f"By the interval rule, ours agrees with the paper on: {', '.join(by.get('agrees', [])) or 'none'}; "
+             f"disagrees on: {', '.join(by.get('disagrees', [])) or 'none'}; is inconclusive on: "
+             f"{', '.join(by.get('inconclusive', [])) or 'none'}. A claim with several rows can appear in more "
+             "than one list; the table says which row."]
+    if "saw_fit" in by.get("disagrees", []):
         fits = [saw_linearity(ds) for ds in main.values()]
         ratio = [float(r) for sl in fits for r in (sl["sd(t)"] / sl["fitted sd"]).values]
         lines.append(f"Saw fit: the exponential member fitted to all of a width's $t$ is {np.median(ratio):.1f}× "
@@ -598,8 +738,8 @@ def discussion(pops: Populations) -> str:
                      "mixture over test samples with different concentrations, and a reference direction from "
                      "few seeds, would both widen $t$. The KS p-values are descriptive only: the pooled $t$ values "
                      "share images and reference models, so they are not independent.")
-    if "batch_size" in disagreed:
-        be = batch_effect(pops)
+    be = batch_effect(pops)
+    if len(be) and "batch_size" not in by.get("agrees", []):
         shared = set.intersection(*(set(g["k"]) for _, g in be.groupby("batch size")))
         acc_by_bs = be[be["k"].isin(shared)].groupby("batch size")["accuracy"].mean()
         lines.append(f"Batch size: at a fixed number of epochs a smaller batch takes more SGD steps; at the "
@@ -607,11 +747,6 @@ def discussion(pops: Populations) -> str:
                      + ", ".join(f"{100 * a:.1f} % at batch {b}" for b, a in acc_by_bs.items())
                      + ", so with training this short batch size and training progress are confounded (the "
                        "paper trains 200 epochs).")
-    if "ensembles" in disagreed:
-        lt = loss_t_correlation(loss_vs_t(pops))
-        means = lt.groupby(["families", "dataset"])["Spearman ρ"].mean()
-        lines.append("Loss against E[t], mean Spearman ρ over ensemble sizes: "
-                     + "; ".join(f"{f}, {d}: {r:+.2f}" for (f, d), r in means.items()) + " (the paper: negative).")
     shares = {label(ds): constant_share(ds) for ds in main.values()}
     for ds in main.values():
         if float(ds["accuracy"].mean()) >= 0.3:
@@ -630,10 +765,3 @@ def discussion(pops: Populations) -> str:
         lines.append(f"With {p['seeds']} seeds per width, mean directions, $t$ and the ensembles rest on very few "
                      "models; the paper uses 5 to 100.")
     return "\n\n".join(lines)
-
-
-def _first_float(cell) -> float:
-    try:
-        return float(str(cell).split("±")[0])
-    except ValueError:
-        return float("nan")

@@ -232,15 +232,15 @@ def claims_table(ds: xr.Dataset, n_boot: int = 2000) -> pd.DataFrame:
     paper = claims["diagonal"]["value"]
     est = bootstrap(np.diag(ds["sat"].values), np.mean, unit="models", n_resamples=n_boot)
     rows.append(claim_row("SAT of a model with itself (mean diagonal)", f"{paper:.3f}", est,
-                          value_verdict(paper, est), claims["diagonal"]["where"], fmt=".3f"))
+                          value_verdict(paper, est), claims["diagonal"]["where"], fmt=".3f", key="diagonal"))
     paper = claims["mean_off_diagonal"]["value"]
     est = pair_estimate(ds, lambda p: float(p["sat"].mean()), n_boot=n_boot)
     rows.append(claim_row("mean SAT between different architectures", f"{paper:.2f}", est,
-                          value_verdict(paper, est), claims["mean_off_diagonal"]["where"]))
+                          value_verdict(paper, est), claims["mean_off_diagonal"]["where"], key="mean_off_diagonal"))
     fam = claims["base_architecture"]
     est = pair_estimate(ds, _within_minus_between, n_boot=n_boot)
     rows.append(claim_row("SAT within a base-architecture family minus between families", fam["statement"],
-                          est, direction_verdict(fam["sign"], est), fam["where"]))
+                          est, direction_verdict(fam["sign"], est), fam["where"], key="base_architecture"))
     std = claims["stability_std"]
     pool = json.loads(ds.attrs.get("params_json", "{}")).get("stability_pool")
     for size in ds["size"].values:
@@ -250,7 +250,7 @@ def claims_table(ds: xr.Dataset, n_boot: int = 2000) -> pd.DataFrame:
         vals = ds["stability_rate"].sel(size=size).values
         est = bootstrap(vals, lambda v: np.std(v, ddof=1), unit="subsets", n_resamples=n_boot)
         rows.append(claim_row(f"std of the stability pair's score at {int(size)} images (pp)", f"{paper:.2f}",
-                              est, value_verdict(paper, est), std["where"]))
+                              est, value_verdict(paper, est), std["where"], key="stability_std"))
     return pd.DataFrame(rows).set_index("claim")
 
 

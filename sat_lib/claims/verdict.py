@@ -96,9 +96,25 @@ def bootstrap(values: Sequence[float], statistic: Callable[[np.ndarray], float] 
     return Estimate(point, float(lo), float(hi), unit, len(v))
 
 
-def claim_row(claim: str, paper: str, ours: Estimate, verdict: str, source: str = "", fmt: str = ".2f") -> dict:
-    """One row of a claims table: the claim, the paper's statement, ours with its interval and unit, verdict."""
+def resample(statistic: Callable[[np.ndarray], float], n: int, *, unit: str, n_resamples: int = 1000,
+             seed: int = 0, level: float = LEVEL) -> Estimate:
+    """Percentile bootstrap of ``statistic(indices)`` over ``n`` units resampled with replacement: for statistics
+    of several arrays that share one unit (images along one axis of every array, target models), which
+    ``bootstrap`` of one 1-D sample cannot express. ``statistic(np.arange(n))`` is the point estimate."""
+    rng = np.random.default_rng(seed)
+    point = float(statistic(np.arange(n)))
+    if n < 3:
+        return Estimate(point, math.nan, math.nan, unit, n)
+    samples = [statistic(rng.integers(0, n, n)) for _ in range(n_resamples)]
+    return interval(samples, point, unit, n, level)
+
+
+def claim_row(claim: str, paper: str, ours: Estimate, verdict: str, source: str = "", fmt: str = ".2f", *,
+              key: str = "") -> dict:
+    """One row of a claims table: the claim, the paper's statement, ours with its interval and unit, verdict.
+    ``key`` names the paper claim the row speaks for (``sat_lib/claims/<chapter>.yaml``; the status page and
+    ``sat_lib/claims/inventory.yaml`` refer to it); several rows may share one key."""
     if verdict not in (AGREES, DISAGREES, INCONCLUSIVE):
         raise ValueError(f"claim_row: unknown verdict {verdict!r}")
-    return {"claim": claim, "paper": paper, "ours [95 % CI]": ours.text(fmt),
+    return {"claim": claim, "key": key, "paper": paper, "ours [95 % CI]": ours.text(fmt),
             "resampled": f"{ours.n} {ours.unit}", "verdict": verdict, "paper source": source}

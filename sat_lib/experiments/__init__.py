@@ -1,8 +1,9 @@
 """One module per chapter's computation; importing this package registers every chapter."""
-from sat_lib.experiments._chapter import CHAPTERS, Chapter, register, resolve_params
-# registration order is the book's order
+from sat_lib.experiments._chapter import CHAPTERS, Chapter, execution_order, register, resolve_params
+# registration order is the book's order (execution_order() runs the status page last)
+from sat_lib.experiments import status  # noqa: F401, E402
 from sat_lib.experiments import sat_matrix  # noqa: F401, E402
 from sat_lib.experiments import salience  # noqa: F401, E402
 from sat_lib.experiments import measures_demo  # noqa: F401, E402
 
-__all__ = ["CHAPTERS", "Chapter", "register", "resolve_params"]
+__all__ = ["CHAPTERS", "Chapter", "execution_order", "register", "resolve_params"]

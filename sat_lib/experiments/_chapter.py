@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pandas as pd
 import xarray as xr
 
 from sat_lib.config import ProjectConfig, project_config
@@ -20,6 +21,23 @@ class Chapter:
     config: type[ChapterConfig]
     compute: Callable[..., xr.Dataset | dict[str, xr.Dataset]]  # one result, or one per population
     summary: str = ""
+    # (cfg, mode) → (claims table, "device · commit · date" of the results it was computed from): the rows of
+    # the paper's claims beside ours that the status page collects; None for a chapter without paper claims
+    claims: Callable[[ChapterConfig, str], tuple[pd.DataFrame, str]] | None = None
+    reads_all_results: bool = False  # the status page: executed after every other chapter, depends on all results
+
+
+def execution_order() -> list[str]:
+    """Chapter names in the order a whole-book run executes them: the book's order, except that a chapter that
+    reads every other chapter's results (the status page) comes after them."""
+    return sorted(CHAPTERS, key=lambda name: CHAPTERS[name].reads_all_results)
+
+
+def provenance_line(ds: xr.Dataset) -> str:
+    """"cpu (…, 2 threads) · commit 1a2b3c4d · 2026-11-29": where and from which code a stored result came."""
+    commit = str(ds.attrs.get("git_commit", "unknown"))
+    short = commit[:8] + ("-dirty" if commit.endswith("-dirty") else "")
+    return f"{ds.attrs.get('device', 'unknown device')} · commit {short} · {str(ds.attrs.get('created_at', ''))[:10]}"
 
 
 CHAPTERS: Registry[Chapter] = Registry("chapter")

@@ -383,6 +383,26 @@ def run(cfg: Config, mode: str = "auto") -> dict[str, xr.Dataset]:
     return out
 
 
+def claims(cfg: Config, mode: str = "cache_only"):
+    """The claims table of the stored populations (and of the authors' checkpoints where configured), and where
+    they were computed (for the status page)."""
+    import pandas as pd
+
+    from sat_lib.analysis import official
+    from sat_lib.analysis.salience import claims_table
+    from sat_lib.experiments import salience_official
+    from sat_lib.experiments._chapter import provenance_line
+
+    pops = run(cfg, mode)
+    tables = [claims_table(pops)]
+    if cfg.official_models:
+        ods = salience_official.run(salience_official.Config(n_salience=cfg.n_salience, salience_seed=cfg.seed),
+                                    mode=mode)
+        if ods is not None:
+            tables.append(official.claims_table(ods))
+    return pd.concat(tables), provenance_line(next(iter(pops.values())))
+
+
 CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Convergence of input salience",
@@ -391,4 +411,5 @@ CHAPTER = register(Chapter(
     config=Config,
     compute=run,
     summary="Populations of width families: salience similarity vs capacity, mean directions, attacks, ensembles.",
+    claims=claims,
 ))

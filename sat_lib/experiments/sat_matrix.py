@@ -312,6 +312,15 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     return cached(cfg, compute, version=VERSION, mode=mode)
 
 
+def claims(cfg: Config, mode: str = "cache_only"):
+    """The claims table of the stored result, and where it was computed (for the status page)."""
+    from sat_lib.analysis.sat import claims_table
+    from sat_lib.experiments._chapter import provenance_line
+
+    ds = run(cfg, mode)
+    return claims_table(ds), provenance_line(ds)
+
+
 CHAPTER = register(Chapter(
     name=Config.chapter,
     title="SAT similarity of a model zoo",
@@ -320,4 +329,5 @@ CHAPTER = register(Chapter(
     config=Config,
     compute=run,
     summary="Train a zoo, attack each model with PGD, score every pair by two-sided transfer (Eq. 1).",
+    claims=claims,
 ))

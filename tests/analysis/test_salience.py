@@ -133,3 +133,42 @@ def test_constant_share_sees_a_uniform_colour_salience():
     fp = np.ones_like(ds["fingerprint"].values)
     flat["fingerprint"] = (ds["fingerprint"].dims, fp / np.sqrt(fp[0, 0].size))
     assert A.constant_share(flat) == pytest.approx(1)
+
+
+def test_pair_similarity_per_image_averages_distinct_pairs_to_the_stored_p_ind():
+    ds = population(seeds=3)
+    per_image = A.pair_similarity_per_image(ds, 4)
+    assert per_image.shape == (ds.sizes["sample"],)
+    assert per_image.mean() == pytest.approx(float(A.width_similarity(ds, "4x4").sel(k1=4, k2=4)))
+
+
+def test_width_trend_claim_agrees_when_similarity_rises_and_disagrees_when_it_falls():
+    from sat_lib.claims.verdict import direction_verdict
+
+    rising = {"a": population(rng=1), "b": population("B", rng=2)}
+    what, est = A._width_trend(rising, "4x4", 300)
+    assert est.unit == "test images" and direction_verdict(+1, est) == "agrees"
+    falling = {"a": population(noise=(0.5, 3.0), rng=1)}
+    assert direction_verdict(+1, A._width_trend(falling, "4x4", 300)[1]) == "disagrees"
+
+
+def test_cross_family_ratio_is_near_one_for_one_shared_direction():
+    from sat_lib.claims.verdict import value_verdict
+
+    shared = np.random.default_rng(5).standard_normal((64, 48))
+    pops = {f: population(f, shared=shared, seeds=4, rng=i) for i, f in enumerate(("A", "B"))}
+    for ds, fam in zip(pops.values(), ("cnn_small", "resnet_small")):
+        ds.attrs["family"] = fam
+    what, est = A._cross_family_level(pops, 300)
+    assert est.value == pytest.approx(1, abs=0.1) and value_verdict(1.0, est) == "agrees"
+    pops["b"] = population("C", seeds=4, rng=7)        # an unrelated direction: far below one
+    pops["b"].attrs["family"] = "resnet_small"
+    pops = {"a": pops["A"], "b": pops["b"]}
+    assert A._cross_family_level(pops, 300)[1].high < 0.5
+
+
+def test_spearman_estimate_recovers_a_negative_relation():
+    rng = np.random.default_rng(3)
+    x = rng.random(40)
+    est = A._spearman_estimate(x, -x + 0.1 * rng.standard_normal(40), 500, "models")
+    assert est.high < 0 and est.value < -0.8

@@ -56,3 +56,20 @@ def test_interval_from_samples_and_the_row_it_makes():
     assert row["ours [95 % CI]"] == "0.50 [0.03, 0.97]" and row["verdict"] == AGREES and row["resampled"] == "24 models"
     with pytest.raises(ValueError, match="verdict"):
         claim_row("x", "1", e, "yes")
+
+
+def test_resample_covers_the_mean_of_paired_rows_and_needs_three_units():
+    from sat_lib.claims.verdict import resample
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1.0, 1.0, 400), rng.normal(0.0, 1.0, 400)  # two arrays sharing one unit (images)
+    e = resample(lambda i: float(a[i].mean() - b[i].mean()), 400, unit="images", n_resamples=500)
+    assert e.unit == "images" and e.n == 400 and e.has_interval
+    assert e.low < 1.0 < e.high and e.high - e.low < 0.5
+    assert e.value == pytest.approx(a.mean() - b.mean())
+    assert not resample(lambda i: float(a[i].mean()), 2, unit="images").has_interval
+
+
+def test_claim_rows_name_the_paper_claim_they_speak_for():
+    row = claim_row("mean SAT", "2.73", est(2.5, 2.4, 2.8), AGREES, "Table 4", key="mean_off_diagonal")
+    assert row["key"] == "mean_off_diagonal" and row["verdict"] == AGREES

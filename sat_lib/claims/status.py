@@ -1,0 +1,125 @@
+"""The book's status page and each chapter's "not reproduced here" list.
+
+Two sources, one page: ``inventory.yaml`` lists every table and figure of the four papers with its state (kept by
+hand: which chapter and section reproduces it, or why not yet), and the chapters' claims tables give the verdicts
+(computed from the stored results, never typed). An item's verdicts are those of the claims-table rows whose
+``key`` the item names.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from functools import lru_cache
+
+import pandas as pd
+import yaml
+
+from sat_lib.claims import HERE, paper_claims
+
+STATES = ("reproduced", "partly", "not yet", "not applicable")
+OPEN_STATES = ("partly", "not yet")
+
+
+@lru_cache(maxsize=None)
+def inventory() -> dict:
+    """``inventory.yaml``, checked: every item has an id, a description and a known state, and names only
+    claim keys its chapter's claims file defines."""
+    path = HERE / "inventory.yaml"
+    data = yaml.safe_load(path.read_text())
+    check_inventory(data, where=str(path))
+    return data
+
+
+def _claim_keys(chapter: str) -> set[str]:
+    keys = set(paper_claims(chapter)["claims"])
+    if chapter == "salience":  # the section on the authors' own checkpoints has its own two rows
+        keys |= {"official_width_trend", "official_transfer"}
+    return keys
+
+
+def check_inventory(data: Mapping, where: str = "inventory") -> None:
+    papers = data.get("papers") if isinstance(data, Mapping) else None
+    if not isinstance(papers, Mapping) or not papers:
+        raise ValueError(f"{where}: expected a mapping 'papers:' of paper key → {{title, chapter, items}}")
+    for key, paper in papers.items():
+        at = f"{where}: papers.{key}"
+        for field in ("title", "items"):
+            if field not in paper:
+                raise ValueError(f"{at}: missing '{field}'")
+        chapter = paper.get("chapter")
+        known = _claim_keys(chapter) if chapter else set()
+        for i, item in enumerate(paper["items"]):
+            it = f"{at}.items[{i}] ({item.get('id', '?')})"
+            for field in ("id", "what", "state"):
+                if not item.get(field):
+                    raise ValueError(f"{it}: missing '{field}'")
+            if item["state"] not in STATES:
+                raise ValueError(f"{it}: state {item['state']!r} is none of {STATES}")
+            unknown = set(item.get("claims") or ()) - known
+            if unknown:
+                raise ValueError(f"{it}: claim keys {sorted(unknown)} are not claims of chapter {chapter!r} "
+                                 f"(known: {sorted(known)})")
+            if item["state"] in ("reproduced", "partly") and not chapter:
+                raise ValueError(f"{it}: state {item['state']!r} but the paper has no chapter")
+
+
+def paper_of(chapter: str) -> str:
+    """The inventory key of the paper a chapter reproduces."""
+    for key, paper in inventory()["papers"].items():
+        if paper.get("chapter") == chapter:
+            return key
+    raise KeyError(f"no paper in the inventory has chapter {chapter!r}")
+
+
+def verdict_counts(keys, table: pd.DataFrame | None) -> str:
+    """"agrees 2 · inconclusive 1" over the claims-table rows with one of ``keys``; "—" when none."""
+    if table is None or not keys:
+        return "—"
+    rows = table[table["key"].isin(list(keys))]
+    if rows.empty:
+        return "—"
+    counts = Counter(rows["verdict"])
+    return " · ".join(f"{v} {counts[v]}" for v in ("agrees", "disagrees", "inconclusive") if counts[v])
+
+
+def items_table(paper: str, claims: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per table/figure of ``paper``: what it shows, its state, where the book reproduces it, and the
+    verdicts of the claims that speak for it."""
+    p = inventory()["papers"][paper]
+    rows = []
+    for item in p["items"]:
+        where = f"§ {item['section']}" if item.get("section") else "—"
+        rows.append({"item": item["id"], "what": item["what"], "state": item["state"], "where": where,
+                     "verdicts": verdict_counts(item.get("claims") or (), claims),
+                     "note": item.get("note", "")})
+    return pd.DataFrame(rows)
+
+
+def overview(claims: Mapping[str, pd.DataFrame | None], provenance: Mapping[str, str]) -> pd.DataFrame:
+    """Per paper: its chapter, how many items are in each state, the verdicts of all its claims, and the run
+    (profile, device, commit) that produced them. ``claims`` and ``provenance`` are keyed by chapter."""
+    rows = []
+    for key, p in inventory()["papers"].items():
+        chapter = p.get("chapter")
+        states = Counter(item["state"] for item in p["items"])
+        table = claims.get(chapter) if chapter else None
+        rows.append({"paper": p["title"], "chapter": chapter or "— (not yet)",
+                     **{s: states[s] for s in STATES},
+                     "verdicts": verdict_counts(set(table["key"]), table) if table is not None else "—",
+                     "computed by": provenance.get(chapter, "—") if chapter else "—"})
+    return pd.DataFrame(rows).set_index("paper")
+
+
+def not_reproduced_markdown(chapter: str) -> str:
+    """The chapter's closing list: every item of its paper that is only partly reproduced or not yet, and why."""
+    p = inventory()["papers"][paper_of(chapter)]
+    items = [i for i in p["items"] if i["state"] in OPEN_STATES]
+    if not items:
+        return "Every table and figure of the paper is reproduced in this chapter."
+    results = [i for i in p["items"] if i["state"] != "not applicable"]
+    lines = [f"Of the paper's {len(results)} tables and figures that show results, these are not (or only partly) "
+             "reproduced here; the book's status page lists all of them."]
+    for i in items:
+        note = f" — {i['note']}" if i.get("note") else ""
+        lines.append(f"- **{i['id']}** ({i['state']}): {i['what']}{note}")
+    return "\n".join(lines)
