@@ -8,7 +8,7 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import spearmanr
 
-from sat_lib.claims.verdict import claim_row, direction_verdict, interval
+from sat_lib.claims.verdict import claim_row, direction_verdict, interval, resample
 
 Populations = dict[str, xr.Dataset]
 
@@ -38,10 +38,8 @@ def _off_diagonal_trend(per_image: np.ndarray, widths: np.ndarray, rows: np.ndar
 def trend_estimate(per_image: np.ndarray, widths, n_boot: int = 1000, seed: int = 0):
     """The width trend of a (k, k_b, image) map with a 95 % interval from resampling images."""
     widths = np.asarray(widths, dtype=float)
-    n = per_image.shape[-1]
-    rng = np.random.default_rng(seed)
-    boot = [_off_diagonal_trend(per_image, widths, rng.integers(0, n, n)) for _ in range(n_boot)]
-    return interval(boot, _off_diagonal_trend(per_image, widths, np.arange(n)), "images", n)
+    return resample(lambda rows: _off_diagonal_trend(per_image, widths, rows), per_image.shape[-1], unit="images",
+                    n_resamples=n_boot, seed=seed)
 
 
 def claims_table(ods: xr.Dataset, n_boot: int = 1000) -> pd.DataFrame:
