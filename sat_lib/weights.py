@@ -59,7 +59,8 @@ def zoo_fingerprint(zoo) -> str:
     """A hash of what a zoo trains: every entry's definition, recipe values and epoch scale. Chapters put it in
     their result key, so editing a zoo (a model's width, its epochs) recomputes the result instead of reusing
     one computed from the old zoo."""
-    spec = [{**entry_spec(e), "epoch_scale": e.epoch_scale} for e in zoo]
+    spec = [{**entry_spec(e), "epoch_scale": e.epoch_scale, **({"precision": e.precision} if e.precision else {})}
+            for e in zoo]  # precision only when set: fingerprints of zoos without it stay as they were
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -100,8 +101,9 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     """Return ``entry`` trained on ``data`` with ``cfg``, loading cached weights when they exist.
 
     ``cfg.epochs`` is scaled by the entry's ``epoch_scale``. The precision / memory layout is measured for the
-    model first (``choose_layout``, cached per machine) and is part of the weights key."""
-    cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs))
+    model first (``choose_layout``, cached per machine) and is part of the weights key; an entry's own
+    ``precision`` replaces ``cfg.precision``."""
+    cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs), precision=entry.precision or cfg.precision)
     torch.manual_seed(cfg.seed)
     model = build_for(entry, data).to(device)
     layout = choose_layout(model, (data.channels, data.image_size, data.image_size), cfg.precision, device)

@@ -159,20 +159,24 @@ def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
                          "min_accuracy": np.minimum(acc[i], acc[j]), "same_family": fam[i] == fam[j]})
 
 
-def model_bootstrap(ds: xr.Dataset, stat, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
-    """``stat(pairs)`` on bootstrap resamples of the *models* (pairs share models, so models are the unit):
-    each resample draws models with replacement and keeps the pairs of two different drawn models."""
-    pairs = pair_frame(ds)
-    n = ds.sizes["model"]
+def pairs_bootstrap(pairs: pd.DataFrame, n_models: int, stat, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """``stat(rows of pairs)`` on bootstrap resamples of the *models* (pairs share models, so models are the
+    unit): each resample draws ``n_models`` models with replacement and keeps the pairs of two different drawn
+    models, once per drawn couple. ``pairs`` has integer columns ``i`` < ``j`` naming the two models."""
     lookup = {(a, b): k for k, (a, b) in enumerate(zip(pairs["i"], pairs["j"]))}
     rng = np.random.default_rng(seed)
     out = np.full(n_boot, np.nan)
     for b in range(n_boot):
-        draw = rng.integers(0, n, n)
+        draw = rng.integers(0, n_models, n_models)
         rows = [lookup[(min(p, q), max(p, q))] for x, p in enumerate(draw) for q in draw[x + 1:] if p != q]
         if len(rows) > 2:
             out[b] = stat(pairs.iloc[rows])
     return out
+
+
+def model_bootstrap(ds: xr.Dataset, stat, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """``stat(pair_frame(ds))`` on bootstrap resamples of the zoo's models (``pairs_bootstrap``)."""
+    return pairs_bootstrap(pair_frame(ds), ds.sizes["model"], stat, n_boot=n_boot, seed=seed)
 
 
 def accuracy_effect(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:

@@ -2,8 +2,9 @@
 
 Two sources, one page: ``inventory.yaml`` lists every table and figure of the four papers with its state (kept by
 hand: which chapter and section reproduces it, or why not yet), and the chapters' claims tables give the verdicts
-(computed from the stored results, never typed). An item's verdicts are those of the claims-table rows whose
-``key`` the item names.
+(computed from the stored results, never typed). An item's verdicts are those of the claims-table rows of its
+chapter whose ``key`` the item names. A paper may be spread over several chapters (``chapters:``, in book order);
+an item names its own ``chapter`` when it is not the paper's first.
 """
 from __future__ import annotations
 
@@ -39,8 +40,7 @@ def check_inventory(data: Mapping, where: str = "inventory") -> None:
         for field in ("title", "items"):
             if field not in paper:
                 raise ValueError(f"{at}: missing '{field}'")
-        chapter = paper.get("chapter")
-        known = set(paper_claims(chapter)["claims"]) if chapter else set()
+        chapters = list(paper.get("chapters") or ())
         for i, item in enumerate(paper["items"]):
             it = f"{at}.items[{i}] ({item.get('id', '?')})"
             for field in ("id", "what", "state"):
@@ -48,6 +48,10 @@ def check_inventory(data: Mapping, where: str = "inventory") -> None:
                     raise ValueError(f"{it}: missing '{field}'")
             if item["state"] not in STATES:
                 raise ValueError(f"{it}: state {item['state']!r} is none of {STATES}")
+            chapter = item_chapter(paper, item)
+            if item.get("chapter") and item["chapter"] not in chapters:
+                raise ValueError(f"{it}: chapter {item['chapter']!r} is not one of the paper's chapters {chapters}")
+            known = set(paper_claims(chapter)["claims"]) if chapter else set()
             unknown = set(item.get("claims") or ()) - known
             if unknown:
                 raise ValueError(f"{it}: claim keys {sorted(unknown)} are not claims of chapter {chapter!r} "
@@ -56,10 +60,16 @@ def check_inventory(data: Mapping, where: str = "inventory") -> None:
                 raise ValueError(f"{it}: state {item['state']!r} but the paper has no chapter")
 
 
+def item_chapter(paper: Mapping, item: Mapping) -> str | None:
+    """The chapter that reproduces ``item``: its own ``chapter``, else the paper's first chapter (None: none)."""
+    chapters = paper.get("chapters") or ()
+    return item.get("chapter") or (chapters[0] if chapters else None)
+
+
 def paper_of(chapter: str) -> str:
     """The inventory key of the paper a chapter reproduces."""
     for key, paper in inventory()["papers"].items():
-        if paper.get("chapter") == chapter:
+        if chapter in (paper.get("chapters") or ()):
             return key
     raise KeyError(f"no paper in the inventory has chapter {chapter!r}")
 
@@ -75,15 +85,17 @@ def verdict_counts(keys, table: pd.DataFrame | None) -> str:
     return " · ".join(f"{v} {counts[v]}" for v in ("agrees", "disagrees", "inconclusive") if counts[v])
 
 
-def items_table(paper: str, claims: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per table/figure of ``paper``: what it shows, its state, where the book reproduces it, and the
-    verdicts of the claims that speak for it."""
+def items_table(paper: str, claims: Mapping[str, pd.DataFrame | None] | None = None) -> pd.DataFrame:
+    """One row per table/figure of ``paper``: what it shows, its state, where the book reproduces it (chapter
+    and section), and the verdicts of the claims that speak for it (``claims``: tables keyed by chapter)."""
     p = inventory()["papers"][paper]
+    claims = claims or {}
     rows = []
     for item in p["items"]:
-        where = f"§ {item['section']}" if item.get("section") else "—"
+        chapter = item_chapter(p, item)
+        where = f"{chapter} § {item['section']}" if item.get("section") else "—"
         rows.append({"item": item["id"], "what": item["what"], "state": item["state"], "where": where,
-                     "verdicts": verdict_counts(item.get("claims") or (), claims),
+                     "verdicts": verdict_counts(item.get("claims") or (), claims.get(chapter)),
                      "note": item.get("note", "")})
     return pd.DataFrame(rows)
 
@@ -93,13 +105,15 @@ def overview(claims: Mapping[str, pd.DataFrame | None], provenance: Mapping[str,
     (profile, device, commit) that produced them. ``claims`` and ``provenance`` are keyed by chapter."""
     rows = []
     for key, p in inventory()["papers"].items():
-        chapter = p.get("chapter")
+        chapters = list(p.get("chapters") or ())
         states = Counter(item["state"] for item in p["items"])
-        table = claims.get(chapter) if chapter else None
-        rows.append({"paper": p["title"], "chapter": chapter or "— (not yet)",
+        tables = [claims[c] for c in chapters if claims.get(c) is not None]
+        table = pd.concat(tables) if tables else None
+        runs = dict.fromkeys(provenance[c] for c in chapters if c in provenance)
+        rows.append({"paper": p["title"], "chapters": ", ".join(chapters) or "— (not yet)",
                      **{s: states[s] for s in STATES},
                      "verdicts": verdict_counts(set(table["key"]), table) if table is not None else "—",
-                     "computed by": provenance.get(chapter, "—") if chapter else "—"})
+                     "computed by": "; ".join(runs) or "—"})
     return pd.DataFrame(rows).set_index("paper")
 
 
@@ -108,7 +122,7 @@ def not_reproduced_markdown(chapter: str) -> str:
     p = inventory()["papers"][paper_of(chapter)]
     items = [i for i in p["items"] if i["state"] in OPEN_STATES]
     if not items:
-        return "Every table and figure of the paper is reproduced in this chapter."
+        return "Every table and figure of the paper is reproduced in this book."
     results = [i for i in p["items"] if i["state"] != "not applicable"]
     lines = [f"Of the paper's {len(results)} tables and figures that show results, these are not (or only partly) "
              "reproduced here; the book's status page lists all of them."]

@@ -60,14 +60,15 @@ def resolve_params(name: str, profile: str | None = None, overrides: dict | None
 
 
 def cached(cfg: ChapterConfig, compute: Callable[[ChapterConfig], xr.Dataset], *, version: int,
-           mode: str = "auto") -> xr.Dataset:
-    """A chapter's one compute call: the stored result for these parameters, or compute and store it."""
+           mode: str = "auto", extra: dict | None = None) -> xr.Dataset:
+    """A chapter's one compute call: the stored result for these parameters, or compute and store it.
+    ``extra`` joins the parameters in the result's key (e.g. the keys of the upstream results it reads)."""
     from sat_lib.provenance import default_device
     from sat_lib.results import load_or_compute
 
     pc = project_config()
-    return load_or_compute(cfg.chapter, result_params(cfg), lambda: compute(cfg), mode=mode, version=version,
-                           results_dir=pc.results_dir, device=default_device())
+    return load_or_compute(cfg.chapter, {**result_params(cfg), **(extra or {})}, lambda: compute(cfg), mode=mode,
+                           version=version, results_dir=pc.results_dir, device=default_device())
 
 
 def result_params(cfg: ChapterConfig) -> dict:

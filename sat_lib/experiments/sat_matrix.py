@@ -32,13 +32,12 @@ VERSION = 3  # 3: adversarial examples only where the source is correct
 
 
 @dataclass(frozen=True)
-class Config(ChapterConfig):
-    """Defaults are the quick profile; ``_config.yml`` holds smoke / quick / paper."""
+class ZooAttack(ChapterConfig):
+    """What every SAT chapter shares: how the zoo's models are trained and how they are attacked. Defaults are
+    the quick profile; ``_config.yml`` holds smoke / quick / paper."""
 
-    chapter: ClassVar[str] = "sat-matrix"
     dataset: str = "cifar10"
     zoo: str = "cifar-cpu"
-    models: tuple[str, ...] = ()          # empty: the whole zoo
     train_size: int = 0                   # 0: the whole training split
     epochs: int = 3                       # scaled per model by the zoo entry's epoch_scale
     batch_size: int = 256
@@ -51,22 +50,18 @@ class Config(ChapterConfig):
     step_size: float = 2 / 255
     steps: int = 50                       # as the paper
     eps_s: float = 0.01                   # Eq. 1's floor, in percent: log(0.01) = -4.6
-    one_sided: bool = False               # appendix G's approximation
-    stability_pool: int = 2000            # test images the stability pair is attacked on
-    stability_sizes: tuple[int, ...] = (250, 500, 1000, 2000)
-    stability_repeats: int = 10
     seed: int = 0
     precision: str = "auto"
     attack_batch_size: int = 250
 
     def __post_init__(self) -> None:
-        for name in ("n_images", "epochs", "batch_size", "stability_repeats", "attack_batch_size"):
+        for name in ("n_images", "epochs", "batch_size", "attack_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"parameter {name!r} must be >= 1, got {getattr(self, name)}")
         if self.train_size < 0:
             raise ValueError(f"parameter 'train_size' must be >= 0 (0 = all), got {self.train_size}")
         PGDConfig(norm=self.norm, eps=self.eps, step_size=self.step_size, steps=self.steps)
-        check_zoo_and_dataset(self.zoo, self.models, self.dataset)
+        check_zoo_and_dataset(self.zoo, getattr(self, "models", ()), self.dataset)
 
     @property
     def train(self) -> TrainConfig:
@@ -76,6 +71,36 @@ class Config(ChapterConfig):
     @property
     def attack(self) -> PGDConfig:
         return PGDConfig(norm=self.norm, eps=self.eps, step_size=self.step_size, steps=self.steps, seed=self.seed)
+
+    def shared(self) -> dict:
+        """The values of the fields every SAT chapter shares (to build another chapter's matching config)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(ZooAttack)}
+
+
+@dataclass(frozen=True)
+class Config(ZooAttack):
+    """Defaults are the quick profile; ``_config.yml`` holds smoke / quick / paper."""
+
+    chapter: ClassVar[str] = "sat-matrix"
+    models: tuple[str, ...] = ()          # empty: the whole zoo
+    one_sided: bool = False               # appendix G's approximation
+    stability_pool: int = 2000            # test images the stability pair is attacked on
+    stability_sizes: tuple[int, ...] = (250, 500, 1000, 2000)
+    stability_repeats: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.stability_repeats < 1:
+            raise ValueError(f"parameter 'stability_repeats' must be >= 1, got {self.stability_repeats}")
+
+
+def attack_sample(cfg: ZooAttack, n_test: int) -> np.ndarray:
+    """The ``n_images`` test indices every SAT chapter attacks (sorted; one seeded draw), so models shared
+    between chapters reuse their stored adversarial examples."""
+    if cfg.n_images > n_test:
+        raise ValueError(f"n_images={cfg.n_images} exceeds the {n_test} test images of {cfg.dataset}")
+    rng = np.random.default_rng(cfg.seed)
+    return np.sort(rng.choice(n_test, size=cfg.n_images, replace=False))
 
 
 def _as_tensor(data, device):
@@ -87,10 +112,19 @@ def _as_tensor(data, device):
 # Each job is a module-level function of a small dict, so the executor can run it in this process or on any
 # Dask worker. Jobs write what they make to the cache (weights, adversarial examples) and return small arrays.
 
-def _spec(cfg: Config, name: str, **extra) -> dict:
-    return {"zoo": cfg.zoo, "name": name, "dataset": cfg.dataset, "train_size": cfg.train_size,
-            "seed": cfg.seed, "train": dataclasses.asdict(cfg.train), "attack": dataclasses.asdict(cfg.attack),
-            "precision": cfg.precision, "attack_batch_size": cfg.attack_batch_size, **extra}
+def _spec(cfg: ZooAttack, name: str, *, train: TrainConfig | None = None, recipe: str = "", label: str = "",
+          **extra) -> dict:
+    """A job's description. ``train`` / ``recipe`` replace the chapter's training configuration and the entry's
+    optimiser recipe (training-procedure variants: ``sat_lib.variants``); ``label`` names the model in progress
+    notes and results (default: the zoo entry's name). An entry's own ``precision`` replaces the chapter's for
+    its attack and evaluation, as it does for its training (``trained_model``)."""
+    from sat_lib.models import get_zoo
+
+    precision = get_zoo(cfg.zoo)[name].precision or cfg.precision
+    return {"zoo": cfg.zoo, "name": name, "label": label or name, "recipe": recipe, "dataset": cfg.dataset,
+            "train_size": cfg.train_size, "seed": cfg.seed, "train": dataclasses.asdict(train or cfg.train),
+            "attack": dataclasses.asdict(cfg.attack), "precision": precision,
+            "attack_batch_size": cfg.attack_batch_size, **extra}
 
 
 def _trained(spec: dict):
@@ -98,6 +132,8 @@ def _trained(spec: dict):
 
     pc = project_config()
     entry = get_zoo(spec["zoo"])[spec["name"]]
+    if spec.get("recipe") and spec["recipe"] != entry.recipe:  # a variant trained with the other optimiser
+        entry = dataclasses.replace(entry, recipe=spec["recipe"])
     train = training_split(spec["dataset"], spec["train_size"], spec["seed"])
     return trained_model(entry, train, TrainConfig(**spec["train"]), device=default_device(),
                          cache_dir=pc.weights_dir)
@@ -131,7 +167,7 @@ def model_job(spec: dict) -> dict:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
         acc = float((test_logits.argmax(1) == y_test).float().mean())
-        note(f"{spec['name']}: test accuracy {acc:.3f}, {len(t.epoch_loss)} epochs in {t.train_seconds:.0f} s "
+        note(f"{spec.get('label', spec['name'])}: test accuracy {acc:.3f}, {len(t.epoch_loss)} epochs in {t.train_seconds:.0f} s "
              f"({t.layout}{', cached' if t.from_cache else ''}), PGD {seconds:.0f} s")
         if path is None:  # no cache: hand the examples back
             return _job_result(t, test_logits, seconds, None, adv.cpu())
@@ -157,7 +193,8 @@ def attack_correct(model, x_test, y_test, test_logits, sample: np.ndarray, spec:
     out = x.clone()
     if len(keep):
         out[keep] = pgd(model, x[keep], y[keep], cfg, batch_size=spec["attack_batch_size"],
-                        precision=spec["precision"], delta_init=start[keep], desc=f"pgd {spec['name']}")
+                        precision=spec["precision"], delta_init=start[keep],
+                        desc=f"pgd {spec.get('label', spec['name'])}")
     return out
 
 
@@ -185,31 +222,40 @@ def eval_job(spec: dict) -> np.ndarray:
     return preds.view(spec["n_sources"], -1).cpu().numpy()
 
 
-def _attack_and_evaluate(cfg: Config, names: list[str], sample: np.ndarray, desc: str):
-    """Model jobs for ``names`` on ``sample``, then one evaluation job per target; returns (results, fooled)."""
+def _attack_and_evaluate(cfg: ZooAttack, models: list[dict], sample: np.ndarray, desc: str):
+    """Model jobs for ``models`` (``_spec`` dicts) on ``sample``, then one evaluation job per target; returns
+    (results, fooled, scheduler, evaluation seconds)."""
     from sat_lib.models import get_zoo
 
+    labels = [m["label"] for m in models]
     with Executor() as ex:  # one cluster for both maps
         zoo = get_zoo(cfg.zoo)
         # the longest jobs first (entries that train for more epochs), so no worker idles at the end
-        order = sorted(range(len(names)), key=lambda i: -zoo[names[i]].epoch_scale)
-        done = ex.map(model_job, [_spec(cfg, names[i], sample=sample) for i in order], desc=f"train+attack {desc}",
-                      names=[names[i] for i in order])
-        results = [None] * len(names)
+        order = sorted(range(len(models)), key=lambda i: -zoo[models[i]["name"]].epoch_scale)
+        done = ex.map(model_job, [{**models[i], "sample": sample} for i in order], desc=f"train+attack {desc}",
+                      names=[labels[i] for i in order])
+        results = [None] * len(models)
         for i, r in zip(order, done):
             results[i] = r
         # every target sees every source's examples: in memory when there is no cache, else their cache paths
         inline = any(r["adv"] is not None for r in results)
         sources = {"advs": _load_advs(results)} if inline else \
             {"sources": [{**r, "test_logits": None} for r in results]}
-        specs = [_spec(cfg, n, n_sources=len(names), weights=r["weights"], **sources)
-                 for n, r in zip(names, results)]
+        specs = [{**m, "n_sources": len(models), "weights": r["weights"], **sources} for m, r in zip(models, results)]
         t0 = time.perf_counter()
-        preds = ex.map(eval_job, specs, desc=f"evaluate {desc}", names=names)
+        preds = ex.map(eval_job, specs, desc=f"evaluate {desc}", names=labels)
         eval_seconds = time.perf_counter() - t0
         y = project_config().load_data(cfg.dataset, "test").labels[sample]
         fooled = torch.from_numpy(np.stack([p != y for p in preds], axis=1))  # (source, target, image)
     return results, fooled, ex.last_scheduler, eval_seconds
+
+
+def _stability_pool(cfg: Config, n_test: int) -> np.ndarray:
+    """The stability pair's images when they are not the attacked sample: the seeded generator's second draw
+    (its first is ``attack_sample``)."""
+    rng = np.random.default_rng(cfg.seed)
+    rng.choice(n_test, size=cfg.n_images, replace=False)
+    return np.sort(rng.choice(n_test, size=min(cfg.stability_pool, n_test), replace=False))
 
 
 def stability_scores(fooled: torch.Tensor, correct: torch.Tensor, sizes, repeats: int, seed: int,
@@ -239,13 +285,9 @@ def compute(cfg: Config) -> xr.Dataset:
     if len(entries) < 2:
         raise ValueError(f"sat-matrix needs at least 2 models, got {names}")
     test = pc.load_data(cfg.dataset, "test")
-    if cfg.n_images > len(test):
-        raise ValueError(f"n_images={cfg.n_images} exceeds the {len(test)} test images of {cfg.dataset}")
     y_test = torch.from_numpy(np.asarray(test.labels, dtype=np.int64))
-
-    rng = np.random.default_rng(cfg.seed)
-    sample = np.sort(rng.choice(len(test), size=cfg.n_images, replace=False))
-    trained, fooled, scheduler, eval_seconds = _attack_and_evaluate(cfg, names, sample, "zoo")
+    sample = attack_sample(cfg, len(test))
+    trained, fooled, scheduler, eval_seconds = _attack_and_evaluate(cfg, [_spec(cfg, n) for n in names], sample, "zoo")
     test_logits = np.stack([r["test_logits"] for r in trained])
     test_correct = torch.from_numpy(test_logits.argmax(-1)) == y_test
     correct = test_correct[:, torch.from_numpy(sample)]
@@ -258,9 +300,8 @@ def compute(cfg: Config) -> xr.Dataset:
     pair_ok = len(pair) == 2 and all(p in names for p in pair) and cfg.stability_pool >= 2
     if pair_ok:
         # the attacked sample itself when the sizes agree (its attacks are cached), else a further draw
-        pool = sample if cfg.stability_pool == cfg.n_images else \
-            np.sort(rng.choice(len(test), size=min(cfg.stability_pool, len(test)), replace=False))
-        _, pf, _, _ = _attack_and_evaluate(cfg, list(pair), pool, "stability pair")
+        pool = sample if cfg.stability_pool == cfg.n_images else _stability_pool(cfg, len(test))
+        _, pf, _, _ = _attack_and_evaluate(cfg, [_spec(cfg, p) for p in pair], pool, "stability pair")
         pc_correct = torch.stack([test_correct[names.index(p)][torch.from_numpy(pool)] for p in pair])
         stab = stability_scores(pf, pc_correct, sizes, cfg.stability_repeats, cfg.seed, cfg.eps_s)
 

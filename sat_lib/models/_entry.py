@@ -44,12 +44,17 @@ class ZooEntry:
     paper_name: str = ""
     epoch_scale: float = 1.0
     """This entry trains for ``round(epochs * epoch_scale)`` epochs (attention and MLP models need more)."""
+    precision: str = ""
+    """``""``: the chapter's precision; ``"fp32"`` / ``"bf16"``: this entry always trains, is attacked and is
+    evaluated in it (for a model whose training diverges in bf16 although bf16 is faster for it)."""
 
     def __post_init__(self) -> None:
         where = f"ZooEntry {self.name!r}"
         if isinstance(self.epoch_scale, bool) or not isinstance(self.epoch_scale, (int, float)) \
                 or not self.epoch_scale > 0:
             raise ValueError(f"{where}: epoch_scale must be a positive number, got {self.epoch_scale!r}")
+        if self.precision not in ("", "fp32", "bf16"):
+            raise ValueError(f"{where}: precision must be '', 'fp32' or 'bf16', got {self.precision!r}")
         card = check_card(self.card, where=where)
         object.__setattr__(self, "card", MappingProxyType(card))
         object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))

@@ -4,7 +4,7 @@
 A zoo YAML has ``name``, ``description``, ``image_size`` (null = the dataset's, "native", or an int),
 ``stability_pair``, ``cards`` (the CSV's stem), ``defaults`` (entry fields shared by all entries) and ``entries``
 (name → fields of ``ZooEntry``: ``builder``, ``timm_name``, ``kwargs``, ``recipe``, ``pretrained_tag``, ``notes``,
-``epoch_scale``).
+``epoch_scale``, ``precision``).
 A subset zoo has ``subset_of: <zoo>`` and ``entries`` as a list of that zoo's names.
 """
 from __future__ import annotations
@@ -26,7 +26,8 @@ DEFAULT_RECIPE: dict[str, str] = {"CNN": "sgd", "NAS": "sgd", "Transformer": "ad
                                   "Hybrid": "adamw"}
 """Recipe of an entry that names none: SGD for CNN-style families, AdamW for the others."""
 
-_ENTRY_FIELDS = {"builder", "timm_name", "kwargs", "recipe", "pretrained_tag", "notes", "epoch_scale"}
+_ENTRY_FIELDS = {"builder", "timm_name", "kwargs", "recipe", "pretrained_tag", "notes", "epoch_scale",
+                 "precision"}
 _ZOO_FIELDS = {"name", "description", "image_size", "stability_pair", "cards", "defaults", "entries", "subset_of"}
 _CARD_EXTRA_COLUMNS = ("paper_name", "notes")
 
@@ -68,7 +69,7 @@ def _entry(name: str, fields: Mapping[str, Any], card_row: Mapping[str, str], wh
         name=name, family=family, recipe=fields.get("recipe", DEFAULT_RECIPE[family]), card=card,
         builder=fields.get("builder", ""), timm_name=fields.get("timm_name", ""), kwargs=fields.get("kwargs") or {},
         notes=notes, pretrained_tag=fields.get("pretrained_tag", ""), paper_name=card_row.get("paper_name", ""),
-        epoch_scale=fields.get("epoch_scale", 1.0))
+        epoch_scale=fields.get("epoch_scale", 1.0), precision=fields.get("precision", ""))
 
 
 def _zoo_from_spec(spec: Mapping[str, Any], file: str) -> Zoo:

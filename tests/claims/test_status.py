@@ -11,6 +11,7 @@ def test_the_inventory_covers_the_four_papers_and_is_valid():
     for paper in inv["papers"].values():
         assert paper["items"], "every paper lists its tables and figures"
     assert status.paper_of("sat-matrix") == "sat" and status.paper_of("salience") == "salience"
+    assert status.paper_of("sat-training") == "sat"
 
 
 @pytest.mark.parametrize("item, message", [
@@ -19,13 +20,35 @@ def test_the_inventory_covers_the_four_papers_and_is_valid():
     ({"id": "Fig. 1", "state": "not yet"}, "missing 'what'"),
 ])
 def test_a_bad_inventory_item_is_named(item, message):
-    data = {"papers": {"sat": {"title": "t", "chapter": "sat-matrix", "items": [item]}}}
+    data = {"papers": {"sat": {"title": "t", "chapters": ["sat-matrix"], "items": [item]}}}
     with pytest.raises(ValueError, match=message):
         status.check_inventory(data)
-    data = {"papers": {"x": {"title": "t", "chapter": None,
+    data = {"papers": {"x": {"title": "t", "chapters": [],
                              "items": [{"id": "Fig. 2", "what": "y", "state": "reproduced"}]}}}
     with pytest.raises(ValueError, match="has no chapter"):
         status.check_inventory(data)
+
+
+def test_an_item_names_its_chapter_among_the_papers_and_its_keys_are_that_chapters():
+    item = {"id": "Table 4", "what": "x", "state": "reproduced", "chapter": "sat-training", "claims": ["all"]}
+    status.check_inventory({"papers": {"sat": {"title": "t", "chapters": ["sat-matrix", "sat-training"],
+                                               "items": [item]}}})
+    with pytest.raises(ValueError, match="not claims of chapter 'sat-matrix'"):  # 'all' is sat-training's key
+        status.check_inventory({"papers": {"sat": {"title": "t", "chapters": ["sat-matrix", "sat-training"],
+                                                   "items": [{**item, "chapter": None}]}}})
+    with pytest.raises(ValueError, match="not one of the paper's chapters"):
+        status.check_inventory({"papers": {"sat": {"title": "t", "chapters": ["sat-matrix"], "items": [item]}}})
+
+
+def test_an_items_verdicts_come_from_its_own_chapters_table():
+    tables = {"sat-matrix": pd.DataFrame({"key": ["mean_off_diagonal"], "verdict": ["disagrees"]}),
+              "sat-training": pd.DataFrame({"key": ["all", "same_architecture"], "verdict": ["agrees", "agrees"]})}
+    items = status.items_table("sat", tables).set_index("item")
+    assert items.loc["Table 4", "verdicts"] == "agrees 2"
+    assert items.loc["Table 4", "where"].startswith("sat-training §")
+    view = status.overview(tables, {"sat-matrix": "run A", "sat-training": "run B"})
+    row = view.loc[view["chapters"].str.startswith("sat-matrix")].iloc[0]
+    assert row["verdicts"] == "agrees 2 · disagrees 1" and row["computed by"] == "run A; run B"
 
 
 def test_verdicts_are_counted_over_the_rows_of_an_items_claims():
