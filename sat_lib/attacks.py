@@ -96,35 +96,32 @@ def _pgd_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.
     return x_adv.detach()
 
 
-def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDConfig = PGDConfig(), *,
-        batch_size: int = 1024, precision: str = "auto", delta_init: torch.Tensor | None = None,
-        device: torch.device | str | None = None, desc: str = "pgd") -> torch.Tensor:
-    """Untargeted PGD on the cross-entropy loss; returns adversarial examples (float32, in [0, 1]).
-
-    ``precision="auto"`` attacks in the layout measured fastest for the model (``choose_layout``): the gradient
-    is computed under bf16 autocast where that won; the examples themselves stay float32.
-
-    ``images`` are uint8 or float in [0, 1]. ``delta_init`` replaces the random start (for comparisons with
-    other implementations that draw their own).
-    """
+def _prepare(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device, fn: str):
     device = torch.device(device) if device is not None else next(model.parameters()).device
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"pgd: images and labels differ in length: {tuple(images.shape)} vs {tuple(labels.shape)}")
+        raise ValueError(f"{fn}: images and labels differ in length: {tuple(images.shape)} vs {tuple(labels.shape)}")
     x_all = images.to(device)
     x_all = x_all.float().div(255) if x_all.dtype == torch.uint8 else x_all.float()
     if x_all.numel() and (x_all.min() < 0 or x_all.max() > 1):
-        raise ValueError("pgd: images must lie in [0, 1] (normalisation belongs inside the model wrapper)")
-    y_all = labels.to(device)
-    norm = NORMS[cfg.norm]
+        raise ValueError(f"{fn}: images must lie in [0, 1] (normalisation belongs inside the model wrapper)")
+    return device, x_all, labels.to(device)
+
+
+def _start(x_all: torch.Tensor, norm: Norm, eps: float, seed: int, random_start: bool,
+           delta_init: torch.Tensor | None, device, fn: str) -> torch.Tensor:
     if delta_init is not None:
         if delta_init.shape != x_all.shape:
-            raise ValueError(f"pgd: delta_init has shape {tuple(delta_init.shape)}, images {tuple(x_all.shape)}")
-        delta_all = norm.project(delta_init.to(device).float(), cfg.eps)
-    elif cfg.random_start:
-        delta_all = norm.start(x_all, cfg.eps, torch.Generator(device=device).manual_seed(cfg.seed))
-    else:
-        delta_all = torch.zeros_like(x_all)
+            raise ValueError(f"{fn}: delta_init has shape {tuple(delta_init.shape)}, images {tuple(x_all.shape)}")
+        return norm.project(delta_init.to(device).float(), eps)
+    if random_start:
+        return norm.start(x_all, eps, torch.Generator(device=device).manual_seed(seed))
+    return torch.zeros_like(x_all)
 
+
+def _in_batches(model: nn.Module, x_all: torch.Tensor, y_all: torch.Tensor, delta_all: torch.Tensor,
+                attack_batch: Callable, *, batch_size: int, precision: str, device, desc: str) -> torch.Tensor:
+    """Run ``attack_batch(model, x, y, delta, precision)`` over batches in the model's fastest measured layout,
+    eval mode (restored after), halving the batch on CUDA out-of-memory."""
     was_training = model.training
     layout: Layout = choose_layout(model, tuple(x_all.shape[1:]), precision, device)
     model.to(memory_format=layout.memory_format)
@@ -138,12 +135,12 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDCo
             try:
                 xb = to_device_layout(x_all[sl], device, layout)
                 db = delta_all[sl].contiguous(memory_format=layout.memory_format)
-                out[sl] = _pgd_batch(model, xb, y_all[sl], db, cfg, norm, layout.precision)
+                out[sl] = attack_batch(model, xb, y_all[sl], db, layout.precision)
             except (RuntimeError, torch.cuda.OutOfMemoryError) as err:
                 if not _is_oom(err) or bs == 1:
                     raise
                 bs //= 2
-                warnings.warn(f"pgd: out of memory; retrying with batch_size={bs}", RuntimeWarning, stacklevel=2)
+                warnings.warn(f"{desc}: out of memory; retrying with batch_size={bs}", RuntimeWarning, stacklevel=3)
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
                 continue
@@ -153,3 +150,22 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDCo
     finally:
         model.train(was_training)
     return out
+
+
+def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDConfig = PGDConfig(), *,
+        batch_size: int = 1024, precision: str = "auto", delta_init: torch.Tensor | None = None,
+        device: torch.device | str | None = None, desc: str = "pgd") -> torch.Tensor:
+    """Untargeted PGD on the cross-entropy loss; returns adversarial examples (float32, in [0, 1]).
+
+    ``precision="auto"`` attacks in the layout measured fastest for the model (``choose_layout``): the gradient
+    is computed under bf16 autocast where that won; the examples themselves stay float32.
+
+    ``images`` are uint8 or float in [0, 1]. ``delta_init`` replaces the random start (for comparisons with
+    other implementations that draw their own).
+    """
+    device, x_all, y_all = _prepare(model, images, labels, device, "pgd")
+    norm = NORMS[cfg.norm]
+    delta_all = _start(x_all, norm, cfg.eps, cfg.seed, cfg.random_start, delta_init, device, "pgd")
+    return _in_batches(model, x_all, y_all, delta_all,
+                       lambda m, x, y, d, prec: _pgd_batch(m, x, y, d, cfg, norm, prec),
+                       batch_size=batch_size, precision=precision, device=device, desc=desc)

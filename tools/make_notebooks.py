@@ -135,6 +135,65 @@ def sat_matrix() -> nbformat.NotebookNode:
     ])
 
 
+def sat_components() -> nbformat.NotebookNode:
+    from sat_lib.experiments.sat_components import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# What makes two models similar\n\n"
+            "Hwang et al. (Sec. 4.1) describe every model by 13 architectural components (Table 2: base "
+            "architecture, stem layer, input resolution, normalization, activation, attention, depth-wise and "
+            "group convolutions, …), turn every pair into the vector of its component differences, and fit a "
+            "gradient-boosting regressor from those differences to the pair's SAT (appendix: 500 stages, depth 12, "
+            "minimum 4 samples, learning rate 0.02). The permutation importance of each component (Fig. 3) puts the "
+            "**base architecture first**, the stem layer and input resolution about as high as normalization, "
+            "activation and attention, and depth-wise and group convolutions last. The spectral features of the "
+            "SAT graph — the leading eigenvectors of its normalised Laplacian, which the clustering of Table 3 cuts — "
+            "show a block pattern by cluster (Fig. 4a, B.1).\n\n"
+            "Here the same analysis runs on the `sat-matrix` chapter's zoo: scikit-learn's "
+            "`GradientBoostingRegressor` and `permutation_importance`, with two additions a reader needs — a "
+            "**held-out R²** (models held out, so pairs that touch them are never fitted on) and **intervals over "
+            "models** (the regressor refitted on bootstrap resamples of the zoo's models). **Where this was "
+            "computed:** from the `quick` zoo result, on a 2-core CPU; the `paper` profile has not been run here."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "import pandas as pd\n"
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib.analysis import components as analysis\n"
+            "from sat_lib.experiments import sat_matrix\n"
+            "from sat_lib.experiments.sat_components import Config, matrix_config, run\n"
+            "from sat_lib import plots, report\n"
+            "from sat_lib.plots import components as figures\n\n"
+            "plots.use_style()\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "ds = run(cfg, mode=mode)"),
+        new_markdown_cell("## Setting\n\nThis chapter's parameters and provenance, then those of the zoo result "
+                          "it reads."),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))\n"
+               "display(report.provenance(sat_matrix.run(matrix_config(cfg), mode='cache_only')))"),
+        new_markdown_cell("## The zoo's architecture cards (Tables 2, A.2, A.3)\n\nThe 13 components of every "
+                          "model as built here, in the paper's vocabulary (`sat_lib/models/cards/`)."),
+        hidden("with pd.option_context('display.max_columns', None):\n    display(analysis.cards_table(ds))"),
+        new_markdown_cell("## Fig. 3: component importance\n\nPermutation importance of each component's "
+                          "difference for the regressor fitted on all pairs (as the paper), with a 95 % interval "
+                          "from refits on bootstrap resamples of the models. A component that takes one value "
+                          "across the zoo (hollow bar) never differs between two models and cannot matter here."),
+        hidden("plots.show(figures.importance(ds))\ndisplay(analysis.importance_table(ds).drop(columns='importance'))"),
+        new_markdown_cell("### Does the regression mean anything?\n\nEvery pair's SAT against the SAT predicted "
+                          "for it by a regressor that never saw either model's other pairs (5 folds of models)."),
+        hidden("plots.show(figures.held_out(ds))"),
+        new_markdown_cell("## Fig. 4a and B.1: spectral features\n\nDistances between the models' "
+                          "`n_spectral` spectral features, rows and columns sorted by spectral cluster (white "
+                          "lines), families along the edges."),
+        hidden("plots.show(figures.spectral_distances(ds))"),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " Fig. 3's bar heights are not "
+                          "in the paper's text; its claims are the orderings the text states."),
+        hidden("table = analysis.claims_table(ds)\ndisplay(table)"),
+        hidden("display(Markdown(analysis.discussion(ds, table)))"),
+        *not_reproduced("sat-components"),
+    ])
+
+
 def sat_training() -> nbformat.NotebookNode:
     from sat_lib.experiments.sat_training import Config
 
@@ -189,6 +248,75 @@ def sat_training() -> nbformat.NotebookNode:
         hidden("table = analysis.claims_table(ds, zoo, seed=cfg.seed)\ndisplay(table)"),
         hidden("display(Markdown(analysis.discussion(ds, zoo, table)))"),
         *not_reproduced("sat-training"),
+    ])
+
+
+def sat_ensembles() -> nbformat.NotebookNode:
+    from sat_lib.experiments.sat_ensembles import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# Diversity pays: SAT and ensembles\n\n"
+            "Hwang et al.'s practical claim (Sec. 5.1): less similar models make better ensembles. They average the "
+            "logits of two models for all 2 346 pairs of their 69 ImageNet models and score the ensemble by its "
+            "**error reduction rate**\n\n"
+            "$$\\mathrm{ERR}(M) = 1 - \\frac{\\mathrm{Err}_{ens}(M)}{\\frac{1}{|M|}\\sum_{m\\in M}"
+            "\\mathrm{Err}(m)},$$\n\n"
+            "finding a Pearson correlation of −0.31 between a pair's SAT and its ERR (Fig. 5); ensembles drawn "
+            "from more of the SAT graph's clusters reduce more error and leave fewer samples that every member "
+            "gets wrong (Fig. 6, E.1); and ensembles of different architectures beat ensembles of one "
+            "architecture trained with other seeds, hyper-parameters or regimes (Fig. 7).\n\n"
+            "Nothing is trained here: the zoo's models (chapter `sat-matrix`) and the retrained copies (chapter "
+            "`sat-training`) stored their logits on the whole test split, and every ensemble is scored from "
+            "them. **Where this was computed:** from the `quick` results of those chapters, on a 2-core CPU (their "
+            "provenance is below); the `paper` profile has not been run here."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib.analysis import ensembles as analysis\n"
+            "from sat_lib.experiments import sat_matrix, sat_training\n"
+            "from sat_lib.experiments.sat_ensembles import Config, matrix_config, run, training_config\n"
+            "from sat_lib import plots, report\n"
+            "from sat_lib.plots import ensembles as figures\n\n"
+            "plots.use_style()\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "ds = run(cfg, mode=mode)"),
+        new_markdown_cell("## Setting\n\nThis chapter's parameters and provenance, then those of the two results "
+                          "it reads."),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))\n"
+               "display(report.provenance(sat_matrix.run(matrix_config(cfg), mode='cache_only')))\n"
+               "display(report.provenance(sat_training.run(training_config(cfg), mode='cache_only')))"),
+        new_markdown_cell("## The members\n\nEnsembles inherit their members' accuracy: the zoo's models span the "
+                          "band below (the paper's 79–83 %), which is why Fig. 5 is also read with accuracy "
+                          "partialled out."),
+        hidden("display(ds['accuracy'].to_dataframe().assign(accuracy=lambda d: 100 * d['accuracy'])"
+               "['accuracy'].describe().to_frame('zoo accuracy (%)').T.round(1))"),
+        new_markdown_cell("## Fig. 5: SAT against error reduction\n\nEvery pair of the zoo (logit averaging). "
+                          "The line is a least-squares fit with its 90 % band, as the paper draws it. Pearson's r "
+                          "with its p-value (which treats pairs as independent, as the paper's does) and a 95 % "
+                          "interval that resamples *models* — pairs share models, so models are drawn with "
+                          "replacement and the pairs among them kept."),
+        hidden("plots.show(figures.sat_vs_err(ds))\ndisplay(analysis.fig5_table(ds, seed=cfg.seed))"),
+        new_markdown_cell("## Fig. 6 and E.1: ensembles from k clusters\n\nThe zoo's SAT graph is cut into "
+                          "`n_clusters` spectral clusters (as the `sat-matrix` chapter, appendix B); an N-ensemble "
+                          "from k clusters takes one model from each of k random clusters and the rest from those "
+                          "clusters' remaining models. Means over the random draws, with 95 % intervals over the "
+                          "draws (they share models, so the intervals say how well this zoo's mean is pinned "
+                          "down, not how another zoo would behave)."),
+        hidden("plots.show(figures.by_clusters(ds))"),
+        new_markdown_cell("Mean ERR [95 % CI over draws]:"),
+        hidden("display(analysis.fig6_table(ds, 'err', seed=cfg.seed))"),
+        new_markdown_cell("Mean share of test samples that every member gets wrong, percent (Fig. 6b):"),
+        hidden("display(analysis.fig6_table(ds, 'all_wrong', seed=cfg.seed))"),
+        new_markdown_cell("## Fig. 7: training diversity against architecture diversity\n\nN-ensembles of one "
+                          "architecture's retrained copies — all subsets of a group when there are few — against "
+                          "N-ensembles of different architectures, one from each of N clusters of the zoo (the "
+                          "paper's yellow lines, N = k)."),
+        hidden("plots.show(figures.by_training(ds))"),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE),
+        hidden("table = analysis.claims_table(ds, seed=cfg.seed)\ndisplay(table)"),
+        hidden("display(Markdown(analysis.discussion(ds, table)))"),
+        *not_reproduced("sat-ensembles"),
     ])
 
 
@@ -421,8 +549,9 @@ def status() -> nbformat.NotebookNode:
     ])
 
 
-CHAPTERS = {"status": status, "sat_matrix": sat_matrix, "sat_training": sat_training, "salience": salience,
-            "measures": measures}
+CHAPTERS = {"status": status, "sat_matrix": sat_matrix, "sat_components": sat_components,
+            "sat_training": sat_training,
+            "sat_ensembles": sat_ensembles, "salience": salience, "measures": measures}
 
 if __name__ == "__main__":
     import sys

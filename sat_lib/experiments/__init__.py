@@ -3,7 +3,9 @@ from sat_lib.experiments._chapter import CHAPTERS, Chapter, execution_order, reg
 # registration order is the book's order (execution_order() runs the status page last)
 from sat_lib.experiments import status  # noqa: F401, E402
 from sat_lib.experiments import sat_matrix  # noqa: F401, E402
+from sat_lib.experiments import sat_components  # noqa: F401, E402
 from sat_lib.experiments import sat_training  # noqa: F401, E402
+from sat_lib.experiments import sat_ensembles  # noqa: F401, E402
 from sat_lib.experiments import salience  # noqa: F401, E402
 from sat_lib.experiments import measures_demo  # noqa: F401, E402
 

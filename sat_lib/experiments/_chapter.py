@@ -25,6 +25,7 @@ class Chapter:
     # the paper's claims beside ours that the status page collects; None for a chapter without paper claims
     claims: Callable[[ChapterConfig, str], tuple[pd.DataFrame, str]] | None = None
     reads_all_results: bool = False  # the status page: executed after every other chapter, depends on all results
+    version: int = 1  # the result schema version its ``cached`` call uses (part of the result key)
 
 
 def execution_order() -> list[str]:
@@ -69,6 +70,14 @@ def cached(cfg: ChapterConfig, compute: Callable[[ChapterConfig], xr.Dataset], *
     pc = project_config()
     return load_or_compute(cfg.chapter, {**result_params(cfg), **(extra or {})}, lambda: compute(cfg), mode=mode,
                            version=version, results_dir=pc.results_dir, device=default_device())
+
+
+def upstream_keys(*cfgs: ChapterConfig) -> dict[str, str]:
+    """The result keys of the stored results a chapter reads (``{chapter: key}``), for its own result key: a
+    recomputed upstream result is never answered by scores computed from the old one."""
+    from sat_lib.results import cache_key
+
+    return {c.chapter: cache_key(c.chapter, result_params(c), version=CHAPTERS[c.chapter].version) for c in cfgs}
 
 
 def result_params(cfg: ChapterConfig) -> dict:

@@ -120,4 +120,5 @@ CHAPTER = register(Chapter(
     config=Config,
     compute=run,
     summary="Every measure of the four papers, and its declared invariances checked on real activations.",
+    version=VERSION,
 ))

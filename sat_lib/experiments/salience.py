@@ -412,4 +412,5 @@ CHAPTER = register(Chapter(
     compute=run,
     summary="Populations of width families: salience similarity vs capacity, mean directions, attacks, ensembles.",
     claims=claims,
+    version=VERSION,
 ))

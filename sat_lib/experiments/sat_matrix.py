@@ -371,4 +371,5 @@ CHAPTER = register(Chapter(
     compute=run,
     summary="Train a zoo, attack each model with PGD, score every pair by two-sided transfer (Eq. 1).",
     claims=claims,
+    version=VERSION,
 ))

@@ -139,4 +139,5 @@ CHAPTER = register(Chapter(
     summary="One architecture retrained with other seeds, hyper-parameters and regimes: SAT within each group "
             "against SAT between the zoo's architectures (Table 4, Fig. 4b).",
     claims=claims,
+    version=VERSION,
 ))

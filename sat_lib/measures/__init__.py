@@ -8,12 +8,14 @@ and the argument (see ``_validation``).
 
 Modules: ``functional`` (agreement, JSD, correctness diversity), ``sat`` (SAT score and matrix), ``ensemble``,
 ``representational`` (CKA, Procrustes, k-NN Jaccard), ``gradient`` (input gradients and their similarity),
-``attribution`` (attribution diversity), ``theory`` (Littlewood-Miller), ``pairwise``.
+``attribution`` (attribution diversity), ``boundary`` (decision-region similarity), ``theory`` (Littlewood-Miller),
+``pairwise``.
 """
 from __future__ import annotations
 
 from ._registry import INPUTS, INVARIANCES, KINDS, MEASURES, MeasureRecord, measure_table
 from .attribution import attribution_diversity, attribution_variance
+from .boundary import decision_region_similarity
 from .ensemble import (
     EquitabilitySplit,
     all_wrong_ratio,
@@ -52,6 +54,7 @@ __all__ = [
     "attribution_diversity",
     "attribution_variance",
     "coincident_failure",
+    "decision_region_similarity",
     "correlation_coefficient",
     "difficulty_functions",
     "disagreement",

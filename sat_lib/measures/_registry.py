@@ -36,6 +36,7 @@ INPUTS: dict[str, str] = {
     "member_correct": "bool (M, n), True where member m is correct on sample i",
     "member_predictions": "int (M, n) predicted labels of the members",
     "attributions": "float (M, n, ...) attribution maps of the members",
+    "label_maps": "a, b: int (t, R, R) predicted classes of two models on the same t planes of R × R points",
 }
 PAIR_INPUTS: frozenset[str] = frozenset({"activations", "logits", "correctness", "gradients"})
 

@@ -35,8 +35,9 @@ def by_kind(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0):
             else:
                 est, _ = group_estimate(ds, arch, kinds[g], n_boot, seed)
                 paper = values[f"{paper_arch(ds, zoo, arch)}, {kinds[g]}"]
-            ax.errorbar(x + 0.32, est.value, yerr=[[est.value - est.low], [est.high - est.value]], fmt="o",
-                        color=GROUP_COLORS[g], mec="black", capsize=3, zorder=5)
+            if est.has_interval:  # a percentile interval need not contain the estimate: a segment, not ± errors
+                ax.vlines(x + 0.32, est.low, est.high, color="black", lw=1.2, zorder=4)
+            ax.scatter(x + 0.32, est.value, color=GROUP_COLORS[g], edgecolor="black", s=36, zorder=5)
             ax.scatter(x + 0.32, paper, marker="D", color="black", s=28, zorder=6)
         ax.set_title(arch if arch == "the zoo" else f"{arch}\n(paper: {paper_arch(ds, zoo, arch)})", fontsize=9)
         ax.set_xlabel("")

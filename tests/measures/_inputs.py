@@ -57,6 +57,10 @@ def make_inputs(tag: str, gen: torch.Generator) -> tuple:
         return (torch.randint(0, C, (M, N), generator=gen),)
     if tag == "attributions":
         return (torch.randn(M, N, 3, 4, 4, **f64),)
+    if tag == "label_maps":
+        a = torch.randint(0, C, (6, 5, 5), generator=gen)
+        b = torch.where(torch.rand(6, 5, 5, generator=gen) < 0.6, a, torch.randint(0, C, (6, 5, 5), generator=gen))
+        return a, b
     raise KeyError(tag)
 
 
@@ -99,7 +103,7 @@ for _tag in ("activations", "logits", "gradients"):
     TRANSFORMS[("translation", _tag)] = _on_b(_shift)
     TRANSFORMS[("permutation", _tag)] = _on_b(_perm)
 TRANSFORMS[("logit_shift", "logits")] = _on_b(_logit_shift)
-for _tag in ("activations", "logits", "gradients", "correctness", "transfer"):
+for _tag in ("activations", "logits", "gradients", "correctness", "transfer", "label_maps"):
     TRANSFORMS[("sample_order", _tag)] = _sample_order
 for _tag in ("member_logits", "member_correct", "member_predictions", "attributions"):
     TRANSFORMS[("sample_order", _tag)] = _member_sample_order

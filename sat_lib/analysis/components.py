@@ -1,0 +1,198 @@
+"""Which architectural components make two models similar (SAT paper Sec. 4.1, Fig. 3, appendix B/C), and the
+spectral features of the SAT graph (Fig. 4a / B.1).
+
+Every pair of the zoo becomes one sample: its 13 component differences (Hamming: 1 where the two architecture
+cards differ) and its symmetric SAT. A scikit-learn ``GradientBoostingRegressor`` with the appendix's settings is
+fitted on them and ``permutation_importance`` says how much each component's difference moves the prediction.
+Because a fit that explains nothing has meaningless importances, a held-out R² is computed with the zoo's
+*models* held out (pairs that touch a held-out model are never trained on), and the importances get bootstrap
+intervals over models.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.inspection import permutation_importance
+from sklearn.manifold import spectral_embedding
+from sklearn.metrics import r2_score
+from sklearn.model_selection import KFold
+from scipy.spatial.distance import cdist
+
+from sat_lib.analysis.sat import symmetric
+from sat_lib.models.components import COMPONENTS
+
+
+@dataclass(frozen=True)
+class GBR:
+    """Appendix: "500 boosting stages, maximum depth 12, minimum number of samples 4, learning rate 0.02";
+    permutation importance with 10 repeats. ``min_samples`` is ``min_samples_split``, scikit-learn's name."""
+
+    n_estimators: int = 500
+    max_depth: int = 12
+    min_samples: int = 4
+    learning_rate: float = 0.02
+    n_repeats: int = 10
+
+    def model(self, seed: int) -> GradientBoostingRegressor:
+        return GradientBoostingRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth,
+                                         min_samples_split=self.min_samples, learning_rate=self.learning_rate,
+                                         random_state=seed)
+
+
+def cards(ds: xr.Dataset) -> pd.DataFrame:
+    """The zoo's architecture cards (models × the 13 components), as stored with the SAT result."""
+    return pd.DataFrame({c: ds[f"card_{c}"].values for c in COMPONENTS if f"card_{c}" in ds.coords},
+                        index=pd.Index(ds["model"].values, name="model"))
+
+
+def pair_features(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X, y, i, j): Hamming differences of the components (pairs × components, 0/1), symmetric SAT, and the
+    two models' indices of every unordered pair."""
+    c = cards(ds).to_numpy()
+    i, j = np.triu_indices(len(c), k=1)
+    x = (c[i] != c[j]).astype(float)
+    return x, symmetric(ds["sat"])[i, j], i, j
+
+
+def fit_importance(x: np.ndarray, y: np.ndarray, gbr: GBR, seed: int) -> np.ndarray:
+    """Permutation importance of every feature — the mean drop of the fitted GBR's R² when the feature's column
+    is shuffled (scikit-learn's default score) — computed, as the paper does, on the data it was fitted on."""
+    model = gbr.model(seed).fit(x, y)
+    return permutation_importance(model, x, y, n_repeats=gbr.n_repeats, random_state=seed).importances_mean
+
+
+def held_out_r2(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, n_models: int, gbr: GBR,
+                seed: int, folds: int = 5) -> tuple[float, np.ndarray]:
+    """R² of SAT predicted for pairs that touch held-out models, from fits on the pairs among the others
+    (``folds``-fold over models), pooled over folds; and the predictions. Pairs sharing a model are not
+    independent, so holding out pairs at random would leak."""
+    pred = np.full(len(y), np.nan)
+    for train_models, test_models in KFold(folds, shuffle=True, random_state=seed).split(np.arange(n_models)):
+        test = np.isin(i, test_models) | np.isin(j, test_models)
+        train = ~test
+        if train.sum() < 4 or not test.any():
+            continue
+        model = gbr.model(seed).fit(x[train], y[train])
+        # a pair with two held-out models may have been predicted in an earlier fold: keep the first prediction
+        todo = test & np.isnan(pred)
+        if todo.any():
+            pred[todo] = model.predict(x[todo])
+    ok = np.isfinite(pred)
+    return (float(r2_score(y[ok], pred[ok])) if ok.sum() > 1 else np.nan), pred
+
+
+def bootstrap_importance(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, n_models: int, gbr: GBR,
+                         n_boot: int, seed: int) -> np.ndarray:
+    """Permutation importances refitted on bootstrap resamples of the *models* (the pairs of two different
+    drawn models, once per drawn couple): (n_boot, components)."""
+    lookup = {(a, b): k for k, (a, b) in enumerate(zip(i, j))}
+    rng = np.random.default_rng(seed)
+    out = np.full((n_boot, x.shape[1]), np.nan)
+    for b in range(n_boot):
+        draw = rng.integers(0, n_models, n_models)
+        rows = [lookup[(min(p, q), max(p, q))] for s, p in enumerate(draw) for q in draw[s + 1:] if p != q]
+        if len(rows) > 10:
+            out[b] = fit_importance(x[rows], y[rows], gbr, seed + b)
+    return out
+
+
+def spectral_features(sat: xr.DataArray, k: int, seed: int = 0) -> np.ndarray:
+    """The leading ``k`` eigenvectors of the normalised Laplacian of the SAT graph (edge weights max(SAT, 0), as
+    the clustering of ``sat_lib.analysis.sat.spectral_clusters``): (models, k)."""
+    affinity = np.clip(symmetric(sat), 0, None)
+    return spectral_embedding(affinity, n_components=k, norm_laplacian=True, drop_first=False, random_state=seed)
+
+
+def feature_distances(features: np.ndarray) -> np.ndarray:
+    """Euclidean distances between the models' spectral features (Fig. 4a / B.1)."""
+    return cdist(features, features)
+
+
+# ------------------------------------------------------------------------------ the chapter's tables and claims
+
+LABELS = {"base_architecture": "base architecture", "stem_layer": "stem layer", "input_resolution": "input resolution",
+          "normalization": "normalization", "hierarchical": "hierarchical", "activation": "activation",
+          "stem_pooling": "pooling at stem", "self_attention_2d": "2D self-attention",
+          "channel_attention": "channel-wise attention", "depthwise_conv": "depth-wise conv",
+          "group_conv": "group conv", "final_pooling": "final pooling",
+          "channel_attention_location": "channel-attention location"}
+BASICS = ("normalization", "activation")
+EFFICIENT = ("depthwise_conv", "group_conv")
+
+
+def importance_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Every component: permutation importance with its 95 % interval over models, its rank, how many distinct
+    values it takes in the zoo (1: it cannot matter here) and the share of pairs that differ in it."""
+    from sat_lib.claims.verdict import interval
+
+    boot = ds["importance_boot"].values
+    rows = []
+    for k, comp in enumerate(ds["component"].values):
+        est = interval(boot[:, k], float(ds["importance"].values[k]), "models", ds.sizes["model"])
+        rows.append({"component": LABELS.get(comp, comp), "importance [95 % CI, models]": est.text(".3f"),
+                     "importance": est.value, "values in the zoo": int(ds["n_values"].values[k]),
+                     "pairs that differ (%)": 100 * float(ds["difference"].values[:, k].mean())})
+    out = pd.DataFrame(rows).sort_values("importance", ascending=False)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out.set_index("component")
+
+
+def _stat(imp: np.ndarray, comps: list[str], which: str) -> float:
+    v = dict(zip(comps, imp))
+    if which == "base_architecture_first":
+        return v["base_architecture"] - max(x for c, x in v.items() if c != "base_architecture")
+    if which == "stem_as_much_as_basics":
+        return v["stem_layer"] - np.mean([v[c] for c in BASICS])
+    if which == "efficient_convs_least":
+        return np.mean([v[c] for c in EFFICIENT]) - np.mean([v[c] for c in ("stem_layer", *BASICS)])
+    raise KeyError(which)
+
+
+def claims_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Fig. 3's stated orderings beside ours; each statistic's interval comes from the regressions refitted on
+    bootstrap resamples of the models."""
+    from sat_lib.claims import paper_claims
+    from sat_lib.claims.verdict import claim_row, direction_verdict, interval, value_verdict
+
+    claims = paper_claims("sat-components")["claims"]
+    comps = list(ds["component"].values)
+    boot = ds["importance_boot"].values
+    rows = []
+    texts = {"base_architecture_first": "importance of the base architecture minus the largest other importance",
+             "stem_as_much_as_basics": "importance of the stem layer minus the mean of normalization and activation",
+             "efficient_convs_least": "mean importance of depth-wise and group conv minus that of stem, "
+                                      "normalization and activation"}
+    for key, text in texts.items():
+        c = claims[key]
+        point = _stat(ds["importance"].values, comps, key)
+        samples = [_stat(b, comps, key) for b in boot if np.isfinite(b).all()]
+        est = interval(samples, point, "models", ds.sizes["model"])
+        verdict = value_verdict(c["value"], est) if "value" in c else direction_verdict(c["sign"], est)
+        rows.append(claim_row(text, c["statement"], est, verdict, c["where"], fmt=".3f", key=key))
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def discussion(ds: xr.Dataset, table: pd.DataFrame) -> str:
+    imp = importance_table(ds)
+    constant = [c for c, r in imp.iterrows() if r["values in the zoo"] < 2]
+    lines = [f"* **Does the regression mean anything?** Fitted R² {ds.attrs['fit_r2']:.2f} on the pairs it was "
+             f"fitted on; **{ds.attrs['held_out_r2']:.2f}** on pairs whose models were held out (5 folds of "
+             f"models). The importances describe the fitted regressor; read them with the held-out R² beside them.",
+             f"* **Order.** Ours, first to third: {', '.join(imp.index[:3])}."
+             + (f" Constant in this zoo (cannot matter): {', '.join(constant)}." if constant else "")]
+    for claim, row in table.iterrows():
+        lines.append(f"* {claim[0].upper() + claim[1:]}: {row['ours [95 % CI]']} — **{row['verdict']}** "
+                     f"(paper: {row['paper']}).")
+    return "\n".join(lines)
+
+
+def cards_table(ds: xr.Dataset) -> pd.DataFrame:
+    """The zoo's cards with the paper's component names (Tables 2 / A.2 / A.3 for this zoo)."""
+    c = pd.DataFrame({LABELS.get(k, k): ds[f"card_{k}"].values for k in ds["component"].values},
+                     index=pd.Index(ds["model"].values, name="model"))
+    c.insert(0, "family", ds["family"].values)
+    return c

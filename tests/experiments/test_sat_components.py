@@ -1,0 +1,42 @@
+"""The components chapter on the smoke zoo: its result, claims and bad parameters."""
+import numpy as np
+import pytest
+
+from sat_lib.analysis import components as C
+from sat_lib.experiments import resolve_params, sat_components
+from sat_lib.params import ParameterError
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    tmp = tmp_path_factory.mktemp("components")
+    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    cfg = resolve_params("sat-components", "smoke")
+    yield cfg, sat_components.run(cfg)
+    mp.undo()
+
+
+def test_result_holds_importances_with_bootstrap_and_spectral_features(smoke):
+    cfg, ds = smoke
+    assert ds.sizes["component"] == 13 and ds["importance_boot"].shape == (cfg.n_boot, 13)
+    assert ds["spectral"].shape == (ds.sizes["model"], cfg.n_spectral)
+    assert np.isfinite(ds.attrs["fit_r2"]) and "held_out_r2" in ds.attrs
+    table = C.claims_table(ds)
+    assert list(table["key"]) == ["base_architecture_first", "stem_as_much_as_basics", "efficient_convs_least"]
+    assert len(C.importance_table(ds)) == 13
+
+
+def test_a_rerun_reads_the_stored_result(smoke):
+    cfg, ds = smoke
+    again = sat_components.run(cfg, mode="cache_only")
+    np.testing.assert_array_equal(again["importance"].values, ds["importance"].values)
+
+
+@pytest.mark.parametrize("override, message", [({"min_samples": 1}, "min_samples"),
+                                               ({"learning_rate": 0}, "learning_rate"),
+                                               ({"n_spectral": 0}, "n_spectral")])
+def test_bad_parameters_are_named(override, message):
+    with pytest.raises(ParameterError, match=message):
+        resolve_params("sat-components", "smoke", override)
