@@ -184,6 +184,19 @@ def discussion(ds: xr.Dataset, table: pd.DataFrame) -> str:
              f"models). The importances describe the fitted regressor; read them with the held-out R² beside them.",
              f"* **Order.** Ours, first to third: {', '.join(imp.index[:3])}."
              + (f" Constant in this zoo (cannot matter): {', '.join(constant)}." if constant else "")]
+    comps = list(ds["component"].values)
+    diff = ds["difference"].values
+    base = diff[:, comps.index("base_architecture")]
+    partners = []
+    for c in ("normalization", "hierarchical", "activation"):
+        other = diff[:, comps.index(c)]
+        if np.ptp(base) and np.ptp(other):
+            partners.append(f"{LABELS[c]} {np.corrcoef(base, other)[0, 1]:.2f}")
+    if partners:
+        lines.append("* **Correlated components share the credit.** Over the pairs, a difference in base architecture "
+                     "goes with differences in " + ", ".join(partners) + " (Pearson φ of the 0/1 differences); "
+                     "permutation importance splits the effect of such components among them, so a low rank for one "
+                     "of them does not mean the effect they carry together is small.")
     for claim, row in table.iterrows():
         lines.append(f"* {claim[0].upper() + claim[1:]}: {row['ours [95 % CI]']} — **{row['verdict']}** "
                      f"(paper: {row['paper']}).")

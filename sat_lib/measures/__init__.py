@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from ._registry import INPUTS, INVARIANCES, KINDS, MEASURES, MeasureRecord, measure_table
 from .attribution import attribution_diversity, attribution_variance
-from .boundary import decision_region_similarity
 from .ensemble import (
     EquitabilitySplit,
     all_wrong_ratio,
@@ -34,6 +33,7 @@ from .functional import (
     jsd_similarity,
     q_statistic,
 )
+from .boundary import decision_region_similarity  # noqa: E402  (after .functional: the table's order)
 from .gradient import downsample_gradients, gradient_cosine, input_gradients, mean_direction, t_statistic
 from .pairwise import pairwise
 from .representational import MinibatchCKA, knn_jaccard, linear_cka, procrustes_similarity
