@@ -22,7 +22,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 from scipy.spatial.distance import cdist
 
-from sat_lib.analysis.sat import symmetric
+from sat_lib.analysis.sat import resampled_pairs, symmetric
 from sat_lib.models.components import COMPONENTS
 
 
@@ -89,12 +89,8 @@ def bootstrap_importance(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndar
                          n_boot: int, seed: int) -> np.ndarray:
     """Permutation importances refitted on bootstrap resamples of the *models* (the pairs of two different
     drawn models, once per drawn couple): (n_boot, components)."""
-    lookup = {(a, b): k for k, (a, b) in enumerate(zip(i, j))}
-    rng = np.random.default_rng(seed)
     out = np.full((n_boot, x.shape[1]), np.nan)
-    for b in range(n_boot):
-        draw = rng.integers(0, n_models, n_models)
-        rows = [lookup[(min(p, q), max(p, q))] for s, p in enumerate(draw) for q in draw[s + 1:] if p != q]
+    for b, rows in enumerate(resampled_pairs(i, j, n_models, n_boot, seed)):
         if len(rows) > 10:
             out[b] = fit_importance(x[rows], y[rows], gbr, seed + b)
     return out

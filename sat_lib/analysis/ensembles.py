@@ -164,6 +164,19 @@ def fig7_frame(ds) -> "pd.DataFrame":
             .rename(columns=lambda c: c.replace("training_", "")).reset_index())
 
 
+def _mean_difference(a: np.ndarray, b: np.ndarray, scale: float, unit: str, n_boot: int, seed: int,
+                     min_each: int = 1):
+    """``scale · (mean a − mean b)`` with a percentile interval from independent resamples of ``a`` and ``b``
+    (no interval when either has fewer than ``min_each`` values)."""
+    from sat_lib.claims.verdict import interval
+
+    rng = np.random.default_rng(seed)
+    boot = [rng.choice(a, len(a)).mean() - rng.choice(b, len(b)).mean() for _ in range(n_boot)]
+    if len(a) < min_each or len(b) < min_each:
+        boot = []
+    return interval(scale * np.array(boot), scale * (a.mean() - b.mean()), unit, len(a) + len(b))
+
+
 def _group_difference(ds, arch: str, a: str, b: str, n: int, score: str, n_boot: int, seed: int):
     """Mean ``score`` of group ``a`` minus group ``b`` (N-ensembles), interval from independent resamples of
     the two groups' ensembles."""
@@ -174,11 +187,7 @@ def _group_difference(ds, arch: str, a: str, b: str, n: int, score: str, n_boot:
     va, vb = va[np.isfinite(va)], vb[np.isfinite(vb)]
     if not len(va) or not len(vb):
         return interval([], np.nan, "ensembles", 0)
-    rng = np.random.default_rng(seed)
-    boot = [rng.choice(va, len(va)).mean() - rng.choice(vb, len(vb)).mean() for _ in range(n_boot)]
-    if len(va) < 3 or len(vb) < 3:
-        boot = []
-    return interval(boot, va.mean() - vb.mean(), "ensembles (both groups)", len(va) + len(vb))
+    return _mean_difference(va, vb, 1, "ensembles (both groups)", n_boot, seed, min_each=3)
 
 
 def claims_table(ds, n_boot: int = 2000, seed: int = 0) -> "pd.DataFrame":
@@ -211,10 +220,7 @@ def claims_table(ds, n_boot: int = 2000, seed: int = 0) -> "pd.DataFrame":
             hi, lo = hi[np.isfinite(hi)], lo[np.isfinite(lo)]
             if not len(hi) or not len(lo):
                 continue
-            rng = np.random.default_rng(seed)
-            boot = [rng.choice(hi, len(hi)).mean() - rng.choice(lo, len(lo)).mean() for _ in range(n_boot)]
-            scale = 1 if score == "err" else 100
-            est = interval(scale * np.array(boot), scale * (hi.mean() - lo.mean()), "draws", len(hi) + len(lo))
+            est = _mean_difference(hi, lo, 1 if score == "err" else 100, "draws", n_boot, seed)
             what = "ERR" if score == "err" else "all-wrong share (pp)"
             rows.append(claim_row(f"{what}: N = {n} models from {n} clusters minus from 1 cluster", c["statement"],
                                   est, direction_verdict(c["sign"], est), c["where"],

@@ -159,16 +159,22 @@ def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
                          "min_accuracy": np.minimum(acc[i], acc[j]), "same_family": fam[i] == fam[j]})
 
 
-def pairs_bootstrap(pairs: pd.DataFrame, n_models: int, stat, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
-    """``stat(rows of pairs)`` on bootstrap resamples of the *models* (pairs share models, so models are the
-    unit): each resample draws ``n_models`` models with replacement and keeps the pairs of two different drawn
-    models, once per drawn couple. ``pairs`` has integer columns ``i`` < ``j`` naming the two models."""
-    lookup = {(a, b): k for k, (a, b) in enumerate(zip(pairs["i"], pairs["j"]))}
+def resampled_pairs(i, j, n_models: int, n_boot: int, seed: int):
+    """Bootstrap resamples of the *models* (pairs share models, so models are the unit), as row indices of the
+    pairs (``i`` < ``j``, the two models of each row): each resample draws ``n_models`` models with replacement
+    and keeps the pairs of two different drawn models, once per drawn couple. Yields one list per resample."""
+    lookup = {(a, b): k for k, (a, b) in enumerate(zip(i, j))}
     rng = np.random.default_rng(seed)
-    out = np.full(n_boot, np.nan)
-    for b in range(n_boot):
+    for _ in range(n_boot):
         draw = rng.integers(0, n_models, n_models)
-        rows = [lookup[(min(p, q), max(p, q))] for x, p in enumerate(draw) for q in draw[x + 1:] if p != q]
+        yield [lookup[(min(p, q), max(p, q))] for x, p in enumerate(draw) for q in draw[x + 1:] if p != q]
+
+
+def pairs_bootstrap(pairs: pd.DataFrame, n_models: int, stat, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """``stat(rows of pairs)`` on bootstrap resamples of the models (``resampled_pairs``); ``pairs`` has integer
+    columns ``i`` < ``j`` naming the two models."""
+    out = np.full(n_boot, np.nan)
+    for b, rows in enumerate(resampled_pairs(pairs["i"], pairs["j"], n_models, n_boot, seed)):
         if len(rows) > 2:
             out[b] = stat(pairs.iloc[rows])
     return out
