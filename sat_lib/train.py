@@ -76,6 +76,31 @@ RECIPES.register("adamw", Recipe(lambda p, lr, wd: torch.optim.AdamW(p, lr=lr, w
                                  weight_decay=0.05, optimizer="AdamW, betas (0.9, 0.999)"))
 
 
+@dataclass(frozen=True)
+class Teacher:
+    """A trained model whose hard labels are a second target (knowledge distillation, DeiT's *hard* variant
+    without a distillation token): the loss is ``(1 − weight) · CE(student, label) + weight · CE(student,
+    argmax teacher)``, the teacher labelling each augmented batch the student sees (as DeiT's teacher does).
+
+    ``layout`` is the precision / memory format the teacher runs in (its own fastest: ``eval_layout``);
+    ``key`` names the teacher's weights and joins the student's weights key."""
+
+    model: nn.Module
+    layout: Layout
+    key: str
+    weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.weight <= 1:
+            raise ValueError(f"Teacher.weight must be in (0, 1], got {self.weight}")
+
+    @torch.no_grad()
+    def labels(self, xb: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """The teacher's argmax on a float batch in [0, 1] (plain tensors: they are targets of a backward)."""
+        with autocast(self.layout.precision, device):
+            return self.model(to_device_layout(xb, device, self.layout)).argmax(1)
+
+
 @dataclass
 class TrainLog:
     epoch_loss: list[float]
@@ -119,11 +144,12 @@ def _as_float(x_u8: torch.Tensor) -> torch.Tensor:
 
 def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, *,
           recipe: str = "sgd", device: torch.device | str | None = None, desc: str = "train",
-          layout: Layout | None = None) -> TrainLog:
+          layout: Layout | None = None, teacher: Teacher | None = None) -> TrainLog:
     """Train ``model`` (which takes inputs in [0, 1]) in place on ``images`` (N, C, H, W; uint8 or float).
 
     The data is moved to ``device`` once; batches are drawn and augmented there. ``layout`` (precision and
-    memory format) is measured for this model when not given (``choose_layout``).
+    memory format) is measured for this model when not given (``choose_layout``). ``teacher``: distil from it
+    (``Teacher``: its hard labels on each augmented batch are a second target).
     """
     device = torch.device(device) if device is not None else images.device
     if images.shape[0] != labels.shape[0]:
@@ -141,6 +167,8 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
     if layout is None:
         layout = choose_layout(model, (bs, *x_all.shape[1:]), cfg.precision, device)
     model.to(memory_format=layout.memory_format).train()
+    if teacher is not None:
+        teacher.model.to(device).eval()
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     opt = rec.make([{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}], lr, wd)
@@ -158,9 +186,13 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
             xb = _as_float(x_all[idx])
             if cfg.augment:
                 xb = augment_batch(xb, gen, pad=cfg.translate)
+            taught = teacher.labels(xb, device) if teacher is not None else None
             xb = to_device_layout(xb, device, layout)
             with autocast(layout.precision, device):
-                loss = F.cross_entropy(model(xb).float(), y_all[idx], label_smoothing=cfg.label_smoothing)
+                out = model(xb).float()
+            loss = F.cross_entropy(out, y_all[idx], label_smoothing=cfg.label_smoothing)
+            if taught is not None:
+                loss = (1 - teacher.weight) * loss + teacher.weight * F.cross_entropy(out, taught)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

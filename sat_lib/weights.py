@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from sat_lib._files import atomic_path
 from sat_lib.precision import Layout, choose_layout
-from sat_lib.train import TrainConfig, train
+from sat_lib.train import Teacher, TrainConfig, train
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,11 @@ def zoo_fingerprint(zoo) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = None) -> str:
+def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = None,
+                teacher: dict | None = None) -> str:
     """Everything that determines the trained weights: the entry's definition and its recipe's values, the data,
-    the training configuration (with the entry's own epochs) and the resolved precision / memory layout."""
+    the training configuration (with the entry's own epochs), the resolved precision / memory layout and, for a
+    distilled model, its teacher (``{"key": teacher weights, "weight": loss weight}``)."""
     spec = {
         **entry_spec(entry),
         "data": {"name": data.name, "split": data.split, "fingerprint": data_fingerprint(data.images, data.labels)},
@@ -74,6 +76,8 @@ def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = Non
     }
     if layout is not None:
         spec["layout"] = str(layout)
+    if teacher is not None:
+        spec["teacher"] = teacher
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -97,19 +101,22 @@ def build_for(entry, data) -> nn.Module:
 
 
 def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_dir: Path | None,
-                  retrain: bool = False) -> TrainedModel:
+                  retrain: bool = False, teacher: Teacher | None = None) -> TrainedModel:
     """Return ``entry`` trained on ``data`` with ``cfg``, loading cached weights when they exist.
 
     ``cfg.epochs`` is scaled by the entry's ``epoch_scale``. The precision / memory layout is measured for the
     model first (``choose_layout``, cached per machine) and is part of the weights key; an entry's own
-    ``precision`` replaces ``cfg.precision``."""
+    ``precision`` replaces ``cfg.precision``. ``teacher``: distil from it (``sat_lib.train.Teacher``); its weights
+    and loss weight join the key, and the cache file is named ``<entry>-distilled-<key>.pt``."""
     cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs), precision=entry.precision or cfg.precision)
     torch.manual_seed(cfg.seed)
     model = build_for(entry, data).to(device)
     layout = choose_layout(model, (data.channels, data.image_size, data.image_size), cfg.precision, device)
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / data.name / f"{entry.name}-{weights_key(entry, data, cfg, layout)}.pt"
+        tkey = None if teacher is None else {"key": teacher.key, "weight": teacher.weight}
+        stem = entry.name if teacher is None else f"{entry.name}-distilled"
+        path = Path(cache_dir) / data.name / f"{stem}-{weights_key(entry, data, cfg, layout, tkey)}.pt"
         if path.exists() and not retrain:
             try:
                 blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -123,7 +130,7 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     images_u8 = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
     tlog = train(model, images_u8, labels, cfg, recipe=entry.recipe, device=device, desc=entry.name,
-                 layout=layout)
+                 layout=layout, teacher=teacher)
     if path is not None:
         info = json.dumps({"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds, "layout": str(layout)})
         _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
