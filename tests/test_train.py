@@ -98,3 +98,31 @@ def test_diverging_loss_is_reported():
     x, y = separable(64)
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
         train(net(), x, y, TrainConfig(epochs=2, batch_size=16, lr=1e12, augment=False), device="cpu")
+
+
+class Inverter(nn.Module):
+    """A fixed 'teacher' that answers the opposite of the separable problem's label."""
+
+    def forward(self, x):
+        bright_top = x[:, 0, :4].mean((1, 2)) > 0.45  # class 1: about 0.75, class 0: about 0.15
+        return torch.stack([bright_top.float(), (~bright_top).float()], 1)
+
+
+def test_a_teacher_with_full_weight_is_what_the_student_learns():
+    from sat_lib.precision import Layout
+    from sat_lib.train import Teacher
+
+    x, y = separable(1024)
+    torch.manual_seed(0)
+    model = net()
+    teacher = Teacher(Inverter(), Layout("fp32", False), key="inverter", weight=1.0)
+    train(model, x, y, TrainConfig(epochs=4, batch_size=32, augment=False), device="cpu", teacher=teacher)
+    assert (predict(model, x) == 1 - y).float().mean() > 0.9  # it followed the teacher, not the labels
+
+
+def test_a_teacher_weight_outside_0_1_is_refused():
+    from sat_lib.precision import Layout
+    from sat_lib.train import Teacher
+
+    with pytest.raises(ValueError, match="weight"):
+        Teacher(Inverter(), Layout("fp32", False), key="t", weight=0)

@@ -5,6 +5,7 @@ from sat_lib.experiments import status  # noqa: F401, E402
 from sat_lib.experiments import sat_matrix  # noqa: F401, E402
 from sat_lib.experiments import sat_components  # noqa: F401, E402
 from sat_lib.experiments import sat_training  # noqa: F401, E402
+from sat_lib.experiments import sat_attacks  # noqa: F401, E402
 from sat_lib.experiments import sat_ensembles  # noqa: F401, E402
 from sat_lib.experiments import sat_distillation  # noqa: F401, E402
 from sat_lib.experiments import salience  # noqa: F401, E402

@@ -11,12 +11,14 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
 import torch
 import xarray as xr
 
+from sat_lib.apgd import APGDConfig, apgd
 from sat_lib.attacks import NORMS, PGDConfig, pgd
 from sat_lib.config import project_config
 from sat_lib.experiments._chapter import Chapter, cached, check_zoo_and_dataset, register, training_split
@@ -25,6 +27,7 @@ from sat_lib.params import ChapterConfig
 from sat_lib.provenance import default_device
 from sat_lib.executor import Executor
 from sat_lib.progress import note
+from sat_lib.registry import Registry
 from sat_lib.train import TrainConfig, logits, predict
 from sat_lib.weights import save_tensor, trained_model
 
@@ -142,8 +145,11 @@ def _trained(spec: dict):
 def _adv_path(weights: Path | None, spec: dict, sample: np.ndarray) -> Path | None:
     if weights is None:
         return None
-    key = hashlib.sha256(json.dumps(["source-correct", weights.name, spec["attack"], spec["precision"],
-                                     hashlib.sha256(sample.tobytes()).hexdigest()], sort_keys=True).encode())
+    parts = ["source-correct", weights.name, spec["attack"], spec["precision"],
+             hashlib.sha256(sample.tobytes()).hexdigest()]
+    if spec.get("attack_kind", "pgd") != "pgd":  # PGD's keys stay those of the results computed before kinds
+        parts.append(spec["attack_kind"])
+    key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode())
     return project_config().cache_dir / "adversarial" / spec["dataset"] / f"{spec['name']}-{key.hexdigest()[:16]}.pt"
 
 
@@ -176,14 +182,16 @@ def model_job(spec: dict) -> dict:
 
 
 def attack_correct(model, x_test, y_test, test_logits, sample: np.ndarray, spec: dict) -> torch.Tensor:
-    """PGD examples for ``sample``, crafted only where the source model classifies the clean image correctly.
+    """Adversarial examples for ``sample`` by the spec's attack (``SOURCE_ATTACKS[spec["attack_kind"]]``, PGD by
+    default), crafted only where the source model classifies the clean image correctly.
 
     SAT (Eq. 1) counts an example only when both models classify its clean image correctly, so an attack on an
     image the source gets wrong is never used; those positions hold the clean image (float, in [0, 1]). The
     random start is drawn for the whole sample and then subset, so each attacked image gets the same start as
     in an attack on every image."""
     device = x_test.device
-    cfg = PGDConfig(**spec["attack"])
+    attack = SOURCE_ATTACKS[spec.get("attack_kind", "pgd")]
+    cfg = attack.config(**spec["attack"])
     idx = torch.from_numpy(sample).to(device)
     x = x_test[idx].float().div(255) if x_test.dtype == torch.uint8 else x_test[idx].float()
     y = y_test[idx]
@@ -192,10 +200,38 @@ def attack_correct(model, x_test, y_test, test_logits, sample: np.ndarray, spec:
     start = NORMS[cfg.norm].start(x, cfg.eps, gen) if cfg.random_start else torch.zeros_like(x)
     out = x.clone()
     if len(keep):
-        out[keep] = pgd(model, x[keep], y[keep], cfg, batch_size=spec["attack_batch_size"],
-                        precision=spec["precision"], delta_init=start[keep],
-                        desc=f"pgd {spec.get('label', spec['name'])}")
+        out[keep] = attack.run(model, x[keep], y[keep], cfg, batch_size=spec["attack_batch_size"],
+                               precision=spec["precision"], delta_init=start[keep],
+                               desc=f"{spec.get('attack_kind', 'pgd')} {spec.get('label', spec['name'])}")
     return out
+
+
+@dataclass(frozen=True)
+class SourceAttack:
+    """How a SAT chapter attacks a source model: its configuration class and the attack itself (called as
+    ``sat_lib.attacks.pgd``: model, images, labels, config, batch size, precision, random start, progress name)."""
+
+    config: type
+    run: Callable[..., torch.Tensor]
+
+
+def autoattack_lite(model, x, y, cfg, *, batch_size, precision, delta_init, desc):
+    """AutoAttack's first two attacks: APGD-CE, then APGD-T (targeted DLR) on the images APGD-CE left correct,
+    from the same random start (``sat_lib.apgd``). AutoAttack's FAB-T and Square follow only for images both
+    leave correct; on the models of this book those are rare (the chapter reports how rare)."""
+    ce = dataclasses.replace(cfg, loss="ce")
+    out = apgd(model, x, y, ce, batch_size=batch_size, precision=precision, delta_init=delta_init, desc=f"{desc} ce")
+    left = (predict(model, out, batch_size=batch_size, precision=precision) == y).nonzero().flatten()
+    if len(left):
+        t = dataclasses.replace(cfg, loss="dlr-targeted")
+        out[left] = apgd(model, x[left], y[left], t, batch_size=batch_size, precision=precision,
+                         delta_init=delta_init[left], desc=f"{desc} t")
+    return out
+
+
+SOURCE_ATTACKS: Registry[SourceAttack] = Registry("source attack")
+SOURCE_ATTACKS.register("pgd", SourceAttack(PGDConfig, pgd))
+SOURCE_ATTACKS.register("autoattack", SourceAttack(APGDConfig, autoattack_lite))
 
 
 def _job_result(t, test_logits, attack_seconds, path, adv) -> dict:

@@ -1,0 +1,173 @@
+"""Analyses of the distillation chapter (SAT paper Sec. 5.2, Fig. 8 and F.1): one student distilled from each
+teacher; its accuracy against the teacher–student SAT and against the teacher's accuracy.
+
+Teachers are the unit: every correlation's 95 % interval resamples teachers with replacement (percentile
+bootstrap, ``sat_lib.claims.verdict.resample``). The p-values are scipy's, which treat teachers as independent
+draws, as the paper's do.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sat_lib.claims import paper_claims
+from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, resample, value_verdict
+
+GROUPS = ("all teachers", "the student's kind", "other kinds")
+
+
+def frame(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per teacher: its family, whether it is of the student's kind, SAT with the student, teacher and
+    student accuracy (%), the student's gain over the same student trained without a teacher (pp), and the share
+    of test images where student and teacher agree (%)."""
+    alone = 100 * float(ds.attrs["student_alone_accuracy"])
+    return pd.DataFrame({
+        "family": ds["family"].values, "student_kind": ds["student_kind"].values.astype(bool),
+        "sat": ds["sat"].values, "teacher_accuracy": 100 * ds["teacher_accuracy"].values,
+        "student_accuracy": 100 * ds["student_accuracy"].values,
+        "gain": 100 * ds["student_accuracy"].values - alone, "agreement": 100 * ds["agreement"].values,
+        "train_seconds": ds["train_seconds"].values,
+    }, index=pd.Index(ds["teacher"].values, name="teacher"))
+
+
+def group(f: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The teachers of one of ``GROUPS``."""
+    masks = {GROUPS[0]: np.ones(len(f), bool), GROUPS[1]: f["student_kind"].to_numpy(),
+             GROUPS[2]: ~f["student_kind"].to_numpy()}
+    return f[masks[name]]
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import pearsonr
+
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    return float(pearsonr(x, y).statistic)
+
+
+def pearson_estimate(f: pd.DataFrame, x: str, y: str = "student_accuracy", n_boot: int = 2000,
+                     seed: int = 0) -> tuple[Estimate, float]:
+    """Pearson r of columns ``x`` and ``y`` with a 95 % interval over teachers, and scipy's p-value."""
+    from scipy.stats import pearsonr
+
+    a, b = f[x].to_numpy(float), f[y].to_numpy(float)
+    est = resample(lambda idx: _pearson(a[idx], b[idx]), len(f), unit="teachers", n_resamples=n_boot, seed=seed)
+    p = float(pearsonr(a, b).pvalue) if math.isfinite(est.value) else math.nan
+    return est, p
+
+
+def partial_pearson(f: pd.DataFrame, x: str, y: str, given: str) -> float:
+    """Pearson of ``x`` and ``y`` after a linear fit on ``given`` is removed from both."""
+    z = np.column_stack([np.ones(len(f)), f[given].to_numpy(float)])
+    res = lambda v: v - z @ np.linalg.lstsq(z, v, rcond=None)[0]  # noqa: E731
+    return _pearson(res(f[x].to_numpy(float)), res(f[y].to_numpy(float)))
+
+
+def correlation_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Fig. 8 a/b/c and F.1: Pearson r of student accuracy with SAT (and with teacher accuracy) per group of
+    teachers, p, a 95 % interval over teachers, and the partial r of SAT given teacher accuracy."""
+    f = frame(ds)
+    rows = []
+    for name in GROUPS:
+        g = group(f, name)
+        for x, label in (("sat", "SAT (teacher, student)"), ("teacher_accuracy", "teacher accuracy")):
+            est, p = pearson_estimate(g, x, n_boot=n_boot, seed=seed) if len(g) >= 3 else \
+                (Estimate(math.nan, math.nan, math.nan, "teachers", len(g)), math.nan)
+            rows.append({"teachers": name, "student accuracy against": label, "n": len(g),
+                         "Pearson r [95 % CI, teachers]": est.text(), "p": p})
+        if len(g) >= 4:
+            z = g[["sat", "student_accuracy", "teacher_accuracy"]]
+            est = resample(lambda idx: partial_pearson(z.iloc[idx], "sat", "student_accuracy", "teacher_accuracy"),
+                           len(g), unit="teachers", n_resamples=n_boot, seed=seed)
+            rows.append({"teachers": name, "student accuracy against": "SAT, teacher accuracy partialled out",
+                         "n": len(g), "Pearson r [95 % CI, teachers]": est.text(), "p": math.nan})
+    return pd.DataFrame(rows).set_index(["teachers", "student accuracy against"])
+
+
+def gain_table(ds: xr.Dataset, seed_accuracies: np.ndarray | None = None, n_boot: int = 2000,
+               seed: int = 0) -> pd.DataFrame:
+    """Does distillation help at all here? Mean gain of the students over the student trained alone (pp) per
+    group with a 95 % interval over teachers, the best and worst teacher, and — when the student architecture's
+    retrained seed copies are given — their accuracy spread, the noise a single student's gain sits in."""
+    from sat_lib.claims.verdict import bootstrap
+
+    f = frame(ds)
+    rows = []
+    for name in GROUPS:
+        g = group(f, name)
+        if not len(g):
+            continue
+        est = bootstrap(g["gain"].to_numpy(), np.mean, unit="teachers", n_resamples=n_boot, seed=seed)
+        rows.append({"teachers": name, "n": len(g), "mean gain (pp) [95 % CI, teachers]": est.text(),
+                     "best teacher": f"{g['gain'].idxmax()} ({g['gain'].max():+.1f})",
+                     "worst teacher": f"{g['gain'].idxmin()} ({g['gain'].min():+.1f})"})
+    out = pd.DataFrame(rows).set_index("teachers")
+    if seed_accuracies is not None and len(seed_accuracies) >= 2:
+        acc = 100 * np.asarray(seed_accuracies, float)
+        out.attrs["seed_noise"] = (f"the student architecture retrained with {len(acc)} seeds, no teacher: "
+                                   f"{acc.mean():.1f} % ± {acc.std(ddof=1):.1f} pp (std), range "
+                                   f"{acc.min():.1f}–{acc.max():.1f} %")
+    return out
+
+
+def seed_copies(training: xr.Dataset | None, student: str) -> np.ndarray | None:
+    """Accuracies of the student architecture's seed copies in a ``sat-training`` result (None without them)."""
+    if training is None or student not in set(training["arch"].values):
+        return None
+    keep = (training["arch"].values == student) & (training["kind"].values == "initialization")
+    return training["accuracy"].values[keep] if keep.sum() >= 2 else None
+
+
+def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """The paper's Sec. 5.2 / F.2 claims beside ours, verdicts by the shared rule (``sat_lib.claims.verdict``)."""
+    claims = paper_claims("sat-distillation")["claims"]
+    f = frame(ds)
+    rows = []
+    for name, key, direction in ((GROUPS[0], "pearson_all", None),
+                                 (GROUPS[1], "pearson_same_kind", "similar_teacher_helps_same_kind"),
+                                 (GROUPS[2], "pearson_other_kind", "dissimilar_teacher_helps_other_kind")):
+        g = group(f, name)
+        est = pearson_estimate(g, "sat", n_boot=n_boot, seed=seed)[0] if len(g) >= 3 else \
+            Estimate(math.nan, math.nan, math.nan, "teachers", len(g))
+        c = claims[key]
+        rows.append(claim_row(f"r(SAT, student accuracy), {name}", f"{c['value']:.2f}", est,
+                              value_verdict(c["value"], est), c["where"], key=key))
+        if direction:
+            c = claims[direction]
+            rows.append(claim_row(f"the same r: direction ({name})", c["statement"], est,
+                                  direction_verdict(c["sign"], est), c["where"], key=direction))
+    c = claims["teacher_accuracy"]
+    est = pearson_estimate(f, "teacher_accuracy", n_boot=n_boot, seed=seed)[0]
+    rows.append(claim_row("r(teacher accuracy, student accuracy), all teachers", f"{c['value']:.3f}", est,
+                          value_verdict(c["value"], est), c["where"], key="teacher_accuracy"))
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def discussion(ds: xr.Dataset, table: pd.DataFrame, gains: pd.DataFrame | None = None) -> str:
+    """A short Markdown reading of the claims table, every number from the result."""
+    f = frame(ds)
+    row = lambda key: table[table["key"] == key].iloc[0]  # noqa: E731
+    lines = [f"* **Fig. 8a.** Over {len(f)} teachers, r(SAT, student accuracy) = **{row('pearson_all')['ours [95 % CI]']}** "
+             f"(teachers resampled) against the paper's −0.32: **{row('pearson_all')['verdict']}**."]
+    for key, direction, what in (("pearson_same_kind", "similar_teacher_helps_same_kind", "Fig. 8b, teachers of the "
+                                  "student's kind"),
+                                 ("pearson_other_kind", "dissimilar_teacher_helps_other_kind", "Fig. 8c, the other "
+                                  "teachers")):
+        r, d = row(key), row(direction)
+        lines.append(f"* **{what}** ({r['resampled']}): r = {r['ours [95 % CI]']} against the paper's "
+                     f"{r['paper']} — value **{r['verdict']}**, direction **{d['verdict']}**.")
+    r = row("teacher_accuracy")
+    lines.append(f"* **Fig. F.1.** r(teacher accuracy, student accuracy) = {r['ours [95 % CI]']} against the paper's "
+                 f"0.049: **{r['verdict']}**. Our teachers span {f['teacher_accuracy'].min():.0f}–"
+                 f"{f['teacher_accuracy'].max():.0f} % (the paper's 79.5–82.5 %), so teacher accuracy has room to "
+                 "matter here that it had not there.")
+    if gains is not None and GROUPS[0] in gains.index:
+        g = gains.loc[GROUPS[0]]
+        noise = gains.attrs.get("seed_noise", "")
+        lines.append(f"* **Does distillation help?** Mean gain over the student trained alone: "
+                     f"{g['mean gain (pp) [95 % CI, teachers]']} pp; best teacher {g['best teacher']}, worst "
+                     f"{g['worst teacher']}." + (f" For scale, {noise}." if noise else ""))
+    return "\n".join(lines)
