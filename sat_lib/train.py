@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sat_lib.attacks import PGDConfig, pgd
 from sat_lib.precision import Layout, autocast, choose_layout, to_device_layout
 from sat_lib.progress import progress
 from sat_lib.registry import Registry
@@ -101,6 +102,29 @@ class Teacher:
             return self.model(to_device_layout(xb, device, self.layout)).argmax(1)
 
 
+@dataclass(frozen=True)
+class Adversary:
+    """Adversarial training (Madry et al.): each augmented batch is replaced by PGD examples crafted against the
+    model being trained (``sat_lib.attacks.pgd``, the same attack the chapters evaluate with; e.g. L2, 3 steps of
+    2ε/3 as Salman et al.). The examples are crafted in eval mode (BatchNorm's running statistics, as TRADES does;
+    the robustness library crafts in train mode), and each step draws its own random start
+    (``attack.seed`` + step). ``attack`` joins the model's weights key."""
+
+    attack: PGDConfig
+
+    def __post_init__(self) -> None:
+        if self.attack.eps <= 0:
+            raise ValueError(f"Adversary: eps must be > 0 (eps 0 is standard training: pass no adversary), "
+                             f"got {self.attack.eps}")
+
+    def key(self) -> dict:
+        return dataclasses.asdict(self.attack)
+
+    def perturb(self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int, precision: str) -> torch.Tensor:
+        cfg = dataclasses.replace(self.attack, seed=self.attack.seed + step)
+        return pgd(model, xb, yb, cfg, batch_size=xb.shape[0], precision=precision, desc="adversarial examples")
+
+
 @dataclass
 class TrainLog:
     epoch_loss: list[float]
@@ -144,12 +168,14 @@ def _as_float(x_u8: torch.Tensor) -> torch.Tensor:
 
 def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, *,
           recipe: str = "sgd", device: torch.device | str | None = None, desc: str = "train",
-          layout: Layout | None = None, teacher: Teacher | None = None) -> TrainLog:
+          layout: Layout | None = None, teacher: Teacher | None = None,
+          adversary: Adversary | None = None) -> TrainLog:
     """Train ``model`` (which takes inputs in [0, 1]) in place on ``images`` (N, C, H, W; uint8 or float).
 
     The data is moved to ``device`` once; batches are drawn and augmented there. ``layout`` (precision and
     memory format) is measured for this model when not given (``choose_layout``). ``teacher``: distil from it
-    (``Teacher``: its hard labels on each augmented batch are a second target).
+    (``Teacher``: its hard labels on each augmented batch are a second target). ``adversary``: train on its
+    PGD examples of each augmented batch instead (``Adversary``).
     """
     device = torch.device(device) if device is not None else images.device
     if images.shape[0] != labels.shape[0]:
@@ -178,6 +204,7 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
     epoch_loss: list[float] = []
     start = time.perf_counter()
     bar = progress(total=cfg.epochs * steps_per_epoch, desc=desc, unit="step")
+    step = 0
     for _ in range(cfg.epochs):
         order = torch.randperm(n, device=device, generator=gen)
         total = torch.zeros((), device=device)
@@ -186,6 +213,8 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
             xb = _as_float(x_all[idx])
             if cfg.augment:
                 xb = augment_batch(xb, gen, pad=cfg.translate)
+            if adversary is not None:
+                xb = adversary.perturb(model, xb, y_all[idx], step, layout.precision)
             taught = teacher.labels(xb, device) if teacher is not None else None
             xb = to_device_layout(xb, device, layout)
             with autocast(layout.precision, device):
@@ -198,6 +227,7 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
             opt.step()
             sched.step()
             total += loss.detach()
+            step += 1
             bar.update()
         mean_loss = float(total) / steps_per_epoch
         if not math.isfinite(mean_loss):

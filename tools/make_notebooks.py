@@ -251,6 +251,85 @@ def sat_training() -> nbformat.NotebookNode:
     ])
 
 
+def sat_attacks() -> nbformat.NotebookNode:
+    from sat_lib.experiments.sat_attacks import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# Does the attack matter? Attacks, new models and decision regions\n\n"
+            "Three questions Hwang et al. answer in their Table 1 and appendix G, asked of this book's zoo:\n\n"
+            "1. **Does the attack change the picture?** SAT from 50-step PGD against SAT from AutoAttack on 8 "
+            "models: Pearson 0.98 (Fig. G.1a).\n"
+            "2. **Can a new model be placed without attacking the zoo again?** Attack only the new model and score "
+            "it by how its examples fool the stored models (*one-sided* SAT): it correlates with the two-sided "
+            "score at 0.82 (Fig. G.2), and a second training of a zoo architecture lands in its sibling's "
+            "cluster (2 of 2 models).\n"
+            "3. **Is SAT more stable than decision-boundary similarity?** Somepalli et al. compare models by how "
+            "often they predict the same class on planes through triplets of images; at equal compute its spread "
+            "over random triplet sets is far larger than SAT's over random image sets (Table 1).\n\n"
+            "Everything reuses the stores of two chapters: the zoo, its PGD examples and its SAT (`sat-matrix`), and "
+            "the retrained ResNet and LeViT models with their PGD examples (`sat-training`), which play the new "
+            "models here. New work: AutoAttack on the 8 models (its first two attacks, APGD-CE then APGD-T on the "
+            "images APGD-CE leaves correct, `sat_lib.apgd`, checked against `torchattacks` in the test suite), "
+            "evaluations of the new models against the zoo both ways, and the decision-region label maps.\n\n"
+            "**Where this was computed:** the `quick` profile on a 2-core CPU; the `paper` profile has not been run "
+            "here. PatchFool (Fig. G.1b) is not implemented: it needs attention maps from inside each model."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib.analysis import attacks as analysis\n"
+            "from sat_lib.experiments import sat_matrix, sat_training\n"
+            "from sat_lib.experiments.sat_attacks import Config, matrix_config, run, training_config\n"
+            "from sat_lib import plots, report\n"
+            "from sat_lib.plots import attacks as figures\n\n"
+            "plots.use_style()\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "ds = run(cfg, mode=mode)\n"
+            "zoo = sat_matrix.run(matrix_config(cfg), mode='cache_only')"),
+        new_markdown_cell("## Setting\n\nThis chapter's parameters and provenance, then those of the two results "
+                          "it reads."),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))\ndisplay(report.provenance(zoo))\n"
+               "display(report.provenance(sat_training.run(training_config(cfg), mode='cache_only')))"),
+        new_markdown_cell("## Fig. G.1a: PGD against AutoAttack\n\nFirst, how strong each attack is on the model "
+                          "it was crafted on (share of the model's correctly classified images it fools) and what it "
+                          "cost here."),
+        hidden("display(analysis.white_box(ds, zoo).round(1))"),
+        new_markdown_cell("Every pair of the 8 models: SAT by AutoAttack against SAT by PGD, least-squares line with "
+                          "its 90 % band as the paper draws it. Correlations carry 95 % intervals over models (pairs "
+                          "share models); p treats pairs as independent, as the paper's does."),
+        hidden("plots.show(figures.pgd_vs_autoattack(ds))\ndisplay(analysis.attack_table(ds, seed=cfg.seed))"),
+        new_markdown_cell("## Fig. G.2: one-sided against two-sided SAT\n\nOne-sided SAT of (A, B) uses only A's "
+                          "examples on B — the score a new model A gets when only A is attacked. Left: every ordered "
+                          "pair of the zoo (from the stored transfers); right: every (new model, zoo model) pair, "
+                          "where the new models are the retrained copies of `sat-training`."),
+        hidden("plots.show(figures.one_vs_two_sided(ds, zoo))\ndisplay(analysis.sided_table(ds, zoo, seed=cfg.seed))"),
+        new_markdown_cell("## A new model's cluster (appendix G)\n\nThe zoo's SAT graph is cut into `n_clusters` "
+                          "spectral clusters (as `sat-matrix`, appendix B). Each new model goes to the cluster whose "
+                          "members it is most similar to on average — by one-sided SAT (the approximation) and by "
+                          "two-sided SAT (the exact score). It should land where its sibling, the zoo model of the same "
+                          "architecture, is. Rates carry 95 % intervals over new models."),
+        hidden("assigned = analysis.assignment(ds, zoo, cfg.n_clusters, seed=cfg.seed)\n"
+               "display(analysis.assignment_table(assigned, seed=cfg.seed))"),
+        new_markdown_cell("Every new model:"),
+        hidden("display(assigned.round(2))"),
+        new_markdown_cell("## Table 1: SAT against decision-region similarity\n\nThe zoo's stability pair (the "
+                          "paper's ConvNeXt-T and Swin-T by their counterparts here). Decision-region similarity: the "
+                          "share of grid points (`resolution`² per plane, the paper's 2 500) where both models predict "
+                          "the same class, on planes through triplets of test images of three different classes "
+                          "(`sat_lib.boundary`), in percent; its std over `triplet_repeats` random triplet sets drawn "
+                          "from `triplet_pool` labelled planes. SAT's std over random image sets is the `sat-matrix` "
+                          "stability study's (percent, no log, as the paper's table)."),
+        hidden("display(analysis.boundary_table(ds).round(2))"),
+        new_markdown_cell("At equal compute, by the paper's count (SAT on n images: n × (PGD steps + 1) × 2 "
+                          "inferences; a decision-region score on t triplets: t × resolution² × 2):"),
+        hidden("display(analysis.equal_compute(ds, zoo).round(2))\nplots.show(figures.stability(ds, zoo))"),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE),
+        hidden("table = analysis.claims_table(ds, zoo, cfg, seed=cfg.seed)\ndisplay(table)"),
+        hidden("display(Markdown(analysis.discussion(ds, zoo, table)))"),
+        *not_reproduced("sat-attacks"),
+    ])
+
+
 def sat_ensembles() -> nbformat.NotebookNode:
     from sat_lib.experiments.sat_ensembles import Config
 
@@ -359,7 +438,7 @@ def sat_distillation() -> nbformat.NotebookNode:
             "try:  # the student architecture's seed copies, when the training chapter retrained it (for scale)\n"
             "    copies = analysis.seed_copies(sat_training.run(resolve_params('sat-training', cfg.matrix_profile), "
             "mode='cache_only'), cfg.student)\n"
-            "except (FileNotFoundError, KeyError, ValueError):\n"
+            "except (LookupError, FileNotFoundError, ValueError):  # not retrained at this profile\n"
             "    copies = None"),
         new_markdown_cell("## Setting\n\nThis chapter's parameters and provenance, then those of the zoo result "
                           "whose models teach and whose SAT is read."),
@@ -627,7 +706,7 @@ def status() -> nbformat.NotebookNode:
 
 
 CHAPTERS = {"status": status, "sat_matrix": sat_matrix, "sat_components": sat_components,
-            "sat_training": sat_training,
+            "sat_training": sat_training, "sat_attacks": sat_attacks,
             "sat_ensembles": sat_ensembles, "sat_distillation": sat_distillation, "salience": salience, "measures": measures}
 
 if __name__ == "__main__":

@@ -1,0 +1,306 @@
+"""Analyses of the attacks chapter (SAT paper Table 1 and appendix G): SAT by PGD against SAT by AutoAttack,
+one-sided against two-sided SAT, assigning a new model to a cluster, and SAT's stability against Somepalli et
+al.'s decision-region similarity at equal compute.
+
+Units of the intervals: models for relations between pairs of the zoo (pairs share models: models are drawn with
+replacement and the pairs among them kept), new models for relations of (new, zoo) pairs and for the assignment
+rate, random image or triplet sets for the stds of Table 1.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sat_lib.analysis.sat import pairs_bootstrap, spectral_clusters, symmetric
+from sat_lib.claims import paper_claims
+from sat_lib.claims.verdict import Estimate, bootstrap, claim_row, direction_verdict, interval, resample, \
+    value_verdict
+
+
+def _r(x, y, kind: str = "pearson") -> float:
+    from scipy.stats import pearsonr, spearmanr
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return math.nan
+    return float((pearsonr if kind == "pearson" else spearmanr)(x[ok], y[ok]).statistic)
+
+
+def _p(x, y) -> float:
+    from scipy.stats import pearsonr
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(pearsonr(x[ok], y[ok]).pvalue) if ok.sum() >= 3 and np.ptp(x[ok]) and np.ptp(y[ok]) else math.nan
+
+
+# ------------------------------------------------------------------------------------ Fig. G.1: the attack
+
+def attack_pairs(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per unordered pair of the re-attacked models: symmetric SAT by PGD and by AutoAttack."""
+    names = list(ds["attacked"].values)
+    pgd, aa = symmetric(ds["sat_pgd"]), symmetric(ds["sat_autoattack"])
+    i, j = np.triu_indices(len(names), k=1)
+    return pd.DataFrame({"model": np.array(names)[i], "model_b": np.array(names)[j], "i": i, "j": j,
+                         "pgd": pgd[i, j], "autoattack": aa[i, j]})
+
+
+def attack_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Pearson and Spearman correlation of SAT by PGD and by AutoAttack over the pairs, 95 % intervals over
+    models, scipy's p (pairs as independent, as the paper's)."""
+    p = attack_pairs(ds)
+    m = ds.sizes["attacked"]
+    rows = []
+    for kind in ("pearson", "spearman"):
+        stat = lambda q, k=kind: _r(q["pgd"], q["autoattack"], k)  # noqa: E731
+        est = interval(pairs_bootstrap(p, m, stat, n_boot, seed), stat(p), "models", m)
+        rows.append({"statistic": f"{kind.capitalize()} r (PGD, AutoAttack)", "value [95 % CI, models]": est.text(),
+                     "p": _p(p["pgd"], p["autoattack"]) if kind == "pearson" else math.nan, "pairs": len(p)})
+    d = p["autoattack"] - p["pgd"]
+    est = interval(pairs_bootstrap(p, m, lambda q: float((q["autoattack"] - q["pgd"]).mean()), n_boot, seed),
+                   float(d.mean()), "models", m)
+    rows.append({"statistic": "mean SAT(AutoAttack) − SAT(PGD)", "value [95 % CI, models]": est.text(),
+                 "p": math.nan, "pairs": len(p)})
+    return pd.DataFrame(rows).set_index("statistic")
+
+
+def white_box(ds: xr.Dataset, zoo: xr.Dataset) -> pd.DataFrame:
+    """Each re-attacked model against its own examples: the share of its correctly classified images PGD and
+    AutoAttack fool (%), and the seconds each attack took."""
+    rows = []
+    for m in ds["attacked"].values:
+        c = zoo["correct"].sel(model=m).values
+        rows.append({"model": m, "correct images": int(c.sum()),
+                     "PGD fools (%)": 100 * zoo["fooled"].sel(model=m, model_b=m).values[c].mean(),
+                     "AutoAttack fools (%)": 100 * ds["fooled_autoattack"].sel(attacked=m, attacked_b=m).values[c].mean(),
+                     "PGD (s)": float(ds["pgd_seconds"].sel(attacked=m)),
+                     "AutoAttack (s)": float(ds["autoattack_seconds"].sel(attacked=m))})
+    return pd.DataFrame(rows).set_index("model")
+
+
+# ------------------------------------------------------------------------- Fig. G.2: one- and two-sided SAT
+
+def sided_zoo(zoo: xr.Dataset) -> pd.DataFrame:
+    """Every ordered pair (a, b) of different zoo models: one-sided SAT (a's examples on b) and two-sided SAT,
+    from the sat-matrix result's stored transfers."""
+    import torch
+
+    from sat_lib.measures import sat_matrix
+
+    f = torch.from_numpy(zoo["fooled"].values)
+    c = torch.from_numpy(zoo["correct"].values)
+    eps = json.loads(zoo.attrs.get("params_json", "{}")).get("eps_s", 0.01)
+    one = sat_matrix(f, c, eps_s=eps, one_sided=True)[0].numpy()
+    two = sat_matrix(f, c, eps_s=eps)[0].numpy()
+    i, j = np.nonzero(~np.eye(len(one), dtype=bool))
+    return pd.DataFrame({"source": zoo["model"].values[i], "target": zoo["model"].values[j], "i": i, "j": j,
+                         "one_sided": one[i, j], "two_sided": two[i, j]})
+
+
+def _ordered_model_bootstrap(frame: pd.DataFrame, n_models: int, stat, n_boot: int, seed: int) -> np.ndarray:
+    """``stat`` on resamples of the models: draw models with replacement, keep the ordered pairs of two different
+    drawn models (each drawn couple once per order)."""
+    lookup = {(a, b): k for k, (a, b) in enumerate(zip(frame["i"], frame["j"]))}
+    rng = np.random.default_rng(seed)
+    out = np.full(n_boot, np.nan)
+    for b in range(n_boot):
+        draw = rng.integers(0, n_models, n_models)
+        rows = [lookup[(p, q)] for x, p in enumerate(draw) for y, q in enumerate(draw) if x != y and p != q]
+        if len(rows) > 2:
+            out[b] = stat(frame.iloc[rows])
+    return out
+
+
+def sided_new(ds: xr.Dataset) -> pd.DataFrame:
+    """Every (new model, zoo model) pair: one-sided SAT (only the new model attacked) and two-sided SAT."""
+    return (ds[["new_sat_one_sided", "new_sat_two_sided"]].to_dataframe()
+            .rename(columns={"new_sat_one_sided": "one_sided", "new_sat_two_sided": "two_sided"}).reset_index())
+
+
+def sided_estimates(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate]:
+    """Pearson r of one- and two-sided SAT over the zoo's ordered pairs (models resampled) and over the (new,
+    zoo) pairs (new models resampled)."""
+    z = sided_zoo(zoo)
+    stat = lambda q: _r(q["one_sided"], q["two_sided"])  # noqa: E731
+    zoo_est = interval(_ordered_model_bootstrap(z, zoo.sizes["model"], stat, n_boot, seed), stat(z), "models",
+                       zoo.sizes["model"])
+    one, two = ds["new_sat_one_sided"].values, ds["new_sat_two_sided"].values
+    new_est = resample(lambda idx: _r(one[idx].ravel(), two[idx].ravel()), ds.sizes["new"], unit="new models",
+                       n_resamples=n_boot, seed=seed)
+    return {"the zoo's ordered pairs": zoo_est, "new model × zoo pairs": new_est}
+
+
+def sided_table(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    z, n = sided_zoo(zoo), sided_new(ds)
+    est = sided_estimates(ds, zoo, n_boot, seed)
+    return pd.DataFrame([
+        {"pairs": "the zoo's ordered pairs", "n": len(z), "Pearson r [95 % CI]": est["the zoo's ordered pairs"].text(),
+         "resampled": "models", "p": _p(z["one_sided"], z["two_sided"]),
+         "mean one-sided − two-sided": float((z["one_sided"] - z["two_sided"]).mean())},
+        {"pairs": "new model × zoo pairs", "n": len(n), "Pearson r [95 % CI]": est["new model × zoo pairs"].text(),
+         "resampled": "new models", "p": _p(n["one_sided"], n["two_sided"]),
+         "mean one-sided − two-sided": float((n["one_sided"] - n["two_sided"]).mean())},
+    ]).set_index("pairs")
+
+
+# --------------------------------------------------------------------------- appendix G: a new model's cluster
+
+def assignment(ds: xr.Dataset, zoo: xr.Dataset, n_clusters: int, seed: int = 0) -> pd.DataFrame:
+    """Each new model assigned to the zoo cluster whose members it is most similar to on average (mean SAT),
+    by one-sided SAT (the approximation) and by two-sided SAT; its sibling is the zoo model of its
+    architecture. Also the zoo model nearest to it by one-sided SAT."""
+    clusters = spectral_clusters(zoo["sat"], n_clusters=n_clusters, seed=seed)
+    names = list(zoo["model"].values)
+    cl = clusters.reindex(names).to_numpy()
+    rows = []
+    for k, new in enumerate(ds["new"].values):
+        arch = str(ds["new_arch"].values[k])
+        row = {"new model": new, "kind": str(ds["new_kind"].values[k]), "sibling": arch,
+               "sibling's cluster": int(clusters[arch]),
+               "accuracy (%)": 100 * float(ds["new_accuracy"].values[k])}
+        for side in ("one_sided", "two_sided"):
+            s = ds[f"new_sat_{side}"].values[k]
+            means = {c: np.nanmean(s[cl == c]) for c in np.unique(cl)}
+            row[f"cluster ({side.replace('_', '-')})"] = int(max(means, key=means.get))
+        s = ds["new_sat_one_sided"].values[k]
+        row["nearest zoo model (one-sided)"] = names[int(np.nanargmax(s))]
+        row["SAT with sibling (two-sided)"] = float(ds["new_sat_two_sided"].values[k][names.index(arch)])
+        rows.append(row)
+    out = pd.DataFrame(rows).set_index("new model")
+    out["sibling's cluster (one-sided)"] = out["cluster (one-sided)"] == out["sibling's cluster"]
+    out["sibling's cluster (two-sided)"] = out["cluster (two-sided)"] == out["sibling's cluster"]
+    out["nearest is sibling"] = out["nearest zoo model (one-sided)"] == out["sibling"]
+    out["one- and two-sided agree"] = out["cluster (one-sided)"] == out["cluster (two-sided)"]
+    return out
+
+
+RATES = ("sibling's cluster (one-sided)", "sibling's cluster (two-sided)", "nearest is sibling",
+         "one- and two-sided agree")
+
+
+def assignment_table(a: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Rates of ``assignment`` (percent of new models) by sibling architecture, with 95 % intervals over new
+    models."""
+    rows = []
+    for arch, sub in [("all", a), *a.groupby("sibling")]:
+        row = {"sibling": arch, "new models": len(sub)}
+        for col in RATES:
+            est = bootstrap(100 * sub[col].to_numpy(float), np.mean, unit="new models", n_resamples=n_boot, seed=seed)
+            row[f"{col} (%)"] = est.text(".0f")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("sibling")
+
+
+# ------------------------------------------------------------------------------ Table 1: decision regions
+
+def equal_compute(ds: xr.Dataset, zoo: xr.Dataset) -> pd.DataFrame:
+    """Table 1 at equal compute, by the paper's count: SAT on n images costs n · (PGD steps + 1) · 2 inferences,
+    a decision-region score on t triplets t · R² · 2. Each SAT image-set size of the sat-matrix stability study
+    (sets smaller than its pool) against the triplet-set size of closest cost; stds in pp over the random sets."""
+    mp = json.loads(zoo.attrs["params_json"])
+    own = json.loads(ds.attrs["params_json"])
+    per_image = 2 * (mp["steps"] + 1)
+    per_triplet = 2 * own["resolution"] ** 2
+    pool = mp.get("stability_pool")
+    tsizes = np.asarray(ds["tsize"].values)
+    rows = []
+    for n in zoo["size"].values:
+        if pool is not None and n >= pool:
+            continue
+        t = int(tsizes[np.argmin(np.abs(tsizes * per_triplet - n * per_image))])
+        sat = zoo["stability_rate"].sel(size=n).values
+        dr = ds["boundary_rate"].sel(tsize=t).values
+        rows.append({"images": int(n), "SAT inferences": int(n * per_image), "SAT std (pp)": np.std(sat, ddof=1),
+                     "SAT mean (%)": np.mean(sat), "triplets": t, "decision-region inferences": int(t * per_triplet),
+                     "decision-region std (pp)": np.std(dr, ddof=1), "decision-region mean (%)": np.mean(dr)})
+    return pd.DataFrame(rows).set_index("images")
+
+
+def _std_difference(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> Estimate:
+    """std(a) − std(b) (ddof 1) with a percentile interval from independent resamples of a and b."""
+    rng = np.random.default_rng(seed)
+    boot = [np.std(rng.choice(a, len(a)), ddof=1) - np.std(rng.choice(b, len(b)), ddof=1) for _ in range(n_boot)]
+    return interval(boot if min(len(a), len(b)) >= 3 else [], np.std(a, ddof=1) - np.std(b, ddof=1),
+                    "random sets (both)", len(a) + len(b))
+
+
+def boundary_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Std and mean (percent) of the pair's decision-region similarity over random triplet sets, beside the
+    paper's Table 1 column."""
+    paper = paper_claims("sat-attacks")["claims"]["boundary_std"]["by_size"]
+    rows = []
+    for t in ds["tsize"].values:
+        v = ds["boundary_rate"].sel(tsize=t).values
+        rows.append({"triplets": int(t), "ours: std (pp)": np.std(v, ddof=1), "ours: mean (%)": np.mean(v),
+                     "paper: std (pp)": paper.get(int(t), np.nan)})
+    return pd.DataFrame(rows).set_index("triplets")
+
+
+# ---------------------------------------------------------------------------------------------- the claims
+
+def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """The paper's Table 1 / appendix G claims beside ours, verdicts by the shared rule."""
+    claims = paper_claims("sat-attacks")["claims"]
+    n_clusters = cfg.n_clusters if cfg is not None else json.loads(ds.attrs["params_json"])["n_clusters"]
+    rows = []
+    c = claims["pgd_vs_autoattack"]
+    p = attack_pairs(ds)
+    m = ds.sizes["attacked"]
+    stat = lambda q: _r(q["pgd"], q["autoattack"])  # noqa: E731
+    est = interval(pairs_bootstrap(p, m, stat, n_boot, seed), stat(p), "models", m)
+    rows.append(claim_row(f"r(SAT by PGD, SAT by AutoAttack), {len(p)} pairs of {m} models", f"{c['value']:.2f}",
+                          est, value_verdict(c["value"], est), c["where"], key="pgd_vs_autoattack"))
+    c = claims["one_vs_two_sided"]
+    for what, est in sided_estimates(ds, zoo, n_boot, seed).items():
+        rows.append(claim_row(f"r(one-sided SAT, two-sided SAT), {what}", f"{c['value']:.2f}", est,
+                              value_verdict(c["value"], est), c["where"], key="one_vs_two_sided"))
+    c = claims["new_model_cluster"]
+    a = assignment(ds, zoo, n_clusters, seed)
+    est = bootstrap(a["sibling's cluster (one-sided)"].to_numpy(float), np.mean, unit="new models",
+                    n_resamples=n_boot, seed=seed)
+    rows.append(claim_row(f"share of {len(a)} new models in their sibling's cluster (one-sided SAT, "
+                          f"{n_clusters} clusters)", f"{c['value']:.2f} (2 of 2)", est,
+                          value_verdict(c["value"], est), c["where"], key="new_model_cluster"))
+    c = claims["boundary_std"]
+    for t in ds["tsize"].values:
+        paper = c["by_size"].get(int(t))
+        if paper is None:
+            continue
+        v = ds["boundary_rate"].sel(tsize=t).values
+        est = bootstrap(v, lambda x: np.std(x, ddof=1), unit="triplet sets", n_resamples=n_boot, seed=seed)
+        rows.append(claim_row(f"std of the pair's decision-region similarity at {int(t)} triplets (pp)",
+                              f"{paper:.2f}", est, value_verdict(paper, est), c["where"], key="boundary_std"))
+    c = claims["sat_more_stable"]
+    eq = equal_compute(ds, zoo)
+    for n, row in eq.iterrows():
+        est = _std_difference(ds["boundary_rate"].sel(tsize=row["triplets"]).values,
+                              zoo["stability_rate"].sel(size=n).values, n_boot, seed)
+        rows.append(claim_row(f"std, {int(row['triplets'])} triplets minus {n} images (equal compute; pp)",
+                              c["statement"], est, direction_verdict(c["sign"], est), c["where"],
+                              key="sat_more_stable"))
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def discussion(ds: xr.Dataset, zoo: xr.Dataset, table: pd.DataFrame) -> str:
+    """A short Markdown reading of the claims table, every number from the results."""
+    rows = lambda key: table[table["key"] == key]  # noqa: E731
+    g1 = rows("pgd_vs_autoattack").iloc[0]
+    lines = [f"* **Fig. G.1a.** SAT by PGD and by AutoAttack: r = **{g1['ours [95 % CI]']}** (models resampled) "
+             f"against the paper's 0.98: **{g1['verdict']}**."]
+    for claim, r in rows("one_vs_two_sided").iterrows():
+        lines.append(f"* **Fig. G.2.** {claim}: {r['ours [95 % CI]']} against the paper's 0.82: **{r['verdict']}**.")
+    r = rows("new_model_cluster").iloc[0]
+    lines.append(f"* **A new model.** {r.name[0].upper() + r.name[1:]}: {r['ours [95 % CI]']} (the paper: 2 of 2): "
+                 f"**{r['verdict']}**.")
+    st = rows("sat_more_stable")
+    if len(st):
+        counts = st["verdict"].value_counts()
+        lines.append("* **Table 1.** At equal compute, decision-region similarity varies more than SAT: "
+                     + ", ".join(f"{v} {counts[v]}" for v in ("agrees", "disagrees", "inconclusive") if v in counts)
+                     + f" of {len(st)} compute levels.")
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Figures of the attacks chapter (SAT paper Fig. G.1a, Fig. G.2 and Table 1)."""
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+import xarray as xr
+
+from sat_lib.analysis.attacks import attack_pairs, sided_new, sided_zoo
+from sat_lib.claims import paper_claims
+
+
+def _identity(ax) -> None:
+    lo = min(ax.get_xlim()[0], ax.get_ylim()[0])
+    hi = max(ax.get_xlim()[1], ax.get_ylim()[1])
+    ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls=":", label="y = x")
+
+
+def pgd_vs_autoattack(ds: xr.Dataset):
+    """Fig. G.1a: every pair's SAT by AutoAttack against its SAT by PGD, least-squares line with a 90 % band."""
+    p = attack_pairs(ds)
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    sns.regplot(data=p, x="pgd", y="autoattack", ci=90, color="C0", scatter_kws={"s": 22}, ax=ax)
+    _identity(ax)
+    ax.set_xlabel("SAT by PGD (log %)")
+    ax.set_ylabel("SAT by AutoAttack (log %)")
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(f"{ds.sizes['attacked']} models, {len(p)} pairs (paper Fig. G.1a: r = "
+                 f"{paper_claims('sat-attacks')['claims']['pgd_vs_autoattack']['value']:.2f})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def one_vs_two_sided(ds: xr.Dataset, zoo: xr.Dataset):
+    """Fig. G.2: one-sided against two-sided SAT, for the zoo's ordered pairs and for (new model, zoo) pairs
+    (coloured by the new model's architecture)."""
+    z, n = sided_zoo(zoo), sided_new(ds)
+    n = n.assign(sibling=ds["new_arch"].sel(new=n["new"].to_numpy()).values)
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), sharex=True, sharey=True)
+    sns.regplot(data=z, x="two_sided", y="one_sided", ci=90, color="C0", scatter_kws={"s": 10, "alpha": 0.6},
+                ax=axes[0])
+    axes[0].set_title(f"the zoo's {len(z)} ordered pairs", fontsize=10)
+    sns.scatterplot(data=n, x="two_sided", y="one_sided", hue="sibling", s=14, alpha=0.7, ax=axes[1])
+    sns.regplot(data=n, x="two_sided", y="one_sided", ci=90, scatter=False, color="black", line_kws={"lw": 1},
+                ax=axes[1])
+    axes[1].set_title(f"{ds.sizes['new']} new models × {ds.sizes['model']} zoo models", fontsize=10)
+    for ax in axes:
+        _identity(ax)
+        ax.set_xlabel("two-sided SAT, Eq. 1 (log %)")
+        ax.set_ylabel("one-sided SAT: only the first model attacked (log %)")
+    axes[1].legend(fontsize=7, frameon=False, title="new model's architecture", title_fontsize=7)
+    fig.suptitle(f"One-sided against two-sided SAT (paper Fig. G.2: r = "
+                 f"{paper_claims('sat-attacks')['claims']['one_vs_two_sided']['value']:.2f})")
+    fig.tight_layout()
+    return fig
+
+
+def stability(ds: xr.Dataset, zoo: xr.Dataset):
+    """Table 1 as a figure: std over random sets against the inferences one score costs (the paper's count),
+    SAT (image sets) and decision-region similarity (triplet sets), ours and the paper's."""
+    mp, own = json.loads(zoo.attrs["params_json"]), json.loads(ds.attrs["params_json"])
+    claims = paper_claims("sat-attacks")["claims"]["boundary_std"]["by_size"]
+    sat_paper = paper_claims("sat-matrix")["claims"]["stability_std"]["by_size"]
+    pool = mp.get("stability_pool")
+    sizes = [n for n in zoo["size"].values if pool is None or n < pool]
+    fig, ax = plt.subplots(figsize=(6.6, 4.4))
+    ax.plot([n * 2 * (mp["steps"] + 1) for n in sizes],
+            [np.std(zoo["stability_rate"].sel(size=n).values, ddof=1) for n in sizes], "o-", color="C0",
+            label="SAT, ours (image sets)")
+    ax.plot([t * 2 * own["resolution"] ** 2 for t in ds["tsize"].values],
+            [np.std(ds["boundary_rate"].sel(tsize=t).values, ddof=1) for t in ds["tsize"].values], "s-", color="C3",
+            label="decision regions, ours (triplet sets)")
+    ax.plot([n * 2 * 51 for n in sat_paper], list(sat_paper.values()), "o--", color="C0", alpha=0.5,
+            label="SAT, paper")
+    ax.plot([t * 2 * 2500 for t in claims], list(claims.values()), "s--", color="C3", alpha=0.5,
+            label="decision regions, paper (Somepalli et al.)")
+    ax.set_xscale("log")
+    ax.set_xlabel("inferences per score (the paper's count)")
+    ax.set_ylabel("std over 10 random sets (pp)")
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(f"Stability of two similarity scores of {ds.attrs['boundary_pair'].replace(',', ' and ')} "
+                 "(paper Table 1)", fontsize=9)
+    fig.tight_layout()
+    return fig

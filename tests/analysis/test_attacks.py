@@ -1,0 +1,66 @@
+"""The attacks chapter's analyses on hand-made results with known answers."""
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sat_lib.analysis import attacks as A
+
+
+def zoo_result(sat, fooled=None, correct=None, stability=None, steps=50, pool=2000):
+    names = [f"m{i}" for i in range(len(sat))]
+    n = 10
+    fooled = np.zeros((len(sat), len(sat), n), bool) if fooled is None else fooled
+    correct = np.ones((len(sat), n), bool) if correct is None else correct
+    stability = np.zeros((2, 10)) if stability is None else stability
+    return xr.Dataset(
+        {"sat": (("model", "model_b"), np.asarray(sat, float)), "fooled": (("model", "model_b", "sample"), fooled),
+         "correct": (("model", "sample"), correct), "stability_rate": (("size", "repeat"), stability)},
+        coords={"model": names, "model_b": names, "sample": np.arange(n), "size": [250, 500][:len(stability)],
+                "repeat": np.arange(stability.shape[1])},
+        attrs={"params_json": json.dumps({"steps": steps, "stability_pool": pool, "eps_s": 0.01})})
+
+
+def test_one_sided_sat_is_the_sources_transfer_alone():
+    f = np.zeros((3, 3, 10), bool)
+    f[0, 1, :5] = True   # m0's examples fool m1 on half the images, nothing fools m0
+    z = A.sided_zoo(zoo_result(np.zeros((3, 3)), fooled=f))
+    row = z[(z["source"] == "m0") & (z["target"] == "m1")].iloc[0]
+    assert row["one_sided"] == pytest.approx(np.log(50))
+    assert row["two_sided"] == pytest.approx(np.log(25))
+    back = z[(z["source"] == "m1") & (z["target"] == "m0")].iloc[0]
+    assert back["one_sided"] == pytest.approx(np.log(0.01)) and back["two_sided"] == pytest.approx(np.log(25))
+
+
+def test_a_new_model_goes_to_the_cluster_it_is_most_similar_to():
+    # two blocks: m0-m2 alike, m3-m5 alike
+    sat = np.full((6, 6), 1.0)
+    sat[:3, :3] = sat[3:, 3:] = 4.0
+    zoo = zoo_result(sat)
+    new = xr.Dataset({"new_sat_one_sided": (("new", "model"), [[4, 4, 4, 1, 1, 1], [1, 1, 1, 4, 4, 3.9]]),
+                      "new_sat_two_sided": (("new", "model"), [[4, 4, 4, 1, 1, 1], [4, 4, 4, 1, 1, 1]]),
+                      "new_accuracy": ("new", [0.7, 0.7])},
+                     coords={"new": ["a", "b"], "new_arch": ("new", ["m0", "m0"]), "new_kind": ("new", ["x", "x"]),
+                             "model": zoo["model"].values})
+    a = A.assignment(new, zoo, n_clusters=2)
+    assert a.loc["a", "sibling's cluster (one-sided)"] and not a.loc["b", "sibling's cluster (one-sided)"]
+    assert a.loc["b", "sibling's cluster (two-sided)"] and not a.loc["b", "one- and two-sided agree"]
+    assert a.loc["b", "nearest zoo model (one-sided)"] in {"m3", "m4"}
+
+
+def test_equal_compute_pairs_each_image_set_with_the_triplet_set_of_closest_cost():
+    zoo = zoo_result(np.zeros((2, 2)), stability=np.random.default_rng(0).normal(50, 1, (2, 10)))
+    ds = xr.Dataset({"boundary_rate": (("tsize", "trepeat"), np.random.default_rng(1).normal(60, 4, (3, 10)))},
+                    coords={"tsize": [5, 10, 20], "trepeat": np.arange(10)},
+                    attrs={"params_json": json.dumps({"resolution": 50})})
+    eq = A.equal_compute(ds, zoo)
+    assert list(eq.index) == [250, 500] and list(eq["triplets"]) == [5, 10]  # 250 · 51 · 2 ≈ 5 · 2500 · 2
+    assert (eq["decision-region std (pp)"] > eq["SAT std (pp)"]).all()
+
+
+def test_std_difference_is_decided_by_its_interval():
+    rng = np.random.default_rng(0)
+    wide, narrow = rng.normal(0, 5, 10), rng.normal(0, 0.5, 10)
+    assert A._std_difference(wide, narrow, 500, 0).low > 0
+    assert A._std_difference(narrow, wide, 500, 0).high < 0

@@ -1,0 +1,89 @@
+"""The attacks chapter on the tiny zoo and digits (seconds on a CPU)."""
+import numpy as np
+import pytest
+import torch
+
+from sat_lib.analysis import attacks as A
+from sat_lib.experiments import resolve_params, sat_attacks, sat_matrix, sat_training
+from sat_lib.measures import decision_region_similarity, sat_matrix as sat_scores
+from sat_lib.params import ParameterError
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    tmp = tmp_path_factory.mktemp("sat-attacks")
+    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    cfg = resolve_params("sat-attacks", "smoke")
+    zoo = sat_matrix.run(sat_attacks.matrix_config(cfg))
+    training = sat_training.run(sat_attacks.training_config(cfg))
+    stored = lambda: len(list((tmp / "cache" / "adversarial" / "digits").glob("*.pt")))  # noqa: E731
+    before = stored()
+    ds = sat_attacks.run(cfg)
+    yield cfg, zoo, training, ds, stored() - before
+    mp.undo()
+
+
+def test_autoattack_examples_are_stored_beside_pgds_not_over_them(smoke):
+    cfg, zoo, _, ds, new_files = smoke
+    assert new_files == len(cfg.attack_models)  # one file per re-attacked model; every PGD example was reused
+    np.testing.assert_array_equal(ds["sat_pgd"].values,
+                                  zoo["sat"].sel(model=list(cfg.attack_models), model_b=list(cfg.attack_models)).values)
+
+
+def test_autoattack_fools_its_own_model_at_least_as_often_as_pgd(smoke):
+    _, zoo, _, ds, _ = smoke
+    wb = A.white_box(ds, zoo)
+    assert (wb["AutoAttack fools (%)"] >= wb["PGD fools (%)"] - 1e-9).all()
+
+
+def test_new_models_are_the_retrained_ones_except_the_zoos_own(smoke):
+    cfg, _, training, ds, _ = smoke
+    own = f"{cfg.archs[0] if hasattr(cfg, 'archs') else 'tiny_cnn'}/seed-{cfg.seed}"
+    assert own not in ds["new"].values
+    assert set(ds["new"].values) == set(training["model"].values) - {own}
+
+
+def test_two_sided_sat_of_a_new_model_matches_a_direct_computation(smoke):
+    """Cross-check one (new, zoo) pair against Eq. 1 from the training chapter's own all-pairs result, which
+    attacked and evaluated the new model and the zoo's sibling itself."""
+    cfg, zoo, training, ds, _ = smoke
+    new = ds["new"].values[0]
+    sib = str(ds["new_arch"].values[0])
+    own = f"{sib}/seed-{cfg.seed}"  # the zoo's model inside the training chapter's result
+    want = training["sat"].sel(model=new, model_b=own).item()
+    got = ds["new_sat_two_sided"].sel(new=new, model=sib).item()
+    assert got == pytest.approx(want, nan_ok=True)
+
+
+def test_decision_region_rates_are_means_of_the_per_plane_similarities(smoke):
+    _, _, _, ds, _ = smoke
+    per = ds["triplet_similarity"].values
+    assert ((0 <= per) & (per <= 100)).all()
+    lo, hi = per.min(), per.max()
+    rates = ds["boundary_rate"].values
+    assert ((rates >= lo - 1e-9) & (rates <= hi + 1e-9)).all()
+    assert ds.attrs["forward_passes_per_triplet"] == 2 * 8 ** 2
+
+
+def test_claims_carry_every_key_of_the_claims_file_that_the_smoke_run_can_speak_for(smoke):
+    cfg, zoo, _, ds, _ = smoke
+    table = A.claims_table(ds, zoo, cfg, n_boot=50)
+    assert {"pgd_vs_autoattack", "one_vs_two_sided", "new_model_cluster", "sat_more_stable"} <= set(table["key"])
+    assert set(table["verdict"]) <= {"agrees", "disagrees", "inconclusive"}
+    a = A.assignment(ds, zoo, cfg.n_clusters)
+    assert len(a) == ds.sizes["new"] and len(A.assignment_table(a, n_boot=50)) >= 2
+    assert "Fig. G.1a" in A.discussion(ds, zoo, table)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"attack_models": "tiny_cnn,tiny_vit"}, "at least 3"),
+    ({"attack_models": "tiny_cnn,tiny_cnn,tiny_vit"}, "at least 3 different"),
+    ({"triplet_sizes": "4,20"}, "triplet_pool"),
+    ({"n_clusters": 1}, "n_clusters"),
+    ({"attack_models": "tiny_cnn,tiny_vit,no_such_net"}, "no_such_net"),
+])
+def test_bad_parameters_are_named_before_anything_runs(override, message):
+    with pytest.raises(ParameterError, match=message):
+        resolve_params("sat-attacks", "smoke", override)
