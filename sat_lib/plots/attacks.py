@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 import seaborn as sns
 import xarray as xr
@@ -77,6 +78,7 @@ def stability(ds: xr.Dataset, zoo: xr.Dataset):
     ax.plot([t * 2 * 2500 for t in claims], list(claims.values()), "s--", color="C3", alpha=0.5,
             label="decision regions, paper (Somepalli et al.)")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("inferences per score (the paper's count)")
     ax.set_ylabel("std over 10 random sets (pp)")
     ax.legend(fontsize=8, frameon=False)
