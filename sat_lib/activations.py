@@ -41,3 +41,21 @@ def penultimate(model: nn.Module, images: torch.Tensor, *, batch_size: int = 102
         handle.remove()
         model.train(was_training)
     return torch.cat(feats), torch.cat(outs)
+
+
+def penultimate_fn(model: nn.Module):
+    """A differentiable ``x -> features``: the input of the classifier layer (``last_linear``), flattened to
+    (n, d), computed by a full forward pass of ``model`` with gradients kept (for image inversion). The hook is
+    attached for each call and removed after it."""
+    layer = last_linear(model)
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        got: list[torch.Tensor] = []
+        handle = layer.register_forward_hook(lambda m, inp, out: got.append(inp[0]))
+        try:
+            model(x)
+        finally:
+            handle.remove()
+        return got[-1].float().flatten(1)
+
+    return features

@@ -27,6 +27,7 @@ from .ensemble import (
 )
 from .functional import (
     agreement,
+    agreement_bounds,
     correlation_coefficient,
     disagreement,
     error_consistency,
@@ -50,6 +51,7 @@ __all__ = [
     "MeasureRecord",
     "MinibatchCKA",
     "agreement",
+    "agreement_bounds",
     "all_wrong_ratio",
     "attribution_diversity",
     "attribution_variance",

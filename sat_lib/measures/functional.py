@@ -46,6 +46,17 @@ def agreement(a: Any, b: Any) -> float:
     return float(_agreement_pair(_agreement_prepare(a), _predicted(b, "agreement", "b")))
 
 
+def agreement_bounds(acc_a: float, acc_b: float) -> tuple[float, float]:
+    """The agreement two classifiers with these accuracies can reach at most and must reach at least (Fort et
+    al. 2019, as the robustness paper reads Fig. 1): they disagree wherever exactly one is right, at least
+    |acc_a − acc_b| of the samples, so agreement ≤ 1 − |acc_a − acc_b|; both are right on at least
+    acc_a + acc_b − 1 of them, so agreement ≥ max(0, acc_a + acc_b − 1)."""
+    for name, v in (("acc_a", acc_a), ("acc_b", acc_b)):
+        if not 0 <= v <= 1:
+            raise ValueError(f"agreement_bounds: {name} must be an accuracy in [0, 1], got {v}")
+    return max(0.0, acc_a + acc_b - 1), 1 - abs(acc_a - acc_b)
+
+
 def _jsd_prepare(x: Any, arg: str = "a") -> Tensor:
     t = V.floating(x, "jsd_similarity", arg, ndim=2, what="(n_samples, n_classes) logits")
     V.check_min_samples(t, "jsd_similarity", arg, 1)

@@ -109,3 +109,26 @@ def test_logits_must_be_finite_floats():
         agreement(torch.randn(4, 3), torch.ones(4, dtype=torch.bool))
     with pytest.raises(TypeError, match="agreement: argument 'a' must be a torch.Tensor or numpy.ndarray, got list"):
         agreement([[0.0, 1.0]], torch.randn(1, 2))
+
+
+def test_agreement_bounds_match_a_brute_force_search():
+    """Every pair of prediction vectors on 4 samples of 3 classes: the agreement reached at given accuracies
+    spans exactly [max(0, a + b − 1), 1 − |a − b|]."""
+    import itertools
+
+    from sat_lib.measures import agreement_bounds
+
+    y = [0, 1, 2, 0]
+    preds = list(itertools.product(range(3), repeat=4))
+    acc = {p: sum(a == b for a, b in zip(p, y)) / 4 for p in preds}
+    seen: dict = {}
+    for p in preds:
+        for q in preds:
+            key = (acc[p], acc[q])
+            agr = sum(a == b for a, b in zip(p, q)) / 4
+            lo, hi = seen.get(key, (1.0, 0.0))
+            seen[key] = (min(lo, agr), max(hi, agr))
+    for (a, b), (lo, hi) in seen.items():
+        assert (lo, hi) == pytest.approx(agreement_bounds(a, b)), (a, b)
+    with pytest.raises(ValueError, match="acc_a"):
+        agreement_bounds(1.2, 0.5)
