@@ -174,7 +174,7 @@ def model_job(spec: dict) -> dict:
         seconds = time.perf_counter() - t0
         acc = float((test_logits.argmax(1) == y_test).float().mean())
         note(f"{spec.get('label', spec['name'])}: test accuracy {acc:.3f}, {len(t.epoch_loss)} epochs in {t.train_seconds:.0f} s "
-             f"({t.layout}{', cached' if t.from_cache else ''}), PGD {seconds:.0f} s")
+             f"({t.layout}{', cached' if t.from_cache else ''}), {spec.get('attack_kind', 'pgd')} {seconds:.0f} s")
         if path is None:  # no cache: hand the examples back
             return _job_result(t, test_logits, seconds, None, adv.cpu())
         save_tensor({"adv": adv.cpu(), "seconds": seconds}, path)
