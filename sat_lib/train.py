@@ -271,9 +271,14 @@ def logits(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024, pr
 
 def eval_layout(model: nn.Module, xb: torch.Tensor, precision: str, device: torch.device) -> Layout:
     """The layout to evaluate or attack ``model`` in: the one its training measured for this batch shape, so
-    evaluation and attacks run in the fastest measured precision too. The model keeps its memory format."""
+    evaluation and attacks run in the fastest measured precision too. The model keeps its memory format.
+
+    The conversion runs outside inference mode: ``logits`` and ``predict`` call this under
+    ``torch.inference_mode``, where converted parameters would become inference tensors that no later training
+    step or attack could differentiate."""
     layout = choose_layout(model, tuple(xb.shape), precision, device)
-    model.to(memory_format=layout.memory_format)
+    with torch.inference_mode(False):
+        model.to(memory_format=layout.memory_format)
     return layout
 
 

@@ -153,3 +153,18 @@ def test_an_adversary_needs_a_positive_radius():
 
     with pytest.raises(ValueError, match="eps must be > 0"):
         Adversary(PGDConfig(norm="l2", eps=0.0))
+
+
+def test_evaluating_in_another_memory_format_leaves_the_model_trainable(monkeypatch):
+    """``logits`` runs in inference mode; converting the model's memory format there must not turn its
+    parameters into inference tensors (an attack or a training step after it would fail)."""
+    import sat_lib.train as T
+    from sat_lib.precision import Layout
+
+    monkeypatch.setattr(T, "choose_layout", lambda *a, **k: Layout("fp32", True))
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.LazyLinear(2))
+    x = torch.rand(4, 3, 8, 8)
+    model(x)  # materialise the lazy layer in the default (contiguous) format
+    logits(model, x, precision="fp32")
+    assert not any(p.is_inference() for p in model.parameters())
+    model(x.requires_grad_()).sum().backward()  # differentiable after evaluation
