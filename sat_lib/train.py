@@ -95,6 +95,10 @@ class Teacher:
         if not 0 < self.weight <= 1:
             raise ValueError(f"Teacher.weight must be in (0, 1], got {self.weight}")
 
+    def weights_spec(self) -> dict:
+        """What the student's weights key holds of its teacher."""
+        return {"key": self.key, "weight": self.weight}
+
     @torch.no_grad()
     def labels(self, xb: torch.Tensor, device: torch.device) -> torch.Tensor:
         """The teacher's argmax on a float batch in [0, 1] (plain tensors: they are targets of a backward)."""
@@ -117,7 +121,8 @@ class Adversary:
             raise ValueError(f"Adversary: eps must be > 0 (eps 0 is standard training: pass no adversary), "
                              f"got {self.attack.eps}")
 
-    def key(self) -> dict:
+    def weights_spec(self) -> dict:
+        """What the model's weights key holds of its adversary."""
         return dataclasses.asdict(self.attack)
 
     def perturb(self, model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, step: int, precision: str) -> torch.Tensor:

@@ -119,8 +119,8 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     layout = choose_layout(model, (data.channels, data.image_size, data.image_size), cfg.precision, device)
     path = None
     if cache_dir is not None:
-        tkey = None if teacher is None else {"key": teacher.key, "weight": teacher.weight}
-        akey = None if adversary is None else adversary.key()
+        tkey = None if teacher is None else teacher.weights_spec()
+        akey = None if adversary is None else adversary.weights_spec()
         stem = entry.name + ("-distilled" if teacher is not None else "") + ("-robust" if adversary is not None else "")
         path = Path(cache_dir) / data.name / f"{stem}-{weights_key(entry, data, cfg, layout, tkey, akey)}.pt"
         if path.exists() and not retrain:

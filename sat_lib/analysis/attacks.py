@@ -15,28 +15,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat import pairs_bootstrap, spectral_clusters, symmetric
+from sat_lib.analysis.sat import correlation, correlation_p, pairs_bootstrap, spectral_clusters, symmetric
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, bootstrap, claim_row, direction_verdict, interval, resample, \
     value_verdict
-
-
-def _r(x, y, kind: str = "pearson") -> float:
-    from scipy.stats import pearsonr, spearmanr
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
-        return math.nan
-    return float((pearsonr if kind == "pearson" else spearmanr)(x[ok], y[ok]).statistic)
-
-
-def _p(x, y) -> float:
-    from scipy.stats import pearsonr
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    return float(pearsonr(x[ok], y[ok]).pvalue) if ok.sum() >= 3 and np.ptp(x[ok]) and np.ptp(y[ok]) else math.nan
 
 
 # ------------------------------------------------------------------------------------ Fig. G.1: the attack
@@ -57,10 +39,11 @@ def attack_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFr
     m = ds.sizes["attacked"]
     rows = []
     for kind in ("pearson", "spearman"):
-        stat = lambda q, k=kind: _r(q["pgd"], q["autoattack"], k)  # noqa: E731
+        stat = lambda q, k=kind: correlation(q["pgd"], q["autoattack"], k)  # noqa: E731
         est = interval(pairs_bootstrap(p, m, stat, n_boot, seed), stat(p), "models", m)
         rows.append({"statistic": f"{kind.capitalize()} r (PGD, AutoAttack)", "value [95 % CI, models]": est.text(),
-                     "p": _p(p["pgd"], p["autoattack"]) if kind == "pearson" else math.nan, "pairs": len(p)})
+                     "p": correlation_p(p["pgd"], p["autoattack"]) if kind == "pearson" else math.nan,
+                     "pairs": len(p)})
     d = p["autoattack"] - p["pgd"]
     est = interval(pairs_bootstrap(p, m, lambda q: float((q["autoattack"] - q["pgd"]).mean()), n_boot, seed),
                    float(d.mean()), "models", m)
@@ -102,20 +85,6 @@ def sided_zoo(zoo: xr.Dataset) -> pd.DataFrame:
                          "one_sided": one[i, j], "two_sided": two[i, j]})
 
 
-def _ordered_model_bootstrap(frame: pd.DataFrame, n_models: int, stat, n_boot: int, seed: int) -> np.ndarray:
-    """``stat`` on resamples of the models: draw models with replacement, keep the ordered pairs of two different
-    drawn models (each drawn couple once per order)."""
-    lookup = {(a, b): k for k, (a, b) in enumerate(zip(frame["i"], frame["j"]))}
-    rng = np.random.default_rng(seed)
-    out = np.full(n_boot, np.nan)
-    for b in range(n_boot):
-        draw = rng.integers(0, n_models, n_models)
-        rows = [lookup[(p, q)] for x, p in enumerate(draw) for y, q in enumerate(draw) if x != y and p != q]
-        if len(rows) > 2:
-            out[b] = stat(frame.iloc[rows])
-    return out
-
-
 def sided_new(ds: xr.Dataset) -> pd.DataFrame:
     """Every (new model, zoo model) pair: one-sided SAT (only the new model attacked) and two-sided SAT."""
     return (ds[["new_sat_one_sided", "new_sat_two_sided"]].to_dataframe()
@@ -126,12 +95,12 @@ def sided_estimates(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: i
     """Pearson r of one- and two-sided SAT over the zoo's ordered pairs (models resampled) and over the (new,
     zoo) pairs (new models resampled)."""
     z = sided_zoo(zoo)
-    stat = lambda q: _r(q["one_sided"], q["two_sided"])  # noqa: E731
-    zoo_est = interval(_ordered_model_bootstrap(z, zoo.sizes["model"], stat, n_boot, seed), stat(z), "models",
+    stat = lambda q: correlation(q["one_sided"], q["two_sided"])  # noqa: E731
+    zoo_est = interval(pairs_bootstrap(z, zoo.sizes["model"], stat, n_boot, seed, ordered=True), stat(z), "models",
                        zoo.sizes["model"])
     one, two = ds["new_sat_one_sided"].values, ds["new_sat_two_sided"].values
-    new_est = resample(lambda idx: _r(one[idx].ravel(), two[idx].ravel()), ds.sizes["new"], unit="new models",
-                       n_resamples=n_boot, seed=seed)
+    new_est = resample(lambda idx: correlation(one[idx].ravel(), two[idx].ravel()), ds.sizes["new"],
+                       unit="new models", n_resamples=n_boot, seed=seed)
     return {"the zoo's ordered pairs": zoo_est, "new model × zoo pairs": new_est}
 
 
@@ -140,10 +109,10 @@ def sided_table(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int =
     est = sided_estimates(ds, zoo, n_boot, seed)
     return pd.DataFrame([
         {"pairs": "the zoo's ordered pairs", "n": len(z), "Pearson r [95 % CI]": est["the zoo's ordered pairs"].text(),
-         "resampled": "models", "p": _p(z["one_sided"], z["two_sided"]),
+         "resampled": "models", "p": correlation_p(z["one_sided"], z["two_sided"]),
          "mean one-sided − two-sided": float((z["one_sided"] - z["two_sided"]).mean())},
         {"pairs": "new model × zoo pairs", "n": len(n), "Pearson r [95 % CI]": est["new model × zoo pairs"].text(),
-         "resampled": "new models", "p": _p(n["one_sided"], n["two_sided"]),
+         "resampled": "new models", "p": correlation_p(n["one_sided"], n["two_sided"]),
          "mean one-sided − two-sided": float((n["one_sided"] - n["two_sided"]).mean())},
     ]).set_index("pairs")
 
@@ -251,7 +220,7 @@ def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, 
     c = claims["pgd_vs_autoattack"]
     p = attack_pairs(ds)
     m = ds.sizes["attacked"]
-    stat = lambda q: _r(q["pgd"], q["autoattack"])  # noqa: E731
+    stat = lambda q: correlation(q["pgd"], q["autoattack"])  # noqa: E731
     est = interval(pairs_bootstrap(p, m, stat, n_boot, seed), stat(p), "models", m)
     rows.append(claim_row(f"r(SAT by PGD, SAT by AutoAttack), {len(p)} pairs of {m} models", f"{c['value']:.2f}",
                           est, value_verdict(c["value"], est), c["where"], key="pgd_vs_autoattack"))

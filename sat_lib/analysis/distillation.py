@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sat_lib.analysis.sat import correlation as _pearson
+from sat_lib.analysis.sat import correlation_p
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, resample, value_verdict
 
@@ -40,22 +42,12 @@ def group(f: pd.DataFrame, name: str) -> pd.DataFrame:
     return f[masks[name]]
 
 
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import pearsonr
-
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return math.nan
-    return float(pearsonr(x, y).statistic)
-
-
 def pearson_estimate(f: pd.DataFrame, x: str, y: str = "student_accuracy", n_boot: int = 2000,
                      seed: int = 0) -> tuple[Estimate, float]:
     """Pearson r of columns ``x`` and ``y`` with a 95 % interval over teachers, and scipy's p-value."""
-    from scipy.stats import pearsonr
-
     a, b = f[x].to_numpy(float), f[y].to_numpy(float)
     est = resample(lambda idx: _pearson(a[idx], b[idx]), len(f), unit="teachers", n_resamples=n_boot, seed=seed)
-    p = float(pearsonr(a, b).pvalue) if math.isfinite(est.value) else math.nan
+    p = correlation_p(a, b) if math.isfinite(est.value) else math.nan
     return est, p
 
 

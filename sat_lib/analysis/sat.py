@@ -146,6 +146,28 @@ def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
     return out
 
 
+def correlation(x, y, kind: str = "pearson") -> float:
+    """Pearson (or Spearman) r over the positions where both ``x`` and ``y`` are finite; NaN with fewer than 3
+    such positions or a constant side."""
+    from scipy.stats import pearsonr
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return np.nan
+    return float((pearsonr if kind == "pearson" else spearmanr)(x[ok], y[ok]).statistic)
+
+
+def correlation_p(x, y) -> float:
+    """scipy's p-value of Pearson's r over the finite positions (pairs as independent draws); NaN where
+    ``correlation`` is."""
+    from scipy.stats import pearsonr
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(pearsonr(x[ok], y[ok]).pvalue) if np.isfinite(correlation(x, y)) else np.nan
+
+
 def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
     """One row per unordered pair of different models: symmetric SAT, the pair's mean and lower accuracy,
     and whether both share a base-architecture family."""
@@ -159,22 +181,27 @@ def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
                          "min_accuracy": np.minimum(acc[i], acc[j]), "same_family": fam[i] == fam[j]})
 
 
-def resampled_pairs(i, j, n_models: int, n_boot: int, seed: int):
+def resampled_pairs(i, j, n_models: int, n_boot: int, seed: int, ordered: bool = False):
     """Bootstrap resamples of the *models* (pairs share models, so models are the unit), as row indices of the
-    pairs (``i`` < ``j``, the two models of each row): each resample draws ``n_models`` models with replacement
-    and keeps the pairs of two different drawn models, once per drawn couple. Yields one list per resample."""
+    pairs (``i`` < ``j``, the two models of each row; with ``ordered``, rows (i, j) and (j, i) are different
+    pairs): each resample draws ``n_models`` models with replacement and keeps the pairs of two different drawn
+    models, once per drawn couple (and order). Yields one list per resample."""
     lookup = {(a, b): k for k, (a, b) in enumerate(zip(i, j))}
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
         draw = rng.integers(0, n_models, n_models)
-        yield [lookup[(min(p, q), max(p, q))] for x, p in enumerate(draw) for q in draw[x + 1:] if p != q]
+        if ordered:
+            yield [lookup[(p, q)] for x, p in enumerate(draw) for y, q in enumerate(draw) if x != y and p != q]
+        else:
+            yield [lookup[(min(p, q), max(p, q))] for x, p in enumerate(draw) for q in draw[x + 1:] if p != q]
 
 
-def pairs_bootstrap(pairs: pd.DataFrame, n_models: int, stat, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+def pairs_bootstrap(pairs: pd.DataFrame, n_models: int, stat, n_boot: int = 2000, seed: int = 0,
+                    ordered: bool = False) -> np.ndarray:
     """``stat(rows of pairs)`` on bootstrap resamples of the models (``resampled_pairs``); ``pairs`` has integer
-    columns ``i`` < ``j`` naming the two models."""
+    columns ``i`` and ``j`` naming the two models (``i`` < ``j`` unless ``ordered``)."""
     out = np.full(n_boot, np.nan)
-    for b, rows in enumerate(resampled_pairs(pairs["i"], pairs["j"], n_models, n_boot, seed)):
+    for b, rows in enumerate(resampled_pairs(pairs["i"], pairs["j"], n_models, n_boot, seed, ordered)):
         if len(rows) > 2:
             out[b] = stat(pairs.iloc[rows])
     return out

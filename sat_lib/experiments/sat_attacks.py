@@ -29,7 +29,7 @@ from sat_lib.config import project_config
 from sat_lib.executor import Executor
 from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params, upstream_keys
 from sat_lib.experiments.sat_matrix import (ZooAttack, _attack_and_evaluate, _spec, _trained, attack_sample,
-                                            eval_job, model_job)
+                                            cross_evaluate, model_job)
 from sat_lib.measures import sat_matrix
 
 VERSION = 1
@@ -124,13 +124,6 @@ def _apgd_part(cfg: Config, zoo: xr.Dataset, sample: np.ndarray) -> dict:
     }
 
 
-def _cross(ex, targets: list[dict], sources: list[dict], desc: str) -> np.ndarray:
-    """Predictions of every target on every source's stored examples: (n_targets, n_sources, n_images)."""
-    src = [{**r, "test_logits": None} for r in sources]
-    specs = [{**t, "n_sources": len(sources), "weights": "", "sources": src} for t in targets]
-    return np.stack(ex.map(eval_job, specs, desc=desc, names=[t["label"] for t in targets]))
-
-
 def _new_model_part(cfg: Config, zoo: xr.Dataset, sample: np.ndarray) -> dict:
     vs = new_models(cfg)
     names = list(zoo["model"].values)
@@ -141,15 +134,15 @@ def _new_model_part(cfg: Config, zoo: xr.Dataset, sample: np.ndarray) -> dict:
         rz = ex.map(model_job, [{**s, "sample": sample} for s in zoo_specs], desc="zoo examples", names=names)
         rn = ex.map(model_job, [{**s, "sample": sample} for s in new_specs], desc="new models",
                     names=[v.label for v in vs])
-        zoo_on_new = _cross(ex, zoo_specs, rn, "zoo on the new models' examples")   # (zoo, new, img)
-        new_on_zoo = _cross(ex, new_specs, rz, "new models on the zoo's examples")  # (new, zoo, img)
-    y = project_config().load_data(cfg.dataset, "test").labels[sample]
+        zoo_on_new = cross_evaluate(ex, zoo_specs, rz, rn, "zoo on the new models' examples")   # (zoo, new, img)
+        new_on_zoo = cross_evaluate(ex, new_specs, rn, rz, "new models on the zoo's examples")  # (new, zoo, img)
+    y_test = np.asarray(project_config().load_data(cfg.dataset, "test").labels)
+    y = y_test[sample]
     z, n = len(names), len(vs)
     fooled = np.zeros((z + n, z + n, len(sample)), dtype=bool)  # new × new stays unknown (never read)
     fooled[:z, :z] = zoo["fooled"].values
     fooled[z:, :z] = (zoo_on_new != y).transpose(1, 0, 2)      # source new, target zoo
     fooled[:z, z:] = (new_on_zoo != y).transpose(1, 0, 2)      # source zoo, target new
-    y_test = np.asarray(project_config().load_data(cfg.dataset, "test").labels)
     new_correct = np.stack([r["test_logits"].argmax(-1) == y_test for r in rn])
     correct = np.concatenate([zoo["correct"].values, new_correct[:, sample]])
     f, c = torch.from_numpy(fooled), torch.from_numpy(correct)

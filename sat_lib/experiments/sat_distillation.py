@@ -24,6 +24,7 @@ from sat_lib.precision import choose_layout
 from sat_lib.progress import note
 from sat_lib.provenance import default_device
 from sat_lib.train import Teacher, TrainConfig, logits
+from sat_lib.weights import trained_model
 
 VERSION = 1
 
@@ -92,8 +93,6 @@ def distill_job(spec: dict) -> dict:
     layout = choose_layout(t.model, (data.channels, data.image_size, data.image_size), tspec["precision"], device)
     teacher = Teacher(t.model, layout, key=t.path.name if t.path else tspec["name"], weight=spec["teacher_weight"])
     entry = get_zoo(sspec["zoo"])[sspec["name"]]
-    from sat_lib.weights import trained_model
-
     s = trained_model(entry, data, TrainConfig(**sspec["train"]), device=device, cache_dir=pc.weights_dir,
                       teacher=teacher)
     test = pc.load_data(sspec["dataset"], "test")

@@ -273,17 +273,24 @@ def _attack_and_evaluate(cfg: ZooAttack, models: list[dict], sample: np.ndarray,
         results = [None] * len(models)
         for i, r in zip(order, done):
             results[i] = r
-        # every target sees every source's examples: in memory when there is no cache, else their cache paths
-        inline = any(r["adv"] is not None for r in results)
-        sources = {"advs": _load_advs(results)} if inline else \
-            {"sources": [{**r, "test_logits": None} for r in results]}
-        specs = [{**m, "n_sources": len(models), "weights": r["weights"], **sources} for m, r in zip(models, results)]
         t0 = time.perf_counter()
-        preds = ex.map(eval_job, specs, desc=f"evaluate {desc}", names=labels)
+        preds = cross_evaluate(ex, models, results, results, f"evaluate {desc}")  # (target, source, image)
         eval_seconds = time.perf_counter() - t0
         y = project_config().load_data(cfg.dataset, "test").labels[sample]
-        fooled = torch.from_numpy(np.stack([p != y for p in preds], axis=1))  # (source, target, image)
+        fooled = torch.from_numpy((preds != y).transpose(1, 0, 2))  # (source, target, image)
     return results, fooled, ex.last_scheduler, eval_seconds
+
+
+def cross_evaluate(ex: Executor, targets: list[dict], target_results: list[dict], sources: list[dict],
+                   desc: str) -> np.ndarray:
+    """One evaluation job per target (a ``_spec`` dict, with its model job's result for the weights check) on
+    every source's adversarial examples (model job results): predictions (n_targets, n_sources, n_images).
+    The examples travel in memory when there is no cache, else as their cache paths."""
+    inline = any(r["adv"] is not None for r in sources)
+    src = {"advs": _load_advs(sources)} if inline else {"sources": [{**r, "test_logits": None} for r in sources]}
+    specs = [{**t, "n_sources": len(sources), "weights": r["weights"], **src}
+             for t, r in zip(targets, target_results)]
+    return np.stack(ex.map(eval_job, specs, desc=desc, names=[t["label"] for t in targets]))
 
 
 def _stability_pool(cfg: Config, n_test: int) -> np.ndarray:
