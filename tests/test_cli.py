@@ -29,6 +29,10 @@ def isolated(tmp_path, monkeypatch):
     (["run", "sat-matrix", "-p", "zoo", "cifar-cpus"], "did you mean 'cifar-cpu'"),
     (["run", "sat-matrix", "-p", "dataset", "cifar100"], "did you mean 'cifar10'"),
     (["run", "sat-matrix", "-p", "models", "resnet10_c32,resnet99"], "resnet99"),
+    (["run", "universality", "-p", "archs", "vgg_c32,resnet99"], "resnet99"),
+    (["run", "universality", "-p", "eps", "0,-0.5"], "parameter 'eps' must list L2 radii >= 0"),
+    (["run", "universality", "-p", "ood_dataset", "sat6"], "sat6"),
+    (["run", "universality", "-p", "ks", "10,2000"], "k = 2000 needs more than n_images = 1000"),
 ])
 def test_usage_errors_exit_2_and_write_nothing(isolated, capsys, argv, message):
     assert main(argv) == 2

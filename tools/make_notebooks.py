@@ -476,6 +476,98 @@ def sat_distillation() -> nbformat.NotebookNode:
     ])
 
 
+def universality() -> nbformat.NotebookNode:
+    from sat_lib.experiments.universality import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# Are robust models universal?\n\n"
+            "The *model universality hypothesis* says that adversarially robust models converge: their predictions "
+            "and representations should match. The paper (robustness-and-universality) tests it on L2-robust models "
+            "of several architectures. On regular images robust models agree no more than standard ones, and far "
+            "less than their accuracies would allow (Fig. 1). On *inverted images* — a seed image of another class "
+            "moved by gradient steps until the model's penultimate representation matches that of a target image "
+            "(Eq. 7), so that it carries only the features the model uses — agreement and JSDSim rise with "
+            "robustness (Fig. 3), linear CKA rises steadily, ProcrustesSim barely moves and k-NN Jaccard stays near "
+            "zero (Fig. 4). The same holds with fewer training classes (Fig. 5) and for out-of-distribution seeds "
+            "and targets (Fig. 6), where CKA and Jaccard are higher and ProcrustesSim lower.\n\n"
+            "**Here**, the paper's CIFAR-10 part: every architecture of `archs` is trained at every ε of `eps` with "
+            "L2 PGD adversarial training (`sat_lib.train.Adversary`: 3 steps of 2ε/3, Salman et al.'s setting; "
+            "ε = 0 is standard training), with the zoo's optimiser recipe and plain cross-entropy as the paper. "
+            "Each model inverts `n_images` test targets from seeds of another class (`sat_lib.inversion`: "
+            "normalised L2 steps of decaying length in the valid pixel range, the robustness library's way); every "
+            "pair (A, B) within one ε is compared on A's and on B's inverted images, as the paper does. Fig. 5's "
+            "ImageNet50/100 become a drawn subset of `subset_classes` CIFAR-10 classes (all their images: fewer "
+            "classes, as the paper's subsets), trained for three of the families; Fig. 6's SAT-6, not available "
+            "here, becomes `ood_dataset` turned into 32-px RGB. Each (setting, architecture, ε) model is its own "
+            "stored result (`universality-model`), so the grid resumes model by model.\n\n"
+            "**Where this was computed:** the `quick` profile on a 2-core CPU: small models trained for a few "
+            "epochs, far from the paper's ~90. Read every similarity below together with Table 4's accuracies. The "
+            "`paper` profile (ResNet-18/50, ResNeXt-50, DenseNet-121 and a ViT of the `cifar` zoo, 90 epochs, "
+            "10 000 inverted images) has not been run here."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib.analysis import universality as analysis\n"
+            "from sat_lib.experiments.universality import Config, run\n"
+            "from sat_lib import plots, report\n"
+            "from sat_lib.plots import universality as figures\n\n"
+            "plots.use_style()\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "ds = run(cfg, mode=mode)"),
+        new_markdown_cell("## Setting"),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))"),
+        new_markdown_cell("## Table 4: the models\n\nAccuracy comes first: clean test accuracy and L2 PGD accuracy "
+                          "at the model's own ε (ε = 0 models at ε = 0.25, as the paper), ours per architecture, "
+                          "beside the paper's seven CNNs (mean and range per ε; their table follows, verbatim)."),
+        hidden("plots.show(figures.accuracy(ds))\ndisplay(analysis.accuracy_by_eps(ds, seed=cfg.seed))"),
+        hidden("display(analysis.model_table(ds).round(2))"),
+        hidden("display(analysis.paper_table4())", ["output_scroll"]),
+        new_markdown_cell("### Did the inversion work?\n\nEq. 7's objective, the relative distance between the "
+                          "representations of the inverted image and of its target, per image after inversion "
+                          "(at the seed it starts near 1). Robust models are harder to invert in a fixed number of "
+                          "steps; the paper does not report this number."),
+        hidden("plots.show(figures.inversion_distance(ds))"),
+        new_markdown_cell("## Fig. 1: predictions on regular images\n\nAgreement and JSDSim of every pair "
+                          "within one ε on the whole test split. Red: each pair's Fort et al. upper bound on "
+                          "agreement, 1 − |acc_A − acc_B| — two models can disagree no less than their accuracies "
+                          "differ."),
+        hidden("plots.show(figures.regular(ds))"),
+        new_markdown_cell("## Fig. 2: inverted images\n\nSeed, target and inverted image of a standard and of "
+                          "the most robust model of two architectures."),
+        hidden("plots.show(figures.examples(ds))"),
+        new_markdown_cell("## Fig. 3: predictions on inverted images"),
+        hidden("plots.show(figures.inverted_predictions(ds))"),
+        new_markdown_cell("## Fig. 4: representations on inverted images\n\nLinear CKA, ProcrustesSim and "
+                          "k-NN Jaccard (cosine neighbours of centred penultimate representations) of every pair."),
+        hidden("plots.show(figures.representations(ds))"),
+        new_markdown_cell("## Fig. 5: fewer classes\n\nThe same measures for models trained on the drawn class "
+                          "subset (their inverted images come from the subset's test images), beside all classes."),
+        hidden("display(Markdown(analysis.subset_text(ds)))\n"
+               "plots.show(figures.representations(ds, ('full', 'subset'), 'paper Fig. 5'))"),
+        new_markdown_cell("## Fig. 6: out-of-distribution seeds and targets\n\nThe CIFAR-10 models invert "
+                          "images of another dataset (seed and target both from it) and are compared on them."),
+        hidden("plots.show(figures.representations(ds, ('full', 'ood'), 'paper Fig. 6'))"),
+        new_markdown_cell("## Fig. 7: neighbourhood size\n\nk-NN Jaccard at every k of `ks`; with "
+                          "`n_images` inverted images the overlap of unrelated neighbourhoods (dotted) is no longer "
+                          "near 0 at large k."),
+        hidden("plots.show(figures.jaccard_k(ds))"),
+        new_markdown_cell("## Every number behind the figures\n\nMean over pairs with a 95 % interval that "
+                          "resamples architectures, and the pairs' range."),
+        hidden("import pandas as pd\nwith pd.option_context('display.max_rows', 200):\n"
+               "    display(analysis.summary(ds, seed=cfg.seed).round(3))", ["output_scroll"]),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " A claim that a quantity "
+                          "stays inside a band (\"barely changes\", \"comparable\": ±0.05, stated in "
+                          "`sat_lib/claims/universality.yaml`) agrees when our whole interval lies inside it and "
+                          "disagrees when it lies wholly outside. Differences are the most robust ε minus ε = 0, "
+                          "paired over architectures."),
+        hidden("table = analysis.claims_table(ds, seed=cfg.seed)\ndisplay(table)\n"
+               "display(Markdown(table.attrs['note']))"),
+        hidden("display(Markdown(analysis.discussion(ds, table)))"),
+        *not_reproduced("universality"),
+    ])
+
+
 def measures() -> nbformat.NotebookNode:
     from sat_lib.experiments.measures_demo import Config
 
@@ -707,7 +799,8 @@ def status() -> nbformat.NotebookNode:
 
 CHAPTERS = {"status": status, "sat_matrix": sat_matrix, "sat_components": sat_components,
             "sat_training": sat_training, "sat_attacks": sat_attacks,
-            "sat_ensembles": sat_ensembles, "sat_distillation": sat_distillation, "salience": salience, "measures": measures}
+            "sat_ensembles": sat_ensembles, "sat_distillation": sat_distillation,
+            "universality": universality, "salience": salience, "measures": measures}
 
 if __name__ == "__main__":
     import sys

@@ -1,13 +1,17 @@
 """One rule for every claims table: a paper's claim, our estimate with a 95 % interval, and a verdict decided
 by the interval — never by the point estimate.
 
-Two kinds of claim:
+Three kinds of claim:
 
 - a **value** the paper reports (e.g. SAT 2.73 between different architectures): *agrees* when the paper's
   value lies inside our interval, *disagrees* when it lies outside;
 - a **direction** the paper reports (e.g. "within a family SAT is higher than between families", a sign
   ``+1`` or ``-1`` of a difference or a correlation): *agrees* when the whole interval has the paper's sign,
   *disagrees* when the whole interval has the other sign, *inconclusive* when it contains 0.
+
+- a **band** the paper says a quantity stays inside (e.g. "barely changes": a difference within ±0.05):
+  *agrees* when the whole interval lies inside the band, *disagrees* when it lies wholly outside, *inconclusive*
+  when it straddles an edge.
 
 An estimate without an interval (too few units to resample) is *inconclusive*. Each estimate names the unit
 that was resampled (models, pairs, seeds, images, subsets), so a reader sees what the interval covers.
@@ -61,6 +65,20 @@ def direction_verdict(sign: int, ours: Estimate) -> str:
         return INCONCLUSIVE
     if ours.low > 0 or ours.high < 0:
         return AGREES if (ours.low > 0) == (sign > 0) else DISAGREES
+    return INCONCLUSIVE
+
+
+def band_verdict(low: float, high: float, ours: Estimate) -> str:
+    """The paper says the quantity stays in [``low``, ``high``]: *agrees* when our whole interval is inside,
+    *disagrees* when it is wholly outside, *inconclusive* otherwise."""
+    if not low <= high:
+        raise ValueError(f"band_verdict: the band [{low}, {high}] is empty")
+    if not ours.has_interval:
+        return INCONCLUSIVE
+    if low <= ours.low and ours.high <= high:
+        return AGREES
+    if ours.high < low or ours.low > high:
+        return DISAGREES
     return INCONCLUSIVE
 
 

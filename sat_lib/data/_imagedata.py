@@ -1,6 +1,7 @@
 """``ImageData``: one split of an image dataset as uint8 arrays, plus its classes and statistics."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -111,3 +112,32 @@ class ImageData:
             )
         rng = np.random.default_rng(seed)
         return self.subset(np.sort(rng.choice(len(self), size=int(n), replace=False)))
+
+    def select_classes(self, classes: Sequence[int]) -> ImageData:
+        """The images of ``classes`` only (indices into ``self.classes``), relabelled 0 … len(classes) − 1 in the
+        order given; the statistics stay those of the whole training split."""
+        idx = [int(c) for c in classes]
+        if len(idx) < 2 or len(set(idx)) != len(idx) or min(idx) < 0 or max(idx) >= self.num_classes:
+            raise ValueError(f"ImageData.select_classes: expected at least 2 distinct class indices in "
+                             f"[0, {self.num_classes}) of {self.name}, got {list(classes)}")
+        lookup = np.full(self.num_classes, -1, dtype=np.int64)
+        lookup[idx] = np.arange(len(idx))
+        keep = lookup[self.labels] >= 0
+        return replace(self, images=self.images[keep], labels=lookup[self.labels[keep]],
+                       classes=tuple(self.classes[i] for i in idx))
+
+    def conformed(self, channels: int, size: int) -> ImageData:
+        """The images as ``channels`` (1 or 3) × ``size`` × ``size``, to feed them to models trained on another
+        dataset: grey is repeated to RGB, RGB averaged to grey, and the side resized (bilinear, antialiased).
+        Labels and classes are kept; mean/std become these images' own."""
+        if channels not in (1, 3) or size < 1:
+            raise ValueError(f"ImageData.conformed: channels must be 1 or 3 and size >= 1, got {channels}, {size}")
+        x = torch.from_numpy(np.ascontiguousarray(self.images)).permute(0, 3, 1, 2).float()
+        if x.shape[1] != channels:
+            x = x.mean(1, keepdim=True) if channels == 1 else x.expand(-1, 3, -1, -1)
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                                                antialias=True)
+        images = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+        scaled = images.reshape(-1, channels) / 255.0
+        return replace(self, images=images, mean=tuple(scaled.mean(0)), std=tuple(scaled.std(0) + 1e-8))

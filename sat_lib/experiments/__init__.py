@@ -8,6 +8,7 @@ from sat_lib.experiments import sat_training  # noqa: F401, E402
 from sat_lib.experiments import sat_attacks  # noqa: F401, E402
 from sat_lib.experiments import sat_ensembles  # noqa: F401, E402
 from sat_lib.experiments import sat_distillation  # noqa: F401, E402
+from sat_lib.experiments import universality  # noqa: F401, E402
 from sat_lib.experiments import salience  # noqa: F401, E402
 from sat_lib.experiments import measures_demo  # noqa: F401, E402
 

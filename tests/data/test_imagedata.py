@@ -96,3 +96,26 @@ def test_sample_is_seeded_distinct_and_bounded():
         data.sample(21, seed=0)
     with pytest.raises(ValueError, match="non-negative"):
         data.sample(-1, seed=0)
+
+
+def test_select_classes_relabels_in_the_given_order():
+    data = make(n=12, classes=4)
+    sub = data.select_classes([3, 1])
+    assert sub.classes == ("c3", "c1") and len(sub) == 6
+    np.testing.assert_array_equal(sub.labels, np.where(data.labels[np.isin(data.labels, [3, 1])] == 3, 0, 1))
+    np.testing.assert_array_equal(sub.images, data.images[np.isin(data.labels, [3, 1])])
+    for bad in ([1], [1, 1], [0, 4]):
+        with pytest.raises(ValueError, match="select_classes"):
+            data.select_classes(bad)
+
+
+def test_conformed_changes_channels_and_size():
+    grey = make(n=3, size=8, channels=1)
+    rgb = grey.conformed(3, 16)
+    assert rgb.images.shape == (3, 16, 16, 3) and rgb.images.dtype == np.uint8
+    assert (rgb.images[..., 0] == rgb.images[..., 2]).all()  # grey repeated
+    back = rgb.conformed(1, 8)
+    assert back.images.shape == (3, 8, 8, 1) and len(back.mean) == 1
+    np.testing.assert_array_equal(back.labels, grey.labels)
+    with pytest.raises(ValueError, match="channels must be 1 or 3"):
+        grey.conformed(2, 8)

@@ -1,0 +1,46 @@
+"""Analyses of the universality chapter on hand-made results."""
+import math
+
+import numpy as np
+import pytest
+
+from sat_lib.analysis import universality as A
+from sat_lib.claims.verdict import AGREES, DISAGREES, INCONCLUSIVE, Estimate, band_verdict
+
+
+def test_pair_mean_keeps_pairs_of_two_different_drawn_architectures():
+    m = np.array([[np.nan, 1.0, 2.0], [1.0, np.nan, 3.0], [2.0, 3.0, np.nan]])
+    assert A.pair_mean(m, np.arange(3)) == pytest.approx(2.0)
+    assert A.pair_mean(m, np.array([0, 0, 1])) == pytest.approx(1.0)  # (0, 0) is no pair; (0, 1) twice
+    assert math.isnan(A.pair_mean(m, np.array([2, 2, 2])))
+
+
+def test_chance_jaccard_matches_random_neighbourhoods():
+    rng = np.random.default_rng(0)
+    n, k = 400, 40
+    sims = []
+    for _ in range(300):
+        a = set(rng.choice(n - 1, k, replace=False))
+        b = set(rng.choice(n - 1, k, replace=False))
+        sims.append(len(a & b) / len(a | b))
+    assert A.chance_jaccard(n, k) == pytest.approx(np.mean(sims), rel=0.05)
+
+
+@pytest.mark.parametrize("low,high,verdict", [
+    (-0.02, 0.03, AGREES), (0.06, 0.09, DISAGREES), (-0.09, -0.06, DISAGREES), (0.01, 0.08, INCONCLUSIVE),
+])
+def test_band_verdict(low, high, verdict):
+    assert band_verdict(-0.05, 0.05, Estimate(0.0, low, high, "architectures", 5)) == verdict
+
+
+def test_band_verdict_without_interval_is_inconclusive():
+    assert band_verdict(0, 1, Estimate(0.5, math.nan, math.nan, "architectures", 2)) == INCONCLUSIVE
+    with pytest.raises(ValueError, match="empty"):
+        band_verdict(1, 0, Estimate(0.5, 0.4, 0.6, "architectures", 5))
+
+
+def test_paper_table4_is_quoted_verbatim():
+    t = A.paper_table4()
+    assert t.loc[("Densenet-161", 0.0), "accuracy (%)"] == 94.22
+    assert t.loc[("VGG-16", 1.0), "adversarial accuracy (%)"] == 46.63
+    assert len(t) == 7 * 4
