@@ -33,6 +33,8 @@ def isolated(tmp_path, monkeypatch):
     (["run", "universality", "-p", "eps", "0,-0.5"], "parameter 'eps' must list L2 radii >= 0"),
     (["run", "universality", "-p", "ood_dataset", "sat6"], "sat6"),
     (["run", "universality", "-p", "ks", "10,2000"], "k = 2000 needs more than n_images = 1000"),
+    (["run", "corruptions", "-p", "cbar", "lines,fog"], "unknown corruption 'fog'"),
+    (["run", "corruptions", "-p", "levels", "1,6"], "outside the C-bar set's severity levels 1–5"),
 ])
 def test_usage_errors_exit_2_and_write_nothing(isolated, capsys, argv, message):
     assert main(argv) == 2

@@ -303,3 +303,27 @@ def discussion(ds: xr.Dataset, table: pd.DataFrame) -> str:
         lines.append("**Not reproduced here (disagrees or inconclusive):** " + "; ".join(
             f"{r['claim']} — ours {r['ours [95 % CI]']} ({r['verdict']})" for _, r in off.iterrows()) + ".")
     return "\n\n".join(lines)
+
+
+def cost_table(ds: xr.Dataset, n_images: dict[str, int] | None = None) -> pd.DataFrame:
+    """What the grid cost on the machine it ran on, per setting and ε: training seconds per model (and models
+    per hour at that rate), the adversarial-accuracy attack, and inversion throughput (images/s, each image
+    taking the configured number of steps). ``n_images``: inverted images per model by setting (default: read
+    from the result's per-image distances)."""
+    rows = []
+    for s in ds["setting"].values:
+        for e in ds["eps"].values:
+            d = ds.sel(setting=s, eps=e)
+            names = [m for m in ds["model"].values if np.isfinite(float(d["accuracy"].sel(model=m)))]
+            if not names:
+                continue
+            d = d.sel(model=names)
+            n = (n_images or {}).get(str(s)) or int(np.isfinite(d["final_distance_per_image"].values[0]).sum())
+            train = d["train_seconds"].values
+            rows.append({"setting": str(s), "eps": float(e), "models": len(names),
+                         "train s / model": float(train.mean()),
+                         "models / hour": 3600 / float(train.mean()) if str(s) != "ood" else math.nan,
+                         "attack s / model": float(d["attack_seconds"].mean()),
+                         "inversion images / s": n / float(d["invert_seconds"].mean()),
+                         "from cache": int(d["from_cache"].sum())})
+    return pd.DataFrame(rows).set_index(["setting", "eps"])

@@ -71,6 +71,8 @@ def test_claims_table_has_the_claims_files_keys(smoke):
     assert "Verdicts" in A.discussion(ds, table)
     assert len(A.summary(ds, n_boot=20)) > 0
     assert set(A.model_table(ds).index.get_level_values("architecture")) == set(A.members(ds, "full"))
+    cost = A.cost_table(ds)
+    assert len(cost) == len(ds["setting"]) * len(ds["eps"]) and (cost["inversion images / s"] > 0).all()
 
 
 @pytest.mark.parametrize("override,message", [

@@ -1,0 +1,177 @@
+"""Analyses of the corruptions chapter (design-diversity paper, Table 1 and Fig. 4).
+
+Models are the unit of every interval over the zoo (percentile bootstrap, ``sat_lib.claims.verdict.resample``);
+the baseline's accuracy ratio resamples images. Relative resilience = accuracy on a corrupted set / clean accuracy.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import spearmanr
+from sklearn.linear_model import LinearRegression
+from sklearn.preprocessing import OneHotEncoder
+
+from sat_lib.claims import paper_claims
+from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, resample, value_verdict
+
+ATTENTION = ("Transformer", "Hybrid")
+LINES = "lines@1.6"
+
+
+def accuracy(ds: xr.Dataset) -> pd.DataFrame:
+    """(model × set) accuracy in %, the clean set first."""
+    correct = ds["pred"].values == ds["label"].values[None, None, :]
+    return pd.DataFrame(100 * correct.mean(-1), index=pd.Index(ds["model"].values, name="model"),
+                        columns=ds["set"].values)
+
+
+def paper_sets(ds: xr.Dataset) -> list[str]:
+    return [str(s) for s, k in zip(ds["set"].values, ds["kind"].values) if k == "paper"]
+
+
+def frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Table 1, ours: family, parameters, clean accuracy, accuracy on each of the paper's corruptions, the mean
+    relative resilience over them and the mean accuracy over the C-bar sets."""
+    acc = accuracy(ds)
+    f = pd.DataFrame({"family": ds["family"].values, "params (M)": ds["n_params"].values / 1e6,
+                      "clean (%)": acc["clean"]}, index=acc.index)
+    sets = paper_sets(ds)
+    for s in sets:
+        f[f"{s} (%)"] = acc[s]
+    if sets:
+        f["relative resilience"] = (acc[sets].div(acc["clean"], axis=0)).mean(axis=1)
+    cbar = [str(s) for s, k in zip(ds["set"].values, ds["kind"].values) if str(k).startswith("C-bar")]
+    if cbar:
+        f["C-bar mean (%)"] = acc[cbar].mean(axis=1)
+    return f.sort_values("clean (%)", ascending=False)
+
+
+def paper_table1() -> pd.DataFrame:
+    t = paper_claims("corruptions")["table1"]
+    return pd.DataFrame(t).T.rename(columns={"clean": "ImageNet top-1 (%)", "lines": "Lines 1.6 top-1 (%)"})
+
+
+def by_corruption(ds: xr.Dataset) -> pd.DataFrame:
+    """Mean accuracy of the zoo per corrupted set (corruption, severity, kind)."""
+    acc = accuracy(ds)
+    return pd.DataFrame({"corruption": ds["corruption"].values, "severity": ds["severity"].values,
+                         "kind": ds["kind"].values, "zoo mean (%)": acc.mean().values,
+                         "zoo min (%)": acc.min().values, "zoo max (%)": acc.max().values},
+                        index=pd.Index(ds["set"].values, name="set"))
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    return float(spearmanr(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else math.nan
+
+
+def spearman_estimate(f: pd.DataFrame, x: str, y: str, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    a, b = f[x].to_numpy(float), f[y].to_numpy(float)
+    return resample(lambda idx: _spearman(a[idx], b[idx]), len(f), unit="models", n_resamples=n_boot, seed=seed)
+
+
+def correlation_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Spearman ρ of size and of clean accuracy with accuracy and relative resilience on each of the paper's
+    corruptions, 95 % intervals over models."""
+    f = frame(ds)
+    acc = accuracy(ds)
+    rows = []
+    for s in paper_sets(ds):
+        g = f.assign(corrupted=acc[s], relative=acc[s] / acc["clean"])
+        for x, xl in (("params (M)", "parameters"), ("clean (%)", "clean accuracy")):
+            for y, yl in (("corrupted", "accuracy"), ("relative", "relative resilience")):
+                rows.append({"set": s, "x": xl, "y": yl,
+                             "Spearman ρ [95 % CI, models]": spearman_estimate(g, x, y, n_boot, seed).text()})
+    return pd.DataFrame(rows).set_index(["set", "x", "y"])
+
+
+def adjusted_r2(X: np.ndarray, y: np.ndarray) -> float:
+    n, p = X.shape
+    if n - p - 1 <= 0 or np.ptp(y) == 0:
+        return math.nan
+    r2 = LinearRegression().fit(X, y).score(X, y)
+    return 1 - (1 - r2) * (n - 1) / (n - p - 1)
+
+
+def explained(f: pd.DataFrame, idx: np.ndarray, by: str) -> float:
+    """Adjusted R² of relative resilience explained by architecture family, log parameters or clean accuracy."""
+    g = f.iloc[idx]
+    y = g["relative resilience"].to_numpy(float)
+    if by == "family":
+        X = OneHotEncoder(drop="first", sparse_output=False).fit_transform(g[["family"]])
+        if X.shape[1] == 0:
+            return math.nan
+    elif by == "size":
+        X = np.log(g[["params (M)"]].to_numpy(float))
+    else:
+        X = g[["clean (%)"]].to_numpy(float)
+    return adjusted_r2(X, y)
+
+
+def explained_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """RQ1: adjusted R² of the relative resilience (mean over the paper's four corruptions) explained by the
+    family, by log parameters and by clean accuracy, each with a 95 % interval over models."""
+    f = frame(ds)
+    rows = []
+    for by, label in (("family", "architecture family"), ("size", "log parameters"), ("accuracy", "clean accuracy")):
+        est = resample(lambda idx, b=by: explained(f, idx, b), len(f), unit="models", n_resamples=n_boot, seed=seed)
+        rows.append({"relative resilience explained by": label, "adjusted R² [95 % CI, models]": est.text()})
+    return pd.DataFrame(rows).set_index("relative resilience explained by")
+
+
+def attention_gap(f: pd.DataFrame, column: str, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    """Mean ``column`` of attention-based models minus that of CNNs, resampling models."""
+    att = f["family"].isin(ATTENTION).to_numpy()
+    cnn = (f["family"] == "CNN").to_numpy()
+    v = f[column].to_numpy(float)
+
+    def gap(idx):
+        a, c = att[idx], cnn[idx]
+        return float(v[idx][a].mean() - v[idx][c].mean()) if a.any() and c.any() else math.nan
+
+    return resample(gap, len(f), unit="models", n_resamples=n_boot, seed=seed)
+
+
+def baseline_ratio(ds: xr.Dataset, s: str = LINES, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    """The baseline model's accuracy on set ``s`` over its clean accuracy, resampling images."""
+    b = ds.attrs["baseline"]
+    y = ds["label"].values
+    clean = ds["pred"].sel(model=b, set="clean").values == y
+    corr = ds["pred"].sel(model=b, set=s).values == y
+    return resample(lambda idx: corr[idx].mean() / max(clean[idx].mean(), 1e-12), len(y), unit="images",
+                    n_resamples=n_boot, seed=seed)
+
+
+def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    claims = paper_claims("corruptions")["claims"]
+    f = frame(ds)
+    nan = Estimate(math.nan, math.nan, math.nan, "models", len(f))
+    has_lines = LINES in set(ds["set"].values)
+    acc = accuracy(ds)
+    est = {
+        "size_correlates_with_resilience": spearman_estimate(f.assign(lines=acc[LINES]), "params (M)", "lines",
+                                                              n_boot, seed) if has_lines else nan,
+        "architecture_beats_size": resample(lambda idx: explained(f, idx, "family") - explained(f, idx, "size"),
+                                            len(f), unit="models", n_resamples=n_boot, seed=seed)
+        if "relative resilience" in f else nan,
+        "architecture_beats_accuracy": resample(
+            lambda idx: explained(f, idx, "family") - explained(f, idx, "accuracy"), len(f), unit="models",
+            n_resamples=n_boot, seed=seed) if "relative resilience" in f else nan,
+        "attention_more_resilient": attention_gap(f.assign(lines=100 * acc[LINES] / acc["clean"]), "lines",
+                                                  n_boot, seed) if has_lines else nan,
+        "baseline_lines_ratio": baseline_ratio(ds, LINES, n_boot, seed) if has_lines else nan,
+    }
+    rows = []
+    for key, c in claims.items():
+        e = est[key]
+        verdict = direction_verdict(c["sign"], e) if "sign" in c else value_verdict(c["value"], e)
+        paper = c.get("statement", f"{c.get('value', '')}")
+        rows.append(claim_row(c["what"], paper, e, verdict, c["where"], ".2f", key=key))
+    return pd.DataFrame(rows)
+
+
+def sets_of(ds: xr.Dataset) -> list[list]:
+    return json.loads(ds.attrs["sets_json"])
