@@ -35,6 +35,10 @@ def isolated(tmp_path, monkeypatch):
     (["run", "universality", "-p", "ks", "10,2000"], "k = 2000 needs more than n_images = 1000"),
     (["run", "corruptions", "-p", "cbar", "lines,fog"], "unknown corruption 'fog'"),
     (["run", "corruptions", "-p", "levels", "1,6"], "outside the C-bar set's severity levels 1–5"),
+    (["run", "diversity-ensembles", "-p", "pool", "vgg_c32,resnet10_c32,resnet99"], "resnet99"),
+    (["run", "diversity-ensembles", "-p", "size", "15"], "an ensemble needs 2 to 14 members"),
+    (["run", "diversity-ensembles", "-p", "sets", "clean,fog@2"], "unknown corruption 'fog'"),
+    (["run", "diversity-ensembles", "-p", "consensus", "averaging,median"], "unknown or repeated rule(s) ['median']"),
 ])
 def test_usage_errors_exit_2_and_write_nothing(isolated, capsys, argv, message):
     assert main(argv) == 2

@@ -593,8 +593,8 @@ def corruptions() -> nbformat.NotebookNode:
             "cached, never committed). Relative resilience = corrupted accuracy / clean accuracy.\n\n"
             "**Where this was computed:** the `quick` profile on a 2-core CPU; the `paper` profile (the `cifar` "
             "zoo, all test images, all five levels) has not been run here. The zoo has no self-supervised member; "
-            "the ensemble and negative-correlation parts of the paper are chapters of their own (not yet "
-            "written)."),
+            "the ensembles are the next chapter (`diversity-ensembles`); negative-correlation training is not "
+            "yet a chapter."),
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
@@ -638,6 +638,84 @@ def corruptions() -> nbformat.NotebookNode:
         new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE),
         hidden("display(analysis.claims_table(ds, seed=cfg.seed))"),
         *not_reproduced("corruptions"),
+    ])
+
+
+def diversity_ensembles() -> nbformat.NotebookNode:
+    from sat_lib.experiments.diversity_ensembles import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# Diversity of heterogeneous ensembles\n\n"
+            "Rosales et al. (Sec. 4.2) build every three-member ensemble of 14 independently trained ImageNet "
+            "models of different architectures (364 ensembles) and ask which kind of diversity goes with a better "
+            "ensemble. The *improvement* of an ensemble is $A_{ens} - A_{top}$, its accuracy minus that of its most "
+            "accurate member: an ensemble only makes sense above zero. Two diversity metrics are compared. "
+            "Prediction-based: the disagreement of two members (Eq. 4), here averaged over the ensemble's pairs,\n\n"
+            "$$D_{p,q}=\\frac{N^{01}+N^{10}}{N^{11}+N^{10}+N^{01}+N^{00}}.\\qquad(4)$$\n\n"
+            "Attribution-based: the variance across members of their input attributions (Saliency maps of the "
+            "true class), summed over channels and pixels and averaged over images,\n\n"
+            "$$A=\\sum_{c=1}^{C}\\sum_{p=1}^{P}\\mathrm{Var}(a_{c,p}).\\qquad(7)$$\n\n"
+            "The paper finds attribution diversity positively, disagreement negatively correlated with the "
+            "improvement (Fig. 5), the same trends under majority vote with most ensembles below zero (Fig. 6), the "
+            "same on four corrupted sets, where the members' mean accuracy correlates more strongly still (Fig. 7), "
+            "and that Saliency ranks model pairs like Integrated Gradients (Fig. 9).\n\n"
+            "**Here**, the `pool` is 14 of the SAT chapter's CIFAR-10 models (its stored weights, not retrained) of "
+            "five families, on `n_images` test images clean and corrupted as in the corruptions chapter (the paper's "
+            "four corruptions at its strengths). Each model is computed once — logits on every set, signed Saliency "
+            "maps (captum) on the first `attribution_images` images of every set and Integrated Gradients at each of "
+            "`ig_steps` on the clean ones, kept in the cache — and every ensemble is combined from those. Eq. 7 is "
+            "computed on unit-normalised maps ($1-\\lVert\\bar u\\rVert^2$, in $[0, 1]$: the paper plots a "
+            "\"normalized\" metric without defining it, and raw gradients differ in scale between architectures); "
+            "the raw Eq. 7 is kept beside it. Every interval resamples the pool's *models* (ensembles share "
+            "members), keeping the ensembles whose members were all drawn.\n\n"
+            "**Where this was computed:** the `quick` profile on a 2-core CPU; the `paper` profile (14 models of the "
+            "`cifar` zoo, the whole test split) has not been run here."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "import pandas as pd\n"
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib.analysis import diversity_ensembles as analysis\n"
+            "from sat_lib.experiments.diversity_ensembles import Config, run\n"
+            "from sat_lib import plots, report\n"
+            "from sat_lib.plots import diversity_ensembles as figures\n\n"
+            "plots.use_style()\n"
+            "pd.set_option('display.max_colwidth', None)  # the claims table's sentences in full\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "ds = run(cfg, mode=mode)"),
+        new_markdown_cell("## Setting"),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))"),
+        new_markdown_cell("## The pool\n\nEach model's family, parameters and accuracy on every set. A model whose "
+                          "output does not depend on its input has all-zero attribution maps; Eq. 7 on unit maps then "
+                          "uses only the images on which every member's map is nonzero (last column)."),
+        hidden("display(analysis.models_frame(ds).round(2))"),
+        new_markdown_cell("## Fig. 5: averaging\n\nEvery ensemble's improvement over its best member against its "
+                          "attribution diversity (left) and its disagreement (right), on clean images, consensus by "
+                          "the mean of the members' logits. Colour: the ensemble's accuracy; area: its parameters."),
+        hidden("plots.show(figures.fig5(ds))"),
+        hidden("display(analysis.correlation_table(ds, n_boot=cfg.n_boot, seed=cfg.seed, set_names=['clean']))"),
+        new_markdown_cell("## Fig. 6: majority vote\n\nThe same ensembles with a plurality vote of the members "
+                          "(ties broken at random, seeded), then how many ensembles beat their best member under each "
+                          "rule on each set."),
+        hidden("plots.show(figures.fig6(ds))"),
+        hidden("display(analysis.summary_table(ds).round(2))"),
+        new_markdown_cell("## Fig. 7: trend lines on corrupted sets\n\nThe improvement's trend line against each "
+                          "metric (rows) on every set (columns), averaging; the slopes are in percentage points over "
+                          "the metric's range, with 95 % intervals over models. Then every correlation on every set "
+                          "and rule, Pearson and Spearman."),
+        hidden("plots.show(figures.fig7(ds))"),
+        hidden("display(analysis.trend_table(ds, n_boot=cfg.n_boot, seed=cfg.seed).drop(columns='slope'))"),
+        hidden("display(analysis.correlation_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))", ["output_scroll"]),
+        new_markdown_cell("## Fig. 9: Saliency against Integrated Gradients\n\nEq. 7 of every pair of pool models on "
+                          "the clean attribution images, from Saliency maps and from Integrated Gradients at each step "
+                          "count (the paper: six NAS subnetworks). Does the cheaper method rank the pairs alike, and "
+                          "what does each cost?"),
+        hidden("plots.show(figures.fig9(ds))"),
+        hidden("display(analysis.method_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " The corrupted-set claims have "
+                          "one row per set."),
+        hidden("display(analysis.claims_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
+        *not_reproduced("diversity-ensembles"),
     ])
 
 
@@ -874,7 +952,7 @@ CHAPTERS = {"status": status, "sat_matrix": sat_matrix, "sat_components": sat_co
             "sat_training": sat_training, "sat_attacks": sat_attacks,
             "sat_ensembles": sat_ensembles, "sat_distillation": sat_distillation,
             "universality": universality, "salience": salience, "corruptions": corruptions,
-            "measures": measures}
+            "diversity_ensembles": diversity_ensembles, "measures": measures}
 
 if __name__ == "__main__":
     import sys

@@ -1,0 +1,301 @@
+"""Analyses of the diversity-ensembles chapter (design-diversity paper, Sec. 4.2: Figs. 5, 6, 7 and 9).
+
+Improvement = A_ens − A_top in percentage points: the ensemble's accuracy minus that of its most accurate member.
+The paper's x axes are "normalized" diversity metrics; the trend slopes here are over the metric min-max scaled to
+[0, 1] across the ensembles (``normalized``), so slopes of different metrics share a unit (pp per range).
+
+**What an interval covers.** Every interval resamples the pool's *models*, not the ensembles: C(14, 3) ensembles
+are built from 14 models and share them, so they are far from independent draws, and what the paper's claims
+generalise over is the choice of models. A resample draws the M models with replacement and keeps every ensemble
+all of whose members were drawn, as many times as it can be formed from the draw with distinct copies (the
+product of its members' multiplicities; ``ensemble_rows``) — the ensembles a pool made of the drawn models would
+give. The statistic is then computed over the ensembles kept (``sat_lib.claims.verdict.resample`` with unit
+"models"). Fig. 9's model pairs are resampled the same way.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sat_lib.claims import paper_claims
+from sat_lib.claims.verdict import (Estimate, band_verdict, claim_row, direction_verdict, resample,
+                                    value_verdict)
+
+CHAPTER = "diversity-ensembles"
+CLEAN = "clean"
+AVERAGING, VOTE = "averaging", "vote"
+SALIENCY = "saliency"
+METRICS = {"attribution_diversity": "attribution diversity (Eq. 7)",
+           "disagreement": "disagreement (Eq. 4)",
+           "member_accuracy": "mean member accuracy (%)"}
+"""Fig. 7's rows: the metrics improvement is set against, as the result names them → their label."""
+
+
+def sets(ds: xr.Dataset) -> list[str]:
+    return [str(s) for s in ds["set"].values]
+
+
+def corrupted_sets(ds: xr.Dataset) -> list[str]:
+    return [s for s in sets(ds) if s != CLEAN]
+
+
+def has(ds: xr.Dataset, consensus: str) -> bool:
+    return consensus in set(ds["consensus"].values)
+
+
+def frame(ds: xr.Dataset, set: str = CLEAN, consensus: str = AVERAGING) -> pd.DataFrame:
+    """One row per ensemble on one set under one consensus rule (Figs. 5 and 6): its members, accuracy and
+    improvement (%, pp), the three metrics, Eq. 7 on raw maps, the top member's accuracy and the parameters (M)."""
+    e = ds.sel(set=set)
+    f = pd.DataFrame({
+        "members": [", ".join(map(str, m)) for m in ds["members"].values],
+        "accuracy (%)": e["accuracy"].sel(consensus=consensus).values,
+        "improvement (pp)": e["improvement"].sel(consensus=consensus).values,
+        **{k: e[k].values for k in METRICS},
+        "attribution_variance": e["attribution_variance"].values,
+        "top member (%)": e["top_accuracy"].values,
+        "params (M)": ds["n_params"].values / 1e6,
+    }, index=pd.Index(ds["ensemble"].values, name="ensemble"))
+    return f
+
+
+def models_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """The pool: family, parameters (M), accuracy (%) on every set, and the share of its Saliency maps that are
+    all zero (%, over every set's attribution images: a model whose output ignores its input has only those)."""
+    f = pd.DataFrame(ds["model_accuracy"].values, index=pd.Index(ds["model"].values, name="model"),
+                     columns=[f"{s} (%)" for s in sets(ds)])
+    f.insert(0, "params (M)", ds["model_params"].values / 1e6)
+    f.insert(0, "family", ds["family"].values)
+    f["all-zero maps (%)"] = ds["zero_maps"].mean("set").values
+    return f.sort_values(f"{CLEAN} (%)", ascending=False)
+
+
+def correlation(x, y, kind: str = "pearson") -> float:
+    """Pearson (or Spearman, average ranks) r over the positions where both are finite; NaN with fewer than 3
+    or a constant side. The same numbers as ``sat_lib.analysis.sat.correlation`` (tested), in plain numpy:
+    the chapter's intervals take hundreds of thousands of them, and scipy's per-call overhead dominated."""
+    from scipy.stats import rankdata
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        return math.nan
+    x, y = x[ok], y[ok]
+    if kind == "spearman":
+        x, y = rankdata(x), rankdata(y)
+    x, y = x - x.mean(), y - y.mean()
+    den = math.sqrt(float(x @ x) * float(y @ y))
+    return float(np.clip((x @ y) / den, -1.0, 1.0)) if den > 0 else math.nan
+
+
+def normalized(values) -> np.ndarray:
+    """Min-max scaling to [0, 1] over the finite values (the paper's "normalized" axes); NaN stays NaN, and a
+    constant input gives NaN everywhere."""
+    v = np.asarray(values, dtype=float)
+    finite = v[np.isfinite(v)]
+    span = np.ptp(finite) if len(finite) else 0.0
+    return (v - finite.min()) / span if span > 0 else np.full(v.shape, np.nan)
+
+
+# ------------------------------------------------------------------------------------ resampling models
+
+def ensemble_rows(members: np.ndarray, draw: np.ndarray) -> np.ndarray:
+    """Rows of ``members`` (E, N) model indices kept by a bootstrap ``draw`` of models (indices with repeats):
+    each ensemble whose members were all drawn, repeated by the product of its members' multiplicities. The
+    identity draw (every model once) keeps every ensemble once, in order."""
+    members = np.asarray(members, dtype=np.int64)
+    counts = np.bincount(np.asarray(draw, dtype=np.int64), minlength=int(members.max()) + 1)
+    weights = counts[members].prod(axis=1)
+    return np.repeat(np.arange(len(members)), weights)
+
+
+def model_estimate(members: np.ndarray, n_models: int, stat: Callable[[np.ndarray], float], n_boot: int = 2000,
+                   seed: int = 0) -> Estimate:
+    """``stat(rows)`` with a 95 % percentile interval from resampling the ``n_models`` models (``ensemble_rows``;
+    a resample keeping fewer than 3 ensembles gives NaN, which the interval drops)."""
+    def on_models(draw: np.ndarray) -> float:
+        rows = ensemble_rows(members, draw)
+        return stat(rows) if len(rows) >= 3 else math.nan
+
+    return resample(on_models, n_models, unit="models", n_resamples=n_boot, seed=seed)
+
+
+def _resampled(ds: xr.Dataset, stat, n_boot: int, seed: int) -> Estimate:
+    return model_estimate(ds["member_index"].values, ds.sizes["model"], stat, n_boot, seed)
+
+
+def _columns(ds: xr.Dataset, set: str, consensus: str) -> dict[str, np.ndarray]:
+    """Arrays per ensemble for the statistics: improvement, accuracy and each metric."""
+    e = ds.sel(set=set, consensus=consensus)
+    return {"improvement": e["improvement"].values, "accuracy": e["accuracy"].values,
+            **{k: e[k].values for k in (*METRICS, "attribution_variance")}}
+
+
+# ----------------------------------------------------------------------------------- Figs. 5, 6 and 7
+
+def correlation_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0, set_names: list[str] | None = None,
+                      rules: list[str] | None = None) -> pd.DataFrame:
+    """Pearson and Spearman correlation of the improvement with attribution diversity, disagreement and mean
+    member accuracy (and with Eq. 7 on raw maps), per set and consensus rule, 95 % intervals over models."""
+    rows = []
+    for s in set_names or sets(ds):
+        for r in rules or list(ds["consensus"].values):
+            c = _columns(ds, s, r)
+            for metric, label in {**METRICS, "attribution_variance": "Eq. 7 on raw maps"}.items():
+                row = {"set": s, "consensus": r, "improvement against": label}
+                for kind in ("pearson", "spearman"):
+                    est = _resampled(ds, lambda i, k=kind, m=metric: correlation(c[m][i], c["improvement"][i], k),
+                                     n_boot, seed)
+                    row[f"{kind.capitalize()} [95 % CI, models]"] = est.text()
+                rows.append(row)
+    return pd.DataFrame(rows).set_index(["set", "consensus", "improvement against"])
+
+
+def trend_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of ``y`` on ``x`` min-max scaled to [0, 1] (pp per the metric's range); NaN when
+    ``x`` is constant."""
+    xn = normalized(x)
+    ok = np.isfinite(xn) & np.isfinite(y)
+    if ok.sum() < 3:
+        return math.nan
+    return float(np.polyfit(xn[ok], np.asarray(y, float)[ok], 1)[0])
+
+
+def trend_table(ds: xr.Dataset, consensus: str = AVERAGING, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Fig. 7: per set and metric, the slope of the improvement's trend line over the normalised metric and the
+    Pearson r, each with a 95 % interval over models."""
+    rows = []
+    for s in sets(ds):
+        c = _columns(ds, s, consensus)
+        for metric, label in METRICS.items():
+            slope = _resampled(ds, lambda i, m=metric: trend_slope(c[m][i], c["improvement"][i]), n_boot, seed)
+            r = _resampled(ds, lambda i, m=metric: correlation(c[m][i], c["improvement"][i]), n_boot, seed)
+            rows.append({"set": s, "metric": label, "slope (pp per range) [95 % CI]": slope.text(),
+                         "Pearson r [95 % CI]": r.text(), "slope": slope.value})
+    return pd.DataFrame(rows).set_index(["set", "metric"])
+
+
+def summary_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per set and consensus rule: mean ensemble accuracy, mean improvement and the share of ensembles above
+    zero (better than their best member) — Fig. 6's 'most ensembles below the zero line'."""
+    rows = []
+    for s in sets(ds):
+        for r in ds["consensus"].values:
+            imp = ds["improvement"].sel(set=s, consensus=r).values
+            rows.append({"set": s, "consensus": str(r),
+                         "mean accuracy (%)": float(ds["accuracy"].sel(set=s, consensus=r).mean()),
+                         "mean improvement (pp)": float(imp.mean()),
+                         "ensembles above zero (%)": 100 * float((imp > 0).mean()),
+                         "best improvement (pp)": float(imp.max())})
+    return pd.DataFrame(rows).set_index(["set", "consensus"])
+
+
+def correlation_gap(c: dict[str, np.ndarray], a: str, b: str, y: str = "improvement") -> Callable:
+    """stat(rows) = r(y, a) − r(y, b) (Pearson) over the ensembles ``rows``."""
+    return lambda i: correlation(c[a][i], c[y][i]) - correlation(c[b][i], c[y][i])
+
+
+# --------------------------------------------------------------------------------------------------- Fig. 9
+
+def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per pair of pool models: Eq. 7 (unit-normalised maps, clean images) under each method."""
+    return pd.DataFrame(ds["pair_diversity"].values, index=pd.Index(ds["pair"].values, name="pair"),
+                        columns=[str(m) for m in ds["method"].values])
+
+
+def _pair_estimate(ds: xr.Dataset, stat, n_boot: int, seed: int) -> Estimate:
+    return model_estimate(ds["pair_index"].values, ds.sizes["model"], stat, n_boot, seed)
+
+
+def mean_method_correlation(d: np.ndarray, rows: np.ndarray) -> float:
+    """The paper's Fig. 9 number: the mean Pearson r of the pairs' diversity scores over every two methods
+    (columns of ``d`` (P, methods)); NaN with fewer than two methods."""
+    rs = [correlation(d[rows, a], d[rows, b]) for a, b in combinations(range(d.shape[1]), 2)]
+    return float(np.mean(rs)) if rs else math.nan
+
+
+def method_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Fig. 9: does Integrated Gradients rank the model pairs' attribution diversity as Saliency does? Per IG
+    step count, Spearman ρ and Pearson r of the pair scores with Saliency's (95 % intervals over models), and the
+    mean seconds per set of maps (the paper: the cost grows with the number of backward passes)."""
+    d = ds["pair_diversity"].values
+    methods = [str(m) for m in ds["method"].values]
+    seconds = ds["attribution_seconds"].mean("model").values
+    rows = [{"method": SALIENCY, "backward passes": 1, "seconds per set": float(seconds[0])}]
+    for j, m in enumerate(methods[1:], start=1):
+        row = {"method": m, "backward passes": int(ds["steps"].values[j]), "seconds per set": float(seconds[j])}
+        for kind in ("spearman", "pearson"):
+            est = _pair_estimate(ds, lambda i, k=kind: correlation(d[i, 0], d[i, j], k), n_boot, seed)
+            row[f"{kind.capitalize()} with Saliency [95 % CI, models]"] = est.text(".3f")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+# -------------------------------------------------------------------------------------------------- claims
+
+def _nan(ds: xr.Dataset) -> Estimate:
+    return Estimate(math.nan, math.nan, math.nan, "models", ds.sizes["model"])
+
+
+def _verdict(c: dict, est: Estimate) -> str:
+    if "sign" in c:
+        return direction_verdict(c["sign"], est)
+    if "band" in c:
+        return band_verdict(*c["band"], est)
+    return value_verdict(c["value"], est)
+
+
+def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[tuple[str, str, Estimate]]:
+    """(key, what is estimated, estimate) per claims-table row; claims needing a consensus rule or sets the
+    result lacks get NaN (inconclusive)."""
+    est = lambda stat: _resampled(ds, stat, n_boot, seed)  # noqa: E731
+    out = []
+    if has(ds, AVERAGING):
+        c = _columns(ds, CLEAN, AVERAGING)
+        out += [("attribution_correlates_positively", "",
+                 est(lambda i: correlation(c["attribution_diversity"][i], c["improvement"][i]))),
+                ("disagreement_correlates_negatively", "",
+                 est(lambda i: correlation(c["disagreement"][i], c["improvement"][i]))),
+                ("attribution_tradeoff_better", "", est(correlation_gap(c, "attribution_diversity", "disagreement"))),
+                ("attribution_tradeoff_better_accuracy", "",
+                 est(correlation_gap(c, "attribution_diversity", "disagreement", y="accuracy")))]
+    if has(ds, VOTE):
+        v = _columns(ds, CLEAN, VOTE)
+        out += [("same_trends_with_voting", "", est(correlation_gap(v, "attribution_diversity", "disagreement"))),
+                ("voting_mostly_below_zero", "", est(lambda i: 100 * float((v["improvement"][i] < 0).mean()) - 50))]
+    if has(ds, VOTE) and has(ds, AVERAGING):
+        a, v = _columns(ds, CLEAN, AVERAGING), _columns(ds, CLEAN, VOTE)
+        out.append(("voting_worse_than_averaging", "",
+                    est(lambda i: float((v["improvement"][i] - a["improvement"][i]).mean()))))
+    if has(ds, AVERAGING):
+        for s in corrupted_sets(ds):
+            c = _columns(ds, s, AVERAGING)
+            out += [("trend_holds_under_corruption", s, est(correlation_gap(c, "attribution_diversity",
+                                                                              "disagreement"))),
+                    ("member_accuracy_stronger_under_corruption", s,
+                     est(correlation_gap(c, "member_accuracy", "attribution_diversity")))]
+    d = ds["pair_diversity"].values
+    out.append(("saliency_agrees_with_ig", "", _pair_estimate(ds, lambda i: mean_method_correlation(d, i),
+                                                              n_boot, seed)))
+    return out
+
+
+def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """The paper's Sec. 4.2 claims beside ours, one row per estimate (the corrupted-set claims one row per set),
+    verdicts by the shared rule (``sat_lib.claims.verdict``); every key of the claims file appears, a claim this
+    result cannot estimate as an inconclusive row."""
+    claims = paper_claims(CHAPTER)["claims"]
+    found = claim_estimates(ds, n_boot, seed)
+    rows = []
+    for key, c in claims.items():
+        mine = [(where, e) for k, where, e in found if k == key] or [("", _nan(ds))]
+        for where, e in mine:
+            what = f"{c['what']} — {where}" if where else c["what"]
+            paper = c.get("statement", f"{c.get('value', '')}")
+            rows.append(claim_row(what, paper, e, _verdict(c, e), c["where"], c.get("fmt", ".2f"), key=key))
+    return pd.DataFrame(rows)

@@ -1,0 +1,135 @@
+"""Analyses of the diversity-ensembles chapter on hand-made results whose answers are known."""
+import math
+from itertools import combinations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sat_lib.analysis import diversity_ensembles as A
+from sat_lib.claims import paper_claims
+
+SETS = ["clean", "lines@1.6", "water_drop@7"]
+
+
+def fake_result(m: int = 10, size: int = 3, seed: int = 0, attribution_sign: float = 1.0,
+                vote_shift: float = -3.0) -> xr.Dataset:
+    """A result shaped like the chapter's: improvement rises with attribution diversity (by ``attribution_sign``)
+    and falls with disagreement on every set, majority vote ``vote_shift`` pp below averaging; Fig. 9's methods
+    are the same pair scores plus a little noise."""
+    rng = np.random.default_rng(seed)
+    members = np.array(list(combinations(range(m), size)))
+    e, s = len(members), len(SETS)
+    attr = rng.uniform(0.2, 0.8, (e, s))
+    dis = rng.uniform(0.1, 0.4, (e, s))
+    model_acc = rng.uniform(60, 90, (m, s))
+    top = model_acc[members].max(1)
+    imp_avg = 4 * attribution_sign * attr - 10 * dis + rng.normal(0, 0.2, (e, s))
+    improvement = np.stack([imp_avg, imp_avg + vote_shift], -1)
+    pairs = np.array(list(combinations(range(m), 2)))
+    base = rng.uniform(0.3, 0.6, len(pairs))
+    pair_div = np.stack([base, base + rng.normal(0, 0.01, len(pairs)), base + rng.normal(0, 0.01, len(pairs))], 1)
+    names = [f"m{i}" for i in range(m)]
+    return xr.Dataset(
+        {"accuracy": (("ensemble", "set", "consensus"), top[..., None] + improvement),
+         "improvement": (("ensemble", "set", "consensus"), improvement),
+         "top_accuracy": (("ensemble", "set"), top),
+         "member_accuracy": (("ensemble", "set"), model_acc[members].mean(1)),
+         "disagreement": (("ensemble", "set"), dis),
+         "attribution_diversity": (("ensemble", "set"), attr),
+         "attribution_variance": (("ensemble", "set"), 10 * attr),
+         "n_params": ("ensemble", rng.integers(10**5, 10**6, e)),
+         "member_index": (("ensemble", "member"), members),
+         "model_accuracy": (("model", "set"), model_acc),
+         "model_params": ("model", rng.integers(10**5, 10**6, m)),
+         "zero_maps": (("model", "set"), np.zeros((m, s))),
+         "attribution_seconds": (("model", "method"), np.tile([0.1, 0.2, 1.0], (m, 1))),
+         "pair_diversity": (("pair", "method"), pair_div),
+         "pair_index": (("pair", "pair_member"), pairs)},
+        coords={"ensemble": ["+".join(names[i] for i in row) for row in members], "member": np.arange(size),
+                "members": (("ensemble", "member"), np.array(names)[members]), "set": SETS,
+                "consensus": ["averaging", "vote"], "model": names, "family": ("model", ["CNN"] * m),
+                "method": ["saliency", "ig@2", "ig@10"], "steps": ("method", [1, 2, 10]),
+                "pair": ["+".join(names[i] for i in p) for p in pairs], "pair_member": [0, 1]})
+
+
+def test_ensemble_rows_keep_ensembles_whose_members_were_all_drawn():
+    members = np.array([[0, 1, 2], [0, 1, 3], [1, 2, 3]])
+    np.testing.assert_array_equal(A.ensemble_rows(members, np.arange(4)), [0, 1, 2])
+    # model 0 drawn twice, 3 not at all: only the first ensemble, once per copy of model 0
+    np.testing.assert_array_equal(A.ensemble_rows(members, np.array([0, 0, 1, 2])), [0, 0])
+    assert len(A.ensemble_rows(members, np.array([3, 3, 3, 3]))) == 0
+
+
+def test_model_estimate_covers_a_known_correlation():
+    ds = fake_result()
+    c = A._columns(ds, "clean", "averaging")
+    est = A.model_estimate(ds["member_index"].values, ds.sizes["model"],
+                           lambda i: A.correlation(c["disagreement"][i], c["improvement"][i]), n_boot=200)
+    assert est.unit == "models" and est.n == 10
+    assert est.high < 0 and est.low <= est.value <= est.high
+
+
+def test_normalized_and_trend_slope():
+    np.testing.assert_allclose(A.normalized([2, 4, np.nan, 6]), [0, 0.5, np.nan, 1])
+    assert np.isnan(A.normalized([3, 3, 3])).all()
+    x = np.array([1.0, 2.0, 5.0, 3.0])
+    assert A.trend_slope(x, 3 * x + 1) == pytest.approx(3 * 4)  # pp per the metric's range (5 - 1)
+    assert math.isnan(A.trend_slope(np.ones(4), x))
+
+
+@pytest.mark.parametrize("kind", ["pearson", "spearman"])
+def test_correlation_is_the_shared_one(kind):
+    from sat_lib.analysis.sat import correlation as shared
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=40), rng.normal(size=40)
+    x[3], y[7] = np.nan, np.inf
+    y[:20] += x[:20]
+    x[10:14] = 0.5  # ties
+    assert A.correlation(x, y, kind) == pytest.approx(shared(x, y, kind))
+    assert math.isnan(A.correlation(np.ones(5), y[:5], kind)) and math.isnan(A.correlation(x[:2], y[:2], kind))
+
+
+def test_mean_method_correlation():
+    d = np.array([[1.0, 2.0], [2.0, 4.1], [3.0, 5.9], [4.0, 8.0]])
+    rows = np.arange(4)
+    assert A.mean_method_correlation(d[:, [0, 0]], rows) == pytest.approx(1.0)
+    assert 0.99 < A.mean_method_correlation(d, rows) < 1.0
+    assert math.isnan(A.mean_method_correlation(d[:, :1], rows))
+
+
+def test_claims_follow_the_planted_directions():
+    table = A.claims_table(fake_result(), n_boot=200)
+    claims = paper_claims("diversity-ensembles")["claims"]
+    assert list(dict.fromkeys(table["key"])) == list(claims)
+    verdict = table.groupby("key")["verdict"].agg(set)
+    for key in ("attribution_correlates_positively", "disagreement_correlates_negatively",
+                "attribution_tradeoff_better", "same_trends_with_voting", "voting_mostly_below_zero",
+                "voting_worse_than_averaging", "trend_holds_under_corruption"):
+        assert verdict[key] == {"agrees"}, key
+    assert (table["key"] == "trend_holds_under_corruption").sum() == 2  # one row per corrupted set
+    flipped = A.claims_table(fake_result(attribution_sign=-1.0, vote_shift=3.0), n_boot=200)
+    verdict = flipped.groupby("key")["verdict"].agg(set)
+    assert verdict["attribution_correlates_positively"] == {"disagrees"}
+    assert verdict["voting_worse_than_averaging"] == {"disagrees"}
+
+
+def test_a_result_without_majority_vote_leaves_its_claims_inconclusive():
+    ds = fake_result().sel(consensus=["averaging"])
+    table = A.claims_table(ds, n_boot=50)
+    for key in ("same_trends_with_voting", "voting_mostly_below_zero", "voting_worse_than_averaging"):
+        assert list(table.loc[table["key"] == key, "verdict"]) == ["inconclusive"]
+
+
+def test_tables_have_a_row_per_set_rule_and_metric():
+    ds = fake_result(m=6)
+    assert len(A.correlation_table(ds, n_boot=20)) == len(SETS) * 2 * 4
+    assert len(A.trend_table(ds, n_boot=20)) == len(SETS) * len(A.METRICS)
+    summary = A.summary_table(ds)
+    assert (summary["ensembles above zero (%)"].between(0, 100)).all()
+    methods = A.method_table(ds, n_boot=20)
+    assert list(methods.index) == ["saliency", "ig@2", "ig@10"] and methods.loc["ig@10", "backward passes"] == 10
+    f = A.frame(ds, "lines@1.6", "vote")
+    assert len(f) == 20 and f["members"].iloc[0] == "m0, m1, m2"
+    assert list(A.models_frame(ds).columns[:2]) == ["family", "params (M)"]
