@@ -612,10 +612,8 @@ def corruptions() -> nbformat.NotebookNode:
                           "severity its C-bar set uses, on the same test images."),
         hidden("from sat_lib.experiments.corruptions import matrix_config\n"
                "test = project_config().load_data(matrix_config(cfg).dataset, 'test')\n"
-               "if test.channels == 3:\n"
-               "    plots.show(figures.gallery(test.images[ds['image'].values[:2]]))\n"
-               "else:\n"
-               "    display(Markdown('(grey images: the gallery is drawn for RGB datasets)'))"),
+               "rgb = test if test.channels == 3 else test.conformed(3, test.image_size)  # grey: corrupted as RGB\n"
+               "plots.show(figures.gallery(rgb.images[ds['image'].values[:2]]))"),
         new_markdown_cell("## Table 1: the zoo on the paper's corruptions\n\nAccuracy first: each model's clean "
                           "accuracy, its accuracy on the paper's four corruptions, and its relative resilience; "
                           "then the paper's Table 1, verbatim."),
