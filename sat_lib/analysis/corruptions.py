@@ -11,10 +11,10 @@ import math
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.stats import spearmanr
 from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import OneHotEncoder
 
+from sat_lib.analysis.sat import correlation
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, resample, value_verdict
 
@@ -64,13 +64,10 @@ def by_corruption(ds: xr.Dataset) -> pd.DataFrame:
                         index=pd.Index(ds["set"].values, name="set"))
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    return float(spearmanr(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else math.nan
-
-
 def spearman_estimate(f: pd.DataFrame, x: str, y: str, n_boot: int = 2000, seed: int = 0) -> Estimate:
     a, b = f[x].to_numpy(float), f[y].to_numpy(float)
-    return resample(lambda idx: _spearman(a[idx], b[idx]), len(f), unit="models", n_resamples=n_boot, seed=seed)
+    return resample(lambda idx: correlation(a[idx], b[idx], "spearman"), len(f), unit="models",
+                    n_resamples=n_boot, seed=seed)
 
 
 def correlation_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:

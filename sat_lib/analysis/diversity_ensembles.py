@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sat_lib.analysis.sat import correlation
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import (Estimate, band_verdict, claim_row, direction_verdict, resample,
                                     value_verdict)
@@ -73,24 +74,6 @@ def models_frame(ds: xr.Dataset) -> pd.DataFrame:
     f.insert(0, "family", ds["family"].values)
     f["all-zero maps (%)"] = ds["zero_maps"].mean("set").values
     return f.sort_values(f"{CLEAN} (%)", ascending=False)
-
-
-def correlation(x, y, kind: str = "pearson") -> float:
-    """Pearson (or Spearman, average ranks) r over the positions where both are finite; NaN with fewer than 3
-    or a constant side. The same numbers as ``sat_lib.analysis.sat.correlation`` (tested), in plain numpy:
-    the chapter's intervals take hundreds of thousands of them, and scipy's per-call overhead dominated."""
-    from scipy.stats import rankdata
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3:
-        return math.nan
-    x, y = x[ok], y[ok]
-    if kind == "spearman":
-        x, y = rankdata(x), rankdata(y)
-    x, y = x - x.mean(), y - y.mean()
-    den = math.sqrt(float(x @ x) * float(y @ y))
-    return float(np.clip((x @ y) / den, -1.0, 1.0)) if den > 0 else math.nan
 
 
 def normalized(values) -> np.ndarray:

@@ -246,8 +246,12 @@ def _invert_images(spec: dict, t, data, images: str) -> dict:
     path = _inversion_path(spec, t.path, images)
     if path is not None:
         save_tensor({"images": inv.images.half(), "targets": torch.from_numpy(targets)}, path)
+    ex = slice(0, N_EXAMPLES)
     return {"images": inv.images, "targets": targets, "seeds": seeds, "seconds": seconds,
-            "start": inv.start_distance.numpy(), "final": inv.final_distance.numpy(), "path": str(path or "")}
+            "start": inv.start_distance.numpy(), "final": inv.final_distance.numpy(), "path": str(path or ""),
+            "example_inverted": (inv.images[ex].clamp(0, 1) * 255).round().to(torch.uint8).numpy(),
+            "example_target": _nchw(data.images[targets[ex]]).numpy(),
+            "example_seed": _nchw(data.images[seeds[ex]]).numpy()}
 
 
 def model_job(spec: dict) -> dict:
@@ -280,7 +284,6 @@ def model_job(spec: dict) -> dict:
 def model_dataset(spec: dict, r: dict) -> xr.Dataset:
     """A model job's result as a Dataset (the per-model stored result): scores, timings, test logits, the
     inversion distances per image and ``N_EXAMPLES`` seed / target / inverted triples (uint8)."""
-    test = _test_split(spec)
     data_vars = {
         "test_logits": (("test_sample", "class"), r["test_logits"]),
     }
@@ -289,24 +292,20 @@ def model_dataset(spec: dict, r: dict) -> xr.Dataset:
                  arch=spec["name"], eps=spec["eps"], setting=spec["setting"],
                  adversarial_eval_eps=spec["eval_attack"]["eps"])
     for images, inv in r["invert"].items():
-        data = test if images == "test" else _ood_split(spec, test)
-        ex = slice(0, N_EXAMPLES)
-        u8 = lambda t: (t.clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # noqa: E731
         data_vars.update({
             f"{images}_start_distance": (f"{images}_image", inv["start"]),
             f"{images}_final_distance": (f"{images}_image", inv["final"]),
             f"{images}_target": (f"{images}_image", inv["targets"]),
             f"{images}_seed": (f"{images}_image", inv["seeds"]),
-            f"{images}_example_inverted": (("example", "channel", "y", "x"), u8(inv["images"][ex])),
-            f"{images}_example_target": (("example", "channel", "y", "x"),
-                                         _nchw(data.images[inv["targets"][ex]]).numpy()),
-            f"{images}_example_seed": (("example", "channel", "y", "x"), _nchw(data.images[inv["seeds"][ex]]).numpy()),
+            **{f"{images}_example_{part}": (("example", "channel", "y", "x"), inv[f"example_{part}"])
+               for part in ("inverted", "target", "seed")},
         })
         attrs[f"{images}_invert_seconds"] = inv["seconds"]
         attrs[f"{images}_inverted_cache"] = Path(inv["path"]).name if inv["path"] else ""
-    coords = {"test_sample": np.arange(len(test)), "class": np.arange(r["test_logits"].shape[1]),
-              "example": np.arange(N_EXAMPLES), "channel": np.arange(test.channels),
-              "y": np.arange(test.image_size), "x": np.arange(test.image_size)}
+    _, channels, size, _ = r["invert"]["test"]["example_target"].shape
+    coords = {"test_sample": np.arange(r["test_logits"].shape[0]), "class": np.arange(r["test_logits"].shape[1]),
+              "example": np.arange(N_EXAMPLES), "channel": np.arange(channels),
+              "y": np.arange(size), "x": np.arange(size)}
     coords.update({f"{images}_image": np.arange(len(inv["final"])) for images, inv in r["invert"].items()})
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
@@ -322,9 +321,8 @@ def stored_model_job(spec: dict) -> xr.Dataset:
 
 # ------------------------------------------------------------------------------------------ cross-evaluation
 
-def _inverted(spec: dict, images: str) -> torch.Tensor:
-    """A model's inverted images (float32), from the cache or inverted again."""
-    t = _trained(spec)
+def _inverted(spec: dict, t, images: str) -> torch.Tensor:
+    """Trained model ``t``'s inverted images (float32), from the cache or inverted again."""
     path = _inversion_path(spec, t.path, images)
     if path is not None and path.exists():
         return torch.load(path, weights_only=True)["images"].float()
@@ -333,49 +331,47 @@ def _inverted(spec: dict, images: str) -> torch.Tensor:
     return _invert_images(spec, t, data, images)["images"]
 
 
+# result name → (registered measure, scored on penultimate features (True) or on logits)
+PAIR_MEASURES = {"agreement": ("agreement", False), "jsd": ("jsd_similarity", False),
+                 "cka": ("linear_cka", True), "procrustes": ("procrustes_similarity", True)}
+
+
+def _pairs(measure: str, items, **kwargs) -> np.ndarray:
+    """``measures.pairwise`` of every two models' outputs, as an array with NaN on the diagonal (no pair)."""
+    from sat_lib.measures import pairwise
+
+    m = pairwise(measure, list(items), **kwargs).values
+    np.fill_diagonal(m, np.nan)
+    return m
+
+
 def group_job(spec: dict) -> dict:
     """Every model of one (setting, ε) group on every member's inverted images: agreement, JSDSim, CKA,
     ProcrustesSim and k-NN Jaccard of each pair on each source's images (``source`` = whose inverted images)."""
     from sat_lib.activations import penultimate
-    from sat_lib.measures import agreement, jsd_similarity, knn_jaccard, linear_cka, procrustes_similarity
 
     members, images, ks = spec["members"], spec["images"], spec["ks"]
-    sources = [_inverted(m, images) for m in members]
-    outs = []  # outs[b][s] = (features, logits) of model b on source s's images
-    for m in members:
-        model = _trained(m).model
-        outs.append([penultimate(model, s, precision="fp32") for s in sources])
+    models = [_trained(m) for m in members]
+    sources = [_inverted(m, t, images) for m, t in zip(members, models)]
     n = len(members)
-    shape = (n, n, n)
-    res = {name: np.full(shape, np.nan) for name in ("agreement", "jsd", "cka", "procrustes")}
-    res["jaccard"] = np.full((*shape, len(ks)), np.nan)
-    for s in range(n):
-        for a in range(n):
-            for b in range(a + 1, n):
-                (fa, la), (fb, lb) = outs[a][s], outs[b][s]
-                vals = {"agreement": agreement(la, lb), "jsd": jsd_similarity(la, lb), "cka": linear_cka(fa, fb),
-                        "procrustes": procrustes_similarity(fa, fb)}
-                for name, v in vals.items():
-                    res[name][s, a, b] = res[name][s, b, a] = v
-                for q, k in enumerate(ks):
-                    if k < fa.shape[0]:  # a k the image set is too small for stays NaN (Fig. 7 reads n_images)
-                        res["jaccard"][s, a, b, q] = res["jaccard"][s, b, a, q] = knn_jaccard(fa, fb, k=k)
+    res = {name: np.full((n, n, n), np.nan) for name in PAIR_MEASURES}
+    res["jaccard"] = np.full((n, n, n, len(ks)), np.nan)
+    for s, src in enumerate(sources):
+        feats, outs = zip(*(penultimate(t.model, src, precision="fp32") for t in models))
+        for name, (measure, on_features) in PAIR_MEASURES.items():
+            res[name][s] = _pairs(measure, feats if on_features else outs)
+        for q, k in enumerate(ks):
+            if k < src.shape[0]:  # a k the image set is too small for stays NaN (Fig. 7 reads n_images)
+                res["jaccard"][s, ..., q] = _pairs("knn_jaccard", feats, k=k)
     return res
 
 
 # ------------------------------------------------------------------------------------------ the chapter
 
 def _regular_pairs(logit_sets: list[np.ndarray]) -> dict[str, np.ndarray]:
-    from sat_lib.measures import agreement, jsd_similarity
-
-    n = len(logit_sets)
-    out = {"agreement": np.full((n, n), np.nan), "jsd": np.full((n, n), np.nan)}
-    for a in range(n):
-        for b in range(a + 1, n):
-            la, lb = (torch.from_numpy(v.astype(np.float32)) for v in (logit_sets[a], logit_sets[b]))
-            out["agreement"][a, b] = out["agreement"][b, a] = agreement(la, lb)
-            out["jsd"][a, b] = out["jsd"][b, a] = jsd_similarity(la, lb)
-    return out
+    """Agreement and JSDSim of every two models on the regular test images (their stored logits)."""
+    items = [torch.from_numpy(v.astype(np.float32)) for v in logit_sets]
+    return {name: _pairs(PAIR_MEASURES[name][0], items) for name in ("agreement", "jsd")}
 
 
 def compute(cfg: Config) -> xr.Dataset:
