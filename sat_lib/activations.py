@@ -59,3 +59,43 @@ def penultimate_fn(model: nn.Module):
         return got[-1].float().flatten(1)
 
     return features
+
+
+def layer_modules(model: nn.Module, max_layers: int = 12) -> list[tuple[str, nn.Module]]:
+    """The model's weight layers (``nn.Conv2d`` and ``nn.Linear`` leaves, in registration order, the classifier
+    last), at most ``max_layers`` of them evenly spaced (first and last kept): the rows and columns of a
+    layer-by-layer similarity map."""
+    if max_layers < 2:
+        raise ValueError(f"layer_modules: max_layers must be >= 2, got {max_layers}")
+    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    if not layers:
+        raise ValueError(f"layer_modules: {type(model).__name__} has no Conv2d or Linear layer")
+    if len(layers) > max_layers:
+        keep = sorted({round(i * (len(layers) - 1) / (max_layers - 1)) for i in range(max_layers)})
+        layers = [layers[i] for i in keep]
+    return layers
+
+
+@torch.inference_mode()
+def layer_outputs(model: nn.Module, images: torch.Tensor, *, max_layers: int = 12, batch_size: int = 500,
+                  precision: str = "fp32") -> dict[str, torch.Tensor]:
+    """The outputs of ``layer_modules(model, max_layers)`` on ``images`` (uint8 or float in [0, 1]), each
+    flattened to (n, d) float32 on the CPU, keyed by the layer's name; eval mode, the model's mode restored."""
+    device = next(model.parameters()).device
+    layers = layer_modules(model, max_layers)
+    got: dict[str, list[torch.Tensor]] = {name: [] for name, _ in layers}
+    handles = [m.register_forward_hook(lambda mod, inp, out, name=name: got[name].append(
+        out.detach().float().flatten(1).cpu())) for name, m in layers]
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(0, images.shape[0], batch_size):
+            xb = images[i:i + batch_size].to(device)
+            xb = xb.float().div(255) if xb.dtype == torch.uint8 else xb
+            with autocast(precision, device):
+                model(to_device_layout(xb, device))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {name: torch.cat(parts) for name, parts in got.items()}

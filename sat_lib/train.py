@@ -174,19 +174,25 @@ def _as_float(x_u8: torch.Tensor) -> torch.Tensor:
 def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, *,
           recipe: str = "sgd", device: torch.device | str | None = None, desc: str = "train",
           layout: Layout | None = None, teacher: Teacher | None = None,
-          adversary: Adversary | None = None) -> TrainLog:
+          adversary: Adversary | None = None, objective: Callable[..., torch.Tensor] | None = None) -> TrainLog:
     """Train ``model`` (which takes inputs in [0, 1]) in place on ``images`` (N, C, H, W; uint8 or float).
 
     The data is moved to ``device`` once; batches are drawn and augmented there. ``layout`` (precision and
     memory format) is measured for this model when not given (``choose_layout``). ``teacher``: distil from it
     (``Teacher``: its hard labels on each augmented batch are a second target). ``adversary``: train on its
-    PGD examples of each augmented batch instead (``Adversary``).
+    PGD examples of each augmented batch instead (``Adversary``). ``objective``: the loss
+    ``objective(model, batch, labels, label_smoothing)`` instead of cross-entropy, computed under the layout's
+    autocast (e.g. ``sat_lib.ensemble_training.EnsembleObjective`` for members trained jointly); ``layout`` is
+    then best given (measured on one member).
     """
     device = torch.device(device) if device is not None else images.device
     if images.shape[0] != labels.shape[0]:
         raise ValueError(f"train: images and labels differ in length: {tuple(images.shape)} vs {tuple(labels.shape)}")
     if images.shape[0] < 1:
         raise ValueError("train: no training images")
+    if objective is not None and (teacher is not None or adversary is not None):
+        raise ValueError("train: an objective replaces the cross-entropy; it cannot be combined with a teacher or "
+                         "an adversary")
     rec = RECIPES[recipe]
     lr = (cfg.lr if cfg.lr is not None else rec.lr) * cfg.batch_size / 256
     wd = cfg.weight_decay if cfg.weight_decay is not None else rec.weight_decay
@@ -222,9 +228,13 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
                 xb = adversary.perturb(model, xb, y_all[idx], step, layout.precision)
             taught = teacher.labels(xb, device) if teacher is not None else None
             xb = to_device_layout(xb, device, layout)
-            with autocast(layout.precision, device):
-                out = model(xb).float()
-            loss = F.cross_entropy(out, y_all[idx], label_smoothing=cfg.label_smoothing)
+            if objective is not None:
+                with autocast(layout.precision, device):
+                    loss = objective(model, xb, y_all[idx], cfg.label_smoothing)
+            else:
+                with autocast(layout.precision, device):
+                    out = model(xb).float()
+                loss = F.cross_entropy(out, y_all[idx], label_smoothing=cfg.label_smoothing)
             if taught is not None:
                 loss = (1 - teacher.weight) * loss + teacher.weight * F.cross_entropy(out, taught)
             opt.zero_grad(set_to_none=True)

@@ -65,11 +65,11 @@ def zoo_fingerprint(zoo) -> str:
 
 
 def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = None,
-                teacher: dict | None = None, adversary: dict | None = None) -> str:
+                teacher: dict | None = None, adversary: dict | None = None, objective: dict | None = None) -> str:
     """Everything that determines the trained weights: the entry's definition and its recipe's values, the data,
     the training configuration (with the entry's own epochs), the resolved precision / memory layout and, for a
     distilled model, its teacher (``{"key": teacher weights, "weight": loss weight}``), for an adversarially
-    trained one, its attack."""
+    trained one, its attack, for an ensemble trained jointly, its objective."""
     spec = {
         **entry_spec(entry),
         "data": {"name": data.name, "split": data.split, "fingerprint": data_fingerprint(data.images, data.labels)},
@@ -81,6 +81,8 @@ def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = Non
         spec["teacher"] = teacher
     if adversary is not None:
         spec["adversary"] = adversary
+    if objective is not None:
+        spec["objective"] = objective
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -105,24 +107,38 @@ def build_for(entry, data) -> nn.Module:
 
 def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_dir: Path | None,
                   retrain: bool = False, teacher: Teacher | None = None,
-                  adversary: Adversary | None = None) -> TrainedModel:
+                  adversary: Adversary | None = None, objective=None) -> TrainedModel:
     """Return ``entry`` trained on ``data`` with ``cfg``, loading cached weights when they exist.
 
     ``cfg.epochs`` is scaled by the entry's ``epoch_scale``. The precision / memory layout is measured for the
     model first (``choose_layout``, cached per machine) and is part of the weights key; an entry's own
     ``precision`` replaces ``cfg.precision``. ``teacher``: distil from it (``sat_lib.train.Teacher``); its weights
     and loss weight join the key, and the cache file is named ``<entry>-distilled-<key>.pt``. ``adversary``:
-    train adversarially (``sat_lib.train.Adversary``); its attack joins the key (``<entry>-robust-<key>.pt``)."""
+    train adversarially (``sat_lib.train.Adversary``); its attack joins the key (``<entry>-robust-<key>.pt``).
+    ``objective``: train ``objective.size`` copies of the entry jointly
+    (``sat_lib.ensemble_training.EnsembleObjective``; the model is their ``Members``, each member initialised
+    from the seeded generator in turn, the layout measured on one member); the objective joins the key
+    (``<entry>-ens<size>-<objective name>-<key>.pt``)."""
     cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs), precision=entry.precision or cfg.precision)
     torch.manual_seed(cfg.seed)
-    model = build_for(entry, data).to(device)
-    layout = choose_layout(model, (data.channels, data.image_size, data.image_size), cfg.precision, device)
+    if objective is None:
+        model = build_for(entry, data).to(device)
+        probe = model
+    else:
+        from sat_lib.ensemble_training import Members
+
+        model = Members([build_for(entry, data) for _ in range(objective.size)]).to(device)
+        probe = model.members[0]
+    layout = choose_layout(probe, (data.channels, data.image_size, data.image_size), cfg.precision, device)
     path = None
     if cache_dir is not None:
         tkey = None if teacher is None else teacher.weights_spec()
         akey = None if adversary is None else adversary.weights_spec()
+        okey = None if objective is None else objective.spec()
         stem = entry.name + ("-distilled" if teacher is not None else "") + ("-robust" if adversary is not None else "")
-        path = Path(cache_dir) / data.name / f"{stem}-{weights_key(entry, data, cfg, layout, tkey, akey)}.pt"
+        if objective is not None:
+            stem += f"-ens{objective.size}-{objective.name}"
+        path = Path(cache_dir) / data.name / f"{stem}-{weights_key(entry, data, cfg, layout, tkey, akey, okey)}.pt"
         if path.exists() and not retrain:
             try:
                 blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -136,7 +152,7 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     images_u8 = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
     tlog = train(model, images_u8, labels, cfg, recipe=entry.recipe, device=device, desc=entry.name,
-                 layout=layout, teacher=teacher, adversary=adversary)
+                 layout=layout, teacher=teacher, adversary=adversary, objective=objective)
     if path is not None:
         info = json.dumps({"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds, "layout": str(layout)})
         _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)

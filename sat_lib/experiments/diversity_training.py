@@ -1,0 +1,343 @@
+"""Chapter "Training for diversity" (design-diversity paper, Sec. 4.3: Fig. 10, Table 2, Figs. 11 and 12, and the
+Littlewood–Miller model of Sec. 3.1 computed).
+
+Homogeneous ensembles (``size`` copies of one zoo architecture) are trained jointly with each heuristic of
+Fig. 10 — independent cross-entropy, GNCL (Eq. 2) under four consensus rules, GNCL with the penalty masked on
+misclassified members, the balanced loss (Eq. 3) — and the attribution-diversity loss (Eq. 8)
+(``sat_lib.ensemble_training``), once per seed. A heterogeneous ensemble of stored zoo models (trained
+independently by the SAT chapter) is the third design of Table 2 and Figs. 11–12.
+
+Every ensemble is one job (``Executor.map``), resumable: its weights are cached (``<arch>-ens<M>-<method>-<key>.pt``)
+and a rerun only evaluates. A job returns each member's predictions on the clean test images and the paper's four
+corrupted copies of them — the images and sets of the corruptions chapter's result, whose zoo predictions the
+Littlewood–Miller analysis also reads — the ensemble's predictions under each consensus rule, each member's
+signed captum Saliency maps on the first ``attribution_images`` clean images (their per-image attribution
+diversity, Eq. 7, raw and on unit-norm maps; the maps of the first ``shown_images`` for Fig. 11), and the
+layer-by-layer linear CKA map between its first two members (Fig. 12).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+import xarray as xr
+
+from sat_lib.config import project_config
+from sat_lib.executor import Executor
+from sat_lib.experiments._chapter import (Chapter, cached, check_zoo_and_dataset, register, resolve_params,
+                                          training_split, upstream_keys)
+from sat_lib.params import ChapterConfig
+from sat_lib.progress import note
+
+VERSION = 1
+CLEAN = "clean"
+HETEROGENEOUS = "heterogeneous"
+RULES = ("average", "median", "geometric", "vote")  # every ensemble is scored under each consensus rule
+
+
+@dataclass(frozen=True)
+class Config(ChapterConfig):
+    """Defaults are the quick profile; ``_config.yml`` holds smoke / quick / paper."""
+
+    chapter: ClassVar[str] = "diversity-training"
+    corruptions_profile: str = "quick"  # its result gives the test images, the corrupted sets and the zoo's predictions
+    arch: str = "vgg_c32"               # the member architecture of the homogeneous ensembles (paper: ResNet50)
+    methods: tuple[str, ...] = ("independent", "gncl@average", "gncl@median", "gncl@geometric", "gncl@vote",
+                                "gncl_masked@average", "balanced@average", "attribution")  # method[@consensus]
+    lam: float = 0.2                    # λ of GNCL (Eq. 2) and of the balanced loss (Eq. 3), the paper's 0.2
+    attribution_lam: float = 0.001      # λ of Eq. 8: the paper's only value that trained (of 10 … 0.001)
+    penalty_batch: int = 64             # Eq. 8's Saliency maps on this many images of each batch (0: all)
+    size: int = 3                       # members per ensemble
+    seeds: tuple[int, ...] = (0, 1, 2)  # one ensemble per method and seed: the unit of every interval
+    epochs: int = 2
+    batch_size: int = 256
+    label_smoothing: float = 0.0        # plain cross-entropy, as the paper
+    translate: int = 2
+    warmup: float = 0.2
+    precision: str = "auto"
+    train_size: int = 0                 # 0: the whole training split
+    heterogeneous: tuple[str, ...] = ("vgg_c32", "xcit_nano_p8_d6", "convmixer_128_6_p4")  # stored zoo models
+    attribution_method: str = "attribution"   # the "attribution diversity" ensemble of Table 2, Figs. 11–12
+    prediction_method: str = "gncl@average"   # the "prediction diversity" ensemble of Table 2, Figs. 11–12
+    attribution_images: int = 200       # Saliency maps of every member on the first this many clean images
+    shown_images: int = 8               # of which Fig. 11 shows this many
+    cka_images: int = 500               # clean images of the layer-by-layer CKA maps (Fig. 12)
+    max_layers: int = 12                # weight layers per model in a CKA map (evenly spaced)
+    n_boot: int = 2000
+
+    def __post_init__(self) -> None:
+        for name, low in (("size", 2), ("epochs", 1), ("batch_size", 1), ("attribution_images", 1),
+                          ("shown_images", 1), ("cka_images", 3), ("max_layers", 2), ("n_boot", 1)):
+            if getattr(self, name) < low:
+                raise ValueError(f"parameter {name!r} must be >= {low}, got {getattr(self, name)}")
+        if self.shown_images > self.attribution_images:
+            raise ValueError(f"parameter 'shown_images' = {self.shown_images} exceeds attribution_images = "
+                             f"{self.attribution_images}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"parameter 'seeds' must list different seeds, got {list(self.seeds)}")
+        if not self.methods or len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"parameter 'methods' must list different methods, got {list(self.methods)}")
+        for label in self.methods:
+            self.objective(label)  # unknown method or consensus rule: KeyError with close matches
+        for name in ("attribution_method", "prediction_method"):
+            if getattr(self, name) not in self.methods:
+                raise ValueError(f"parameter {name!r} = {getattr(self, name)!r} is not one of 'methods' "
+                                 f"({', '.join(self.methods)})")
+        if len(self.heterogeneous) < 2 or len(set(self.heterogeneous)) != len(self.heterogeneous):
+            raise ValueError(f"parameter 'heterogeneous' must name at least 2 different zoo models, got "
+                             f"{list(self.heterogeneous)}")
+        mc = self.matrix_config()
+        check_zoo_and_dataset(mc.zoo, (self.arch, *self.heterogeneous), mc.dataset)
+        outside = [m for m in self.heterogeneous if mc.models and m not in mc.models]
+        if outside:
+            raise ValueError(f"parameter 'heterogeneous': {outside} are not among the models of sat-matrix profile "
+                             f"{self.corruptions_config().matrix_profile!r}, whose stored weights are used")
+
+    def objective(self, label: str):
+        """``"gncl@median"`` → ``EnsembleObjective("gncl", λ, "median", size)``; ``"attribution"`` takes
+        ``attribution_lam`` and ``penalty_batch``. A method with a consensus rule needs one named."""
+        from sat_lib.ensemble_training import METHODS, EnsembleObjective
+
+        method, at, consensus = str(label).partition("@")
+        uses = METHODS[method].uses_consensus
+        if uses and not at:
+            raise ValueError(f"parameter 'methods': {label!r} needs a consensus rule, e.g. {method}@average")
+        if at and not uses:
+            raise ValueError(f"parameter 'methods': {method!r} uses no consensus rule; write {method!r}")
+        if method == "attribution":
+            return EnsembleObjective(method, self.attribution_lam, size=self.size, penalty_batch=self.penalty_batch)
+        return EnsembleObjective(method, self.lam, consensus or "average", size=self.size)
+
+    def corruptions_config(self):
+        return resolve_params("corruptions", self.corruptions_profile)
+
+    def matrix_config(self):
+        return resolve_params("sat-matrix", self.corruptions_config().matrix_profile)
+
+    def train_config(self, seed: int):
+        from sat_lib.train import train_config_from
+
+        return train_config_from(self, seed=seed)
+
+
+def ensemble_labels(cfg: Config) -> list[tuple[str, int]]:
+    """(method, seed) of every ensemble: the trained ones, then the heterogeneous one."""
+    return [(m, s) for m in cfg.methods for s in cfg.seeds] + [(HETEROGENEOUS, cfg.seeds[0])]
+
+
+# ------------------------------------------------------------------------------------------- one job per ensemble
+
+def _members(spec: dict) -> tuple[list[torch.nn.Module], dict]:
+    """The ensemble's members (trained jointly, or the stored heterogeneous zoo models) and how they came."""
+    from sat_lib.experiments.sat_matrix import _trained
+    from sat_lib.train import TrainConfig
+    from sat_lib.weights import trained_model
+
+    if spec["kind"] == "zoo":
+        ts = [_trained(s) for s in spec["zoo_specs"]]
+        return [t.model for t in ts], {"train_seconds": sum(t.train_seconds for t in ts),
+                                       "from_cache": all(t.from_cache for t in ts), "diverged": False,
+                                       "epoch_loss": [], "precisions": [s["precision"] for s in spec["zoo_specs"]]}
+    from sat_lib.ensemble_training import EnsembleObjective
+    from sat_lib.experiments.sat_matrix import default_device
+    from sat_lib.models import get_zoo
+
+    entry = get_zoo(spec["zoo"])[spec["arch"]]
+    data = training_split(spec["dataset"], spec["train_size"], spec["train"]["seed"])
+    objective = EnsembleObjective(**spec["objective"])
+    try:
+        t = trained_model(entry, data, TrainConfig(**spec["train"]), device=default_device(),
+                          cache_dir=project_config().weights_dir, objective=objective)
+    except FloatingPointError as err:  # a heuristic that fails to learn is a result, not a crash
+        note(f"{spec['name']}: training diverged ({err})")
+        return [], {"train_seconds": math.nan, "from_cache": False, "diverged": True, "epoch_loss": [],
+                    "precisions": []}
+    return list(t.model.members), {"train_seconds": t.train_seconds, "from_cache": t.from_cache,
+                                   "diverged": False, "epoch_loss": t.epoch_loss,
+                                   "precisions": [entry.precision or spec["train"]["precision"]] * objective.size}
+
+
+def cka_map(a: torch.nn.Module, b: torch.nn.Module, images: torch.Tensor, max_layers: int) -> np.ndarray:
+    """Linear CKA between every weight layer of ``a`` (rows) and of ``b`` (columns) (``measures.pairwise``: each
+    layer's activations prepared once), padded with NaN to ``max_layers`` × ``max_layers``."""
+    from sat_lib.activations import layer_outputs
+    from sat_lib.measures import pairwise
+
+    la = list(layer_outputs(a, images, max_layers=max_layers).values())
+    lb = list(layer_outputs(b, images, max_layers=max_layers).values())
+    full = pairwise("linear_cka", la + lb).values
+    out = np.full((max_layers, max_layers), np.nan)
+    out[:len(la), :len(lb)] = full[:len(la), len(la):]
+    return out
+
+
+def ensemble_job(spec: dict) -> dict:
+    """Train (or load) one ensemble and evaluate it; see the module docstring. A diverged training returns NaN
+    scores (``diverged`` set) instead of failing the chapter."""
+    from sat_lib.ensemble_training import consensus_predictions
+    from sat_lib.experiments.diversity_ensembles import attribute
+    from sat_lib.measures import attribution_variance
+    from sat_lib.train import logits
+
+    t0 = time.perf_counter()
+    members, info = _members(spec)
+    idx = np.asarray(spec["idx"], dtype=np.int64)
+    test = project_config().load_data(spec["dataset"], "test")
+    y = test.labels[idx]
+    m, s, n, k, shown, layers = (spec["size"], len(spec["paths"]), len(idx), spec["attribution_images"],
+                                 spec["shown_images"], spec["max_layers"])
+    c, h, w = test.channels, test.image_size, test.image_size
+    out = {"pred": np.full((m, s, n), -1, np.int8), "ens_pred": np.full((len(RULES), s, n), -1, np.int8),
+           "variance": np.full((2, k), np.nan), "maps": np.full((m, shown, c, h, w), np.nan, np.float32),
+           "cka": np.full((layers, layers), np.nan), "n_params": 0, "eval_seconds": math.nan, **info}
+    if info["diverged"]:
+        return out
+    sets = [torch.from_numpy(np.ascontiguousarray(test.images[idx] if p is None else np.load(p)))
+            .permute(0, 3, 1, 2).contiguous() for p in spec["paths"]]
+    member_logits = torch.stack([torch.stack([logits(mod, x, precision=prec).cpu() for x in sets])
+                                 for mod, prec in zip(members, info["precisions"])])  # (M, S, n, K)
+    out["pred"] = member_logits.argmax(-1).numpy().astype(np.int8)
+    out["ens_pred"] = np.stack([np.stack([consensus_predictions(member_logits[:, j], rule).numpy()
+                                          for j in range(s)]) for rule in RULES]).astype(np.int8)
+    target = torch.as_tensor(y[:k], dtype=torch.int64)
+    maps = torch.stack([attribute(mod, sets[0][:k], target) for mod in members])  # (M, k, C, H, W), signed
+    out["variance"] = np.stack([attribution_variance(maps, normalize=norm, reduce="none").numpy()
+                                for norm in (False, True)])
+    out["maps"] = maps[:, :shown].numpy()
+    out["cka"] = cka_map(members[0], members[1], sets[0][:spec["cka_images"]], layers)
+    out["n_params"] = sum(p.numel() for mod in members for p in mod.parameters())
+    acc = (out["ens_pred"][0] == y).mean(-1)
+    out["eval_seconds"] = time.perf_counter() - t0 - (0.0 if info["from_cache"] else info["train_seconds"])
+    note(f"{spec['name']}: ensemble accuracy (average) " + ", ".join(
+        f"{lb} {100 * a:.1f} %" for lb, a in zip(spec["sets"], acc)) + f"; {time.perf_counter() - t0:.0f} s")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- the chapter
+
+def _job_specs(cfg: Config, idx: np.ndarray, paths: list, set_labels: list[str]) -> list[dict]:
+    from sat_lib.experiments.sat_matrix import _spec
+
+    mc = cfg.matrix_config()
+    common = {"dataset": mc.dataset, "idx": idx.tolist(), "paths": paths, "sets": set_labels, "size": cfg.size,
+              "attribution_images": cfg.attribution_images, "shown_images": cfg.shown_images,
+              "cka_images": cfg.cka_images, "max_layers": cfg.max_layers}
+    specs = []
+    for method, seed in ensemble_labels(cfg):
+        name = f"{method}/seed{seed}"
+        if method == HETEROGENEOUS:
+            specs.append({**common, "kind": "zoo", "name": name, "size": len(cfg.heterogeneous),
+                          "zoo_specs": [_spec(mc, n) for n in cfg.heterogeneous]})
+        else:
+            specs.append({**common, "kind": "trained", "name": name, "zoo": mc.zoo, "arch": cfg.arch,
+                          "train_size": cfg.train_size, "train": dataclasses.asdict(cfg.train_config(seed)),
+                          "objective": dataclasses.asdict(cfg.objective(method))})
+    return specs
+
+
+def _pad_members(arr: np.ndarray, m: int, fill) -> np.ndarray:
+    """Pad the member axis (first) to ``m`` (the heterogeneous ensemble may have another size)."""
+    if arr.shape[0] == m:
+        return arr
+    pad = np.full((m - arr.shape[0], *arr.shape[1:]), fill, dtype=arr.dtype)
+    return np.concatenate([arr[:m], pad]) if arr.shape[0] < m else arr[:m]
+
+
+def compute(cfg: Config) -> xr.Dataset:
+    from sat_lib.experiments.corruptions import run as corruptions_run
+
+    cc = cfg.corruptions_config()
+    zoo_ds = corruptions_run(cc, mode="auto")
+    paper_sets = [str(s) for s, kind in zip(zoo_ds.set.values, zoo_ds.kind.values) if kind in ("clean", "paper")]
+    zoo_ds = zoo_ds.sel(set=paper_sets)
+    idx = np.asarray(zoo_ds.image.values, dtype=np.int64)
+    from sat_lib.experiments.corruptions import corrupted_path, corrupted_set
+
+    mc = cfg.matrix_config()
+    paths: list = [None]
+    for corruption, severity in zip(zoo_ds.corruption.values[1:], zoo_ds.severity.values[1:]):
+        corrupted_set(mc.dataset, str(corruption), float(severity), cc.seed, idx)
+        paths.append(str(corrupted_path(mc.dataset, str(corruption), float(severity), cc.seed, idx)))
+    t0 = time.perf_counter()
+    specs = _job_specs(cfg, idx, paths, paper_sets)
+    with Executor() as ex:
+        done = ex.map(ensemble_job, specs, desc="diversity-training", names=[s["name"] for s in specs])
+        scheduler = ex.last_scheduler
+    labels = ensemble_labels(cfg)
+    m = cfg.size
+    test = project_config().load_data(mc.dataset, "test")
+    stack = lambda key, fill=None: np.stack([r[key] if fill is None else _pad_members(r[key], m, fill)  # noqa: E731
+                                             for r in done])
+    member_names = [[f"{cfg.arch}#{i}" for i in range(m)] if meth != HETEROGENEOUS
+                    else [*cfg.heterogeneous[:m], *[""] * (m - len(cfg.heterogeneous))] for meth, _ in labels]
+    return xr.Dataset(
+        data_vars={
+            "pred": (("ensemble", "member", "set", "image"), stack("pred", -1),
+                     {"long_name": "member's predicted class (-1: no member / diverged)"}),
+            "ens_pred": (("ensemble", "rule", "set", "image"), stack("ens_pred"),
+                         {"long_name": "ensemble's predicted class under each consensus rule"}),
+            "label": ("image", test.labels[idx].astype(np.int8)),
+            "attribution_variance": (("ensemble", "norm", "attr_image"), stack("variance"),
+                                     {"long_name": "Eq. 7 per image, Saliency (signed), raw and on unit maps"}),
+            "maps": (("ensemble", "member", "shown", "channel", "row", "col"), stack("maps", np.nan).astype(np.float16)),
+            "cka": (("ensemble", "layer_a", "layer_b"), stack("cka"),
+                    {"long_name": "linear CKA between the first two members' weight layers"}),
+            "n_params": ("ensemble", np.array([r["n_params"] for r in done])),
+            "train_seconds": ("ensemble", np.array([r["train_seconds"] for r in done], dtype=float)),
+            "eval_seconds": ("ensemble", np.array([r["eval_seconds"] for r in done], dtype=float)),
+            "weights_from_cache": ("ensemble", np.array([r["from_cache"] for r in done], dtype=np.int8)),
+            "diverged": ("ensemble", np.array([r["diverged"] for r in done], dtype=np.int8)),
+            "epoch_loss": (("ensemble", "epoch"), np.array([(list(r["epoch_loss"]) + [np.nan] * cfg.epochs)[:cfg.epochs]
+                                                            for r in done], dtype=float)),
+            "zoo_pred": (("model", "set", "image"), zoo_ds.pred.values,
+                         {"long_name": "the corruptions chapter's zoo predictions on the same images"}),
+        },
+        coords={"ensemble": [f"{a}/seed{b}" for a, b in labels], "method": ("ensemble", [a for a, _ in labels]),
+                "seed": ("ensemble", [b for _, b in labels]), "member": np.arange(m),
+                "member_name": (("ensemble", "member"), np.array(member_names)),
+                "set": paper_sets, "corruption": ("set", zoo_ds.corruption.values),
+                "severity": ("set", zoo_ds.severity.values), "rule": list(RULES), "image": idx,
+                "norm": ["raw", "unit"], "attr_image": idx[:cfg.attribution_images],
+                "shown": idx[:cfg.shown_images], "epoch": np.arange(1, cfg.epochs + 1),
+                "model": zoo_ds.model.values, "family": ("model", zoo_ds.family.values),
+                "channel": np.arange(test.channels), "row": np.arange(test.image_size),
+                "col": np.arange(test.image_size), "layer_a": np.arange(cfg.max_layers),
+                "layer_b": np.arange(cfg.max_layers)},
+        attrs={"corruptions_profile": cfg.corruptions_profile, "zoo": mc.zoo, "dataset_source": test.source,
+               "executor": scheduler, "wall_seconds": time.perf_counter() - t0,
+               "objectives_json": json.dumps({lb: dataclasses.asdict(cfg.objective(lb)) for lb in cfg.methods})},
+    )
+
+
+def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
+    return cached(cfg, compute, version=VERSION, mode=mode, extra={"upstream": upstream_keys(cfg.corruptions_config())})
+
+
+def claims(cfg: Config, mode: str = "cache_only"):
+    from sat_lib.analysis.diversity_training import claims_table
+    from sat_lib.experiments._chapter import provenance_line
+
+    ds = run(cfg, mode)
+    return claims_table(ds, cfg), provenance_line(ds)
+
+
+CHAPTER = register(Chapter(
+    name=Config.chapter,
+    title="Training for diversity",
+    part="Design diversity",
+    notebook="notebooks/diversity-training.ipynb",
+    config=Config,
+    compute=run,
+    summary="Homogeneous ensembles trained jointly with negative correlation learning, the balanced loss and an "
+            "attribution-diversity loss: accuracy under corruptions, prediction / attribution / layer diversity "
+            "against a heterogeneous ensemble, and the Littlewood–Miller model computed (Fig. 10, Table 2, "
+            "Figs. 11–12).",
+    claims=claims,
+    version=VERSION,
+))
