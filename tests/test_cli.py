@@ -39,6 +39,10 @@ def isolated(tmp_path, monkeypatch):
     (["run", "diversity-ensembles", "-p", "size", "15"], "an ensemble needs 2 to 14 members"),
     (["run", "diversity-ensembles", "-p", "sets", "clean,fog@2"], "unknown corruption 'fog'"),
     (["run", "diversity-ensembles", "-p", "consensus", "averaging,median"], "unknown or repeated rule(s) ['median']"),
+    (["run", "diversity-training", "-p", "methods", "independent,gncl@mode"], "unknown consensus rule 'mode'"),
+    (["run", "diversity-training", "-p", "methods", "independent,ncl@average"], "unknown ensemble training method"),
+    (["run", "diversity-training", "-p", "lam", "1.5"], "lam must be [0, 1]"),
+    (["run", "diversity-training", "-p", "heterogeneous", "vgg_c32,resnet99"], "resnet99"),
 ])
 def test_usage_errors_exit_2_and_write_nothing(isolated, capsys, argv, message):
     assert main(argv) == 2

@@ -593,8 +593,8 @@ def corruptions() -> nbformat.NotebookNode:
             "cached, never committed). Relative resilience = corrupted accuracy / clean accuracy.\n\n"
             "**Where this was computed:** the `quick` profile on a 2-core CPU; the `paper` profile (the `cifar` "
             "zoo, all test images, all five levels) has not been run here. The zoo has no self-supervised member; "
-            "the ensembles are the next chapter (`diversity-ensembles`); negative-correlation training is not "
-            "yet a chapter."),
+            "the ensembles are the next chapter (`diversity-ensembles`), negative-correlation training the one after "
+            "(`diversity-training`)."),
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
@@ -714,6 +714,120 @@ def diversity_ensembles() -> nbformat.NotebookNode:
                           "one row per set."),
         hidden("display(analysis.claims_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
         *not_reproduced("diversity-ensembles"),
+    ])
+
+
+def diversity_training() -> nbformat.NotebookNode:
+    from sat_lib.experiments.diversity_training import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# Training for diversity\n\n"
+            "Rosales et al. (Sec. 4.3) train three-member ResNet50 ensembles *jointly*, with losses that push the "
+            "members apart, and ask whether that makes the ensemble more resilient to natural corruptions. The "
+            "heuristics of their Fig. 10: (a) independent cross-entropy; generalised negative correlation learning "
+            "(GNCL) with (b) average, (c) median, (d) geometric-mean and (e) majority-vote consensus,\n\n"
+            "$$\\sum_{i=1}^M l(h^i, y) - \\frac{\\lambda}{2M} \\sum_{i=1}^M d_i^T \\mathcal{D} d_i,\\qquad(2)$$\n\n"
+            "with $d_i = h^i - f$ the member's deviation from the consensus $f$ and $\\mathcal{D}$ the loss's "
+            "second derivative; (f) GNCL with the penalty dropped where a member is wrong; (g) the balanced loss of "
+            "team and members,\n\n"
+            "$$\\frac{1}{M} \\sum_{i=1}^M \\Big(\\lambda\\, l(f, y) + \\frac{1-\\lambda}{M} \\sum_{j=1}^M "
+            "l(h^j, y)\\Big);\\qquad(3)$$\n\n"
+            "and a first attempt at enforcing *attribution* diversity, $\\frac{1}{M}\\sum_i l(h^i, y) - \\lambda A$ "
+            "(Eq. 8) with $A$ the variance of the members' Saliency maps (Eq. 7). The paper finds that explicit "
+            "prediction diversity does not improve resilience, that the balanced loss helps on 3 of 4 corruptions, "
+            "and that the attribution loss trains unstably (63.7 % against 76.1 % top-1). Table 2, Figs. 11 and 12 "
+            "then compare the prediction diversity (Shannon equitability), attribution maps and layer similarity "
+            "(CKA) of an attribution-diversity, a prediction-diversity and a heterogeneous ensemble. The paper "
+            "motivates all of it with the Littlewood–Miller (LM) model of design diversity, argued qualitatively; "
+            "here its quantities are computed.\n\n"
+            "**Here**, the members are the zoo's `arch` (a VGG-style CNN: the zoo's fastest accurate model on this "
+            "CPU; the paper's is ResNet50), trained jointly on CIFAR-10 for `epochs` epochs with the zoo's recipe "
+            "(`sat_lib.ensemble_training`: each heuristic and consensus rule is a registered function; the members "
+            "see the same batches; every objective is a sum over members, so each member trains at the recipe's "
+            "learning rate — AdaBelief, the paper's optimiser, is indifferent to that scale, SGD is not). GNCL's "
+            "$\\mathcal{D}$ is the cross-entropy's Hessian at the consensus, $\\mathrm{diag}(p) - pp^T$; the "
+            "vote consensus is the mean logit of the members that voted for the winning class; Eq. 8's Saliency "
+            "penalty is computed on `penalty_batch` images of each batch (double backward). One ensemble per "
+            "heuristic and seed; every interval resamples the seeds and the test images together. The heterogeneous "
+            "ensemble is three stored models of the SAT chapter's zoo (`heterogeneous`). The test images and "
+            "corrupted sets are the corruptions chapter's (the paper's four corruptions at its strengths).\n\n"
+            "**Where this was computed:** the `quick` profile on a 2-core CPU; the `paper` profile (ResNet50 members, "
+            "100 epochs, five seeds) has not been run here."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "import pandas as pd\n"
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib.analysis import diversity_training as analysis\n"
+            "from sat_lib.config import project_config\n"
+            "from sat_lib.experiments.diversity_training import Config, run\n"
+            "from sat_lib import plots, report\n"
+            "from sat_lib.plots import diversity_training as figures\n\n"
+            "plots.use_style()\n"
+            "pd.set_option('display.max_colwidth', None)  # the claims table's sentences in full\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "ds = run(cfg, mode=mode)"),
+        new_markdown_cell("## Setting"),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))"),
+        new_markdown_cell("## Accuracy first\n\nEach heuristic's ensembles (under their own consensus rule) and "
+                          "their members on the clean test images and the four corruptions, mean over seeds with "
+                          "95 % intervals over seeds × images; the heterogeneous ensemble last. The paper's "
+                          "ImageNet top-1: heterogeneous 78.2 %, prediction diversity 76.1 %, attribution "
+                          "diversity 63.7 %."),
+        hidden("display(analysis.accuracy_table(ds, n_boot=cfg.n_boot))", ["output_scroll"]),
+        hidden("display(analysis.training_table(ds).round(3))"),
+        new_markdown_cell("## Fig. 10: resilience of the heuristics\n\nEnsemble accuracy per set; then each "
+                          "heuristic minus the independently trained ensembles, per set and on the corruptions' "
+                          "mean (pp, 95 % intervals over seeds × images)."),
+        hidden("plots.show(figures.fig10(ds, n_boot=min(cfg.n_boot, 1000)))"),
+        hidden("display(analysis.versus_table(ds, n_boot=cfg.n_boot))", ["output_scroll"]),
+        new_markdown_cell("## Table 2: prediction diversity\n\nShannon equitability of the members' predictions "
+                          "(Eq. 5) on the images the ensemble classifies correctly ($H_{corr}$) and incorrectly "
+                          "($H_{inco}$), for the attribution-diversity (`attribution_method`), prediction-diversity "
+                          "(`prediction_method`) and heterogeneous ensembles; the paper's ImageNet value beside "
+                          "each (IN ↔ clean, WD ↔ water_drop, LI ↔ lines, PL ↔ plasma, CB ↔ checkerboard; the "
+                          "paper's ImageNet-V2 column has no counterpart here)."),
+        hidden("display(analysis.equitability_table(ds, n_boot=cfg.n_boot))", ["output_scroll"]),
+        new_markdown_cell("## Fig. 11: attribution maps\n\nSaliency maps (|gradient| of the true class, maximum "
+                          "over colour channels, each scaled to its maximum) of the members of the three ensembles "
+                          "(seed of the first ensemble) on the first test images; then Eq. 7 for every ensemble on "
+                          "the first `attribution_images` clean images, on unit-norm maps (in [0, 1]) and raw."),
+        hidden("test = project_config().load_data(cfg.matrix_config().dataset, 'test')\n"
+               "plots.show(figures.fig11(ds, test.images[ds['shown'].values]))"),
+        hidden("display(analysis.attribution_table(ds, n_boot=cfg.n_boot))"),
+        new_markdown_cell("## Fig. 12: layer similarity\n\nLinear CKA between every weight layer of the first "
+                          "member (rows) and of the second (columns) on `cka_images` clean images, for the "
+                          "independent, prediction-diversity, attribution-diversity and heterogeneous ensembles; "
+                          "then the maps' means for every heuristic (mean over seeds)."),
+        hidden("plots.show(figures.fig12(ds))"),
+        hidden("display(analysis.cka_table(ds).round(3))"),
+        new_markdown_cell(
+            "## The Littlewood–Miller model, computed\n\n"
+            "A design methodology $A$ (an architecture family; a training heuristic) is a distribution over "
+            "trained models; its difficulty function $\\theta_A(x)$ is the probability that a model drawn from it "
+            "fails on input $x$ — estimated by the share of its models that fail (the zoo's families from the "
+            "corruptions chapter's predictions on the same images; the heuristics from their members, 3 seeds × 3). "
+            "For one model drawn from each of $A$ and $B$,\n\n"
+            "$$P(\\text{both fail}) = E[\\theta_A \\theta_B] = E[\\theta_A]E[\\theta_B] + "
+            "\\mathrm{Cov}(\\theta_A, \\theta_B),$$\n\n"
+            "so diverse designs beat independent failures only where their difficulty functions are negatively "
+            "correlated. The figure puts every pair of methodologies on those axes; the table gives, per set, how "
+            "much more two models of *different* methodologies fail together beyond independence than two of the "
+            "*same* one, the mean covariance of different methodologies' θ, and how well the LM prediction — θ "
+            "estimated from the *other* models, never the pair itself — and independence predict each pair's "
+            "observed coincident failures (members of one jointly trained ensemble are never paired: they are not "
+            "independent draws). Intervals resample the images."),
+        hidden("plots.show(figures.coincidence(ds))"),
+        hidden("plots.show(figures.difficulty_correlation(ds))"),
+        hidden("display(analysis.lm_table(ds, n_boot=min(cfg.n_boot, 1000)))", ["output_scroll"]),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " Claims about a heuristic or "
+                          "set have one row per heuristic or set."),
+        hidden("claims = analysis.claims_table(ds, cfg)\n"
+               "display(claims)\n"
+               "counts = analysis.verdict_counts(claims)\n"
+               "display(Markdown(f\"{counts['agrees']} rows agree, {counts['disagrees']} disagree, \"\n"
+               "                 f\"{counts['inconclusive']} are inconclusive.\"))"),
+        *not_reproduced("diversity-training"),
     ])
 
 
@@ -950,7 +1064,8 @@ CHAPTERS = {"status": status, "sat_matrix": sat_matrix, "sat_components": sat_co
             "sat_training": sat_training, "sat_attacks": sat_attacks,
             "sat_ensembles": sat_ensembles, "sat_distillation": sat_distillation,
             "universality": universality, "salience": salience, "corruptions": corruptions,
-            "diversity_ensembles": diversity_ensembles, "measures": measures}
+            "diversity_ensembles": diversity_ensembles, "diversity_training": diversity_training,
+            "measures": measures}
 
 if __name__ == "__main__":
     import sys

@@ -16,7 +16,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from sat_lib.analysis.sat import correlation
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, resample, value_verdict
+from sat_lib.claims.verdict import Estimate, claim_row, claim_verdict, resample
 
 ATTENTION = ("Transformer", "Hybrid")
 LINES = "lines@1.6"
@@ -164,7 +164,7 @@ def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFr
     rows = []
     for key, c in claims.items():
         e = est[key]
-        verdict = direction_verdict(c["sign"], e) if "sign" in c else value_verdict(c["value"], e)
+        verdict = claim_verdict(c, e)
         paper = c.get("statement", f"{c.get('value', '')}")
         rows.append(claim_row(c["what"], paper, e, verdict, c["where"], ".2f", key=key))
     return pd.DataFrame(rows)

@@ -24,8 +24,7 @@ import xarray as xr
 
 from sat_lib.analysis.sat import correlation
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import (Estimate, band_verdict, claim_row, direction_verdict, resample,
-                                    value_verdict)
+from sat_lib.claims.verdict import Estimate, claim_row, claim_verdict, resample
 
 CHAPTER = "diversity-ensembles"
 CLEAN = "clean"
@@ -225,14 +224,6 @@ def _nan(ds: xr.Dataset) -> Estimate:
     return Estimate(math.nan, math.nan, math.nan, "models", ds.sizes["model"])
 
 
-def _verdict(c: dict, est: Estimate) -> str:
-    if "sign" in c:
-        return direction_verdict(c["sign"], est)
-    if "band" in c:
-        return band_verdict(*c["band"], est)
-    return value_verdict(c["value"], est)
-
-
 def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[tuple[str, str, Estimate]]:
     """(key, what is estimated, estimate) per claims-table row; claims needing a consensus rule or sets the
     result lacks get NaN (inconclusive)."""
@@ -280,5 +271,5 @@ def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFr
         for where, e in mine:
             what = f"{c['what']} — {where}" if where else c["what"]
             paper = c.get("statement", f"{c.get('value', '')}")
-            rows.append(claim_row(what, paper, e, _verdict(c, e), c["where"], c.get("fmt", ".2f"), key=key))
+            rows.append(claim_row(what, paper, e, claim_verdict(c, e), c["where"], c.get("fmt", ".2f"), key=key))
     return pd.DataFrame(rows)

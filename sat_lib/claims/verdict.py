@@ -82,6 +82,19 @@ def band_verdict(low: float, high: float, ours: Estimate) -> str:
     return INCONCLUSIVE
 
 
+def claim_verdict(claim: dict, ours: Estimate) -> str:
+    """The verdict for one entry of a claims file (``sat_lib/claims/<chapter>.yaml``): a ``sign`` is a direction,
+    a ``band`` (or ``within``) a band, a ``value`` a value."""
+    if "sign" in claim:
+        return direction_verdict(claim["sign"], ours)
+    band = claim.get("band", claim.get("within"))
+    if band is not None:
+        return band_verdict(*band, ours)
+    if "value" in claim:
+        return value_verdict(claim["value"], ours)
+    raise ValueError(f"claim_verdict: the claim has no 'sign', 'band' or 'value': {sorted(claim)}")
+
+
 def interval(samples: Sequence[float], value: float, unit: str, n: int, level: float = LEVEL) -> Estimate:
     """Percentile interval of bootstrap ``samples`` (NaNs dropped) around the point estimate ``value``."""
     s = np.asarray(samples, dtype=float)

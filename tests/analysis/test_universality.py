@@ -44,3 +44,25 @@ def test_paper_table4_is_quoted_verbatim():
     assert t.loc[("Densenet-161", 0.0), "accuracy (%)"] == 94.22
     assert t.loc[("VGG-16", 1.0), "adversarial accuracy (%)"] == 46.63
     assert len(t) == 7 * 4
+
+
+def test_ood_jaccard_is_compared_above_chance(monkeypatch):
+    """Unrelated neighbourhoods among 500 OOD images overlap more than among 1 000: the difference is taken
+    above each set's chance level, so equal raw-above-chance scores give 0."""
+    import json
+
+    import xarray as xr
+
+    ds = xr.Dataset(coords={"eps": [0.0, 1.0]}, attrs={"params_json": json.dumps({"n_images": 1000,
+                                                                                   "ood_images": 500})})
+    m = np.full((3, 3), 0.1)
+    np.fill_diagonal(m, np.nan)
+
+    def pairs(ds, setting, eps, measure, images, k=None):
+        return m + (A.chance_jaccard(500 if setting == "ood" else 1000, k) if measure == "jaccard" else 0), None
+
+    monkeypatch.setattr(A, "pair_matrix", pairs)
+    est = A.ood_difference(ds, "jaccard", 10, n_boot=50)
+    assert est.value == pytest.approx(0.0, abs=1e-12)
+    assert A.ood_difference(ds, "cka", None, n_boot=50).value == pytest.approx(0.0)
+    assert A.inverted_images(ds, "ood") == 500 and A.inverted_images(ds, "full") == 1000

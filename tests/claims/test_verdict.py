@@ -73,3 +73,16 @@ def test_resample_covers_the_mean_of_paired_rows_and_needs_three_units():
 def test_claim_rows_name_the_paper_claim_they_speak_for():
     row = claim_row("mean SAT", "2.73", est(2.5, 2.4, 2.8), AGREES, "Table 4", key="mean_off_diagonal")
     assert row["key"] == "mean_off_diagonal" and row["verdict"] == AGREES
+
+
+def test_claim_verdict_reads_the_kind_of_claim_from_its_entry():
+    from sat_lib.claims.verdict import claim_verdict
+
+    est = Estimate(0.5, 0.2, 0.8, "seeds", 3)
+    assert claim_verdict({"sign": 1}, est) == "agrees"
+    assert claim_verdict({"sign": -1}, est) == "disagrees"
+    assert claim_verdict({"band": [-1, 1]}, est) == "agrees"
+    assert claim_verdict({"within": [0.6, 1]}, est) == "inconclusive"
+    assert claim_verdict({"value": 0.9}, est) == "disagrees"
+    with pytest.raises(ValueError, match="no 'sign', 'band' or 'value'"):
+        claim_verdict({"statement": "x"}, est)

@@ -1,0 +1,563 @@
+"""Analyses of the diversity-training chapter (design-diversity paper, Sec. 4.3 and the Littlewood–Miller model).
+
+**Which ensembles.** One per training heuristic and seed (the ``method`` and ``seed`` coordinates) plus the
+heterogeneous ensemble of stored zoo models. An ensemble is scored under its own consensus rule (``own_rule``:
+the rule its training used, averaging for the others), as the paper's Fig. 10 scores each heuristic.
+
+**What an interval covers.** Accuracy and equitability differences resample the *seeds* of each method (its
+independently trained ensembles) and the *test images* together — one image draw shared by both sides of a
+difference (paired) — so an interval covers both training noise and the finite test set (``seeds_images``). The
+heterogeneous ensemble is one ensemble: only its images are resampled. CKA maps have no image axis: seeds only.
+The Littlewood–Miller statistics hold the models fixed and resample images (``lm_gram``), since a difficulty
+function θ(x) is a function of the input.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sat_lib.claims import paper_claims
+from sat_lib.claims.verdict import Estimate, claim_row, claim_verdict, interval
+
+CHAPTER = "diversity-training"
+CLEAN = "clean"
+HETEROGENEOUS = "heterogeneous"
+SEEDS_IMAGES = "seeds × images"
+
+
+# ---------------------------------------------------------------------------------------------- selections
+
+def methods(ds: xr.Dataset) -> list[str]:
+    """The trained heuristics, in the result's order (the heterogeneous ensemble excluded)."""
+    return list(dict.fromkeys(m for m in ds["method"].values.tolist() if m != HETEROGENEOUS))
+
+
+def corrupted_sets(ds: xr.Dataset) -> list[str]:
+    return [str(s) for s in ds["set"].values if s != CLEAN]
+
+
+def own_rule(method: str) -> str:
+    """The consensus rule an ensemble is scored with: its training rule ("gncl@median" → median), else average."""
+    _, at, rule = method.partition("@")
+    return rule if at else "average"
+
+
+def role_method(ds: xr.Dataset, role: str) -> str:
+    """"attribution" / "prediction" / "heterogeneous" → the method label that plays it (the chapter's config)."""
+    if role == HETEROGENEOUS:
+        return HETEROGENEOUS
+    return str(params(ds)[f"{role}_method"])
+
+
+def params(ds: xr.Dataset) -> dict:
+    """The parameters the result was computed with."""
+    return json.loads(ds.attrs["params_json"])
+
+
+def _of(ds: xr.Dataset, method: str) -> xr.Dataset:
+    ens = ds["ensemble"].values[ds["method"].values == method]
+    if not len(ens):
+        raise KeyError(f"no ensembles of method {method!r} in this result (methods: {', '.join(methods(ds))})")
+    return ds.sel(ensemble=ens)
+
+
+def ensemble_correct(ds: xr.Dataset, method: str, rule: str | None = None) -> np.ndarray:
+    """float (seeds, sets, images): 1 where the method's ensemble (under ``rule``, default ``own_rule``) is right;
+    NaN for a diverged ensemble."""
+    e = _of(ds, method)
+    pred = e["ens_pred"].sel(rule=rule or own_rule(method)).values
+    out = (pred == ds["label"].values).astype(float)
+    out[e["diverged"].values.astype(bool)] = np.nan
+    return out
+
+
+def member_correct(ds: xr.Dataset, method: str) -> np.ndarray:
+    """float (seeds, members, sets, images); NaN for absent members (pred −1) and diverged ensembles."""
+    pred = _of(ds, method)["pred"].values
+    out = (pred == ds["label"].values).astype(float)
+    out[pred < 0] = np.nan
+    return out
+
+
+# ---------------------------------------------------------------------------------------- the bootstrap
+
+def seeds_images(arrays: Sequence[np.ndarray], stat: Callable[[list[np.ndarray]], float], n_boot: int = 2000,
+                 seed: int = 0) -> Estimate:
+    """``stat`` of per-seed arrays (seeds first, images last) with a 95 % percentile interval: each replicate
+    draws every array's seeds with replacement and one set of images (shared: paired) with replacement."""
+    arrays = [np.asarray(a, dtype=float) for a in arrays]
+    n = arrays[0].shape[-1]
+    if any(a.shape[-1] != n for a in arrays):
+        raise ValueError("seeds_images: the arrays differ in their number of images")
+    point = float(stat(arrays))
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(n_boot):
+        img = rng.integers(0, n, n)
+        samples.append(stat([a[rng.integers(0, len(a), len(a))][..., img] for a in arrays]))
+    units = sum(len(a) for a in arrays)
+    return interval(samples, point, SEEDS_IMAGES, units) if n_boot >= 20 else Estimate(point, math.nan, math.nan,
+                                                                                       SEEDS_IMAGES, units)
+
+
+def _mean(a: np.ndarray) -> float:
+    return float(np.nanmean(a)) if np.isfinite(a).any() else math.nan
+
+
+def difference(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: int = 0, scale: float = 100.0) -> Estimate:
+    """mean(a) − mean(b) × ``scale`` (pp for correctness arrays), seeds and images resampled."""
+    return seeds_images([a, b], lambda x: scale * (_mean(x[0]) - _mean(x[1])), n_boot, seed)
+
+
+# ------------------------------------------------------------------------------------------- Fig. 10
+
+def accuracy_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Accuracy (%) of each method's ensembles (own consensus rule) and of their members, per set: mean over
+    seeds with a 95 % interval over seeds × images; the heterogeneous ensemble last."""
+    rows = []
+    for m in [*methods(ds), HETEROGENEOUS]:
+        ens, mem = ensemble_correct(ds, m), member_correct(ds, m)
+        row = {"method": m, "consensus": own_rule(m), "seeds": ens.shape[0],
+               "diverged": int(_of(ds, m)["diverged"].sum())}
+        for j, s in enumerate(ds["set"].values):
+            est = seeds_images([ens[:, j]], lambda x: 100 * _mean(x[0]), n_boot, seed)
+            row[f"{s}: ensemble (%)"] = est.text(".1f")
+            row[f"{s}: members (%)"] = round(100 * _mean(mem[:, :, j]), 1)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+def accuracy_frame(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Long form for Fig. 10: method, set, ensemble accuracy (%) with its interval, mean member accuracy (%)."""
+    rows = []
+    for m in [*methods(ds), HETEROGENEOUS]:
+        ens, mem = ensemble_correct(ds, m), member_correct(ds, m)
+        for j, s in enumerate(ds["set"].values):
+            est = seeds_images([ens[:, j]], lambda x: 100 * _mean(x[0]), n_boot, seed)
+            rows.append({"method": m, "set": str(s), "accuracy": est.value, "low": est.low, "high": est.high,
+                         "members": 100 * _mean(mem[:, :, j])})
+    return pd.DataFrame(rows)
+
+
+def versus_table(ds: xr.Dataset, baseline: str = "independent", n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Each method's ensemble accuracy minus ``baseline``'s (pp) per set and on the corruptions' mean, 95 %
+    intervals over seeds × images — Fig. 10's comparison in numbers."""
+    base = ensemble_correct(ds, baseline)
+    corr = [j for j, s in enumerate(ds["set"].values) if s != CLEAN]
+    rows = []
+    for m in methods(ds):
+        if m == baseline:
+            continue
+        e = ensemble_correct(ds, m)
+        row = {"method": m}
+        for j, s in enumerate(ds["set"].values):
+            row[f"{s} (pp)"] = difference(e[:, j], base[:, j], n_boot, seed).text(".1f")
+        row["corruptions' mean (pp)"] = difference(e[:, corr], base[:, corr], n_boot, seed).text(".1f")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+def training_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per method: the training loss of each epoch (mean over seeds), seconds per ensemble (training,
+    evaluation) and whether the weights came from the cache."""
+    rows = []
+    for m in [*methods(ds), HETEROGENEOUS]:
+        e = _of(ds, m)
+        row = {"method": m, "train s / ensemble": float(np.nanmean(e["train_seconds"].values)),
+               "evaluate s / ensemble": float(np.nanmean(e["eval_seconds"].values)),
+               "from cache": int(e["weights_from_cache"].sum()), "params (M)": float(e["n_params"].values[0]) / 1e6}
+        for k, ep in enumerate(ds["epoch"].values):
+            row[f"loss epoch {int(ep)}"] = float(np.nanmean(e["epoch_loss"].values[:, k])) if m != HETEROGENEOUS \
+                else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+# ------------------------------------------------------------------------------------ Table 2, Figs. 11, 12
+
+def equitability(ds: xr.Dataset, method: str) -> np.ndarray:
+    """Shannon equitability (Eq. 5) of the members' predictions per image, float (seeds, sets, images)
+    (``sat_lib.measures.shannon_equitability`` with S = min(M, classes))."""
+    import torch
+
+    from sat_lib.measures import shannon_equitability
+
+    pred = _of(ds, method)["pred"].values
+    k = int(ds["label"].max()) + 1
+    out = np.full((pred.shape[0], pred.shape[2], pred.shape[3]), np.nan)
+    for s in range(pred.shape[0]):
+        members = [i for i in range(pred.shape[1]) if (pred[s, i] >= 0).all()]
+        if len(members) < 2:
+            continue
+        for j in range(pred.shape[2]):
+            out[s, j] = shannon_equitability(torch.from_numpy(pred[s, members, j].astype(np.int64)),
+                                             num_classes=max(k, 10), reduce="none").numpy()
+    return out
+
+
+def _split_mean(h: np.ndarray, c: np.ndarray, correct: bool) -> float:
+    w = c if correct else 1 - c
+    ok = np.isfinite(h) & np.isfinite(w)
+    return float((h[ok] * w[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else math.nan
+
+
+def equitability_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Table 2: H_corr and H_inco (equitability on the images the ensemble gets right / wrong, averaging rule)
+    of the attribution-diversity, prediction-diversity and heterogeneous ensembles per set, 95 % intervals over
+    seeds × images, the paper's ImageNet value beside each."""
+    t2 = paper_claims(CHAPTER)["table2"]
+    by_set = {v: k for k, v in t2["sets"].items()}
+    rows = []
+    for role in ("attribution", "prediction", HETEROGENEOUS):
+        m = role_method(ds, role)
+        h, c = equitability(ds, m), ensemble_correct(ds, m, "average")
+        for j, s in enumerate(ds["set"].values):
+            row = {"ensemble": f"{role} ({m})" if role != HETEROGENEOUS else role, "set": str(s)}
+            for name, correct in (("H_corr", True), ("H_inco", False)):
+                est = seeds_images([h[:, j], c[:, j]], lambda x, cr=correct: _split_mean(x[0], x[1], cr), n_boot, seed)
+                row[f"{name} [95 % CI]"] = est.text(".3f")
+                col = by_set.get(str(s))
+                row[f"{name} paper"] = (t2[name.lower()][role][t2["columns"].index(col)] if col else math.nan)
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["ensemble", "set"])
+
+
+def attribution_diversity(ds: xr.Dataset, method: str, norm: str = "unit") -> np.ndarray:
+    """Eq. 7 per clean image (Saliency, signed; ``norm`` "unit" or "raw"), float (seeds, attribution images)."""
+    v = _of(ds, method)["attribution_variance"].sel(norm=norm).values.astype(float)
+    return v
+
+
+def attribution_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Fig. 11 in numbers: attribution diversity (Eq. 7 on unit-norm and raw Saliency maps, clean images) of every
+    method's ensembles and the heterogeneous one, 95 % intervals over seeds × images."""
+    rows = []
+    for m in [*methods(ds), HETEROGENEOUS]:
+        row = {"method": m}
+        for norm in ("unit", "raw"):
+            est = seeds_images([attribution_diversity(ds, m, norm)], lambda x: _mean(x[0]), n_boot, seed)
+            row[f"Eq. 7, {norm} maps [95 % CI]"] = est.text(".3g")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+def cka_means(ds: xr.Dataset, method: str) -> np.ndarray:
+    """Mean of each ensemble's layer-by-layer CKA map (its first two members), (seeds,)."""
+    return np.array([float(np.nanmean(c)) if np.isfinite(c).any() else np.nan
+                     for c in _of(ds, method)["cka"].values])
+
+
+def _seed_difference(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> Estimate:
+    """mean(a) − mean(b) over seeds, each side's seeds resampled (no image axis: CKA maps)."""
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    point = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+    if len(a) + len(b) < 3 or not len(a) or not len(b):
+        return Estimate(point, math.nan, math.nan, "seeds", len(a) + len(b))
+    rng = np.random.default_rng(seed)
+    samples = [a[rng.integers(0, len(a), len(a))].mean() - b[rng.integers(0, len(b), len(b))].mean()
+               for _ in range(n_boot)]
+    return interval(samples, point, "seeds", len(a) + len(b))
+
+
+def cka_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Fig. 12 in numbers: per method the mean CKA of its maps, the mean of their diagonal (same layer of both
+    members; homogeneous ensembles only) and its last layer's CKA, mean over seeds."""
+    rows = []
+    for m in [*methods(ds), HETEROGENEOUS]:
+        maps = _of(ds, m)["cka"].values
+        diag = [np.nanmean(np.diagonal(c)) for c in maps] if m != HETEROGENEOUS else [np.nan]
+        last = [c[np.isfinite(c).any(1)][-1][np.isfinite(c).any(0)][-1] if np.isfinite(c).any() else np.nan
+                for c in maps]
+        rows.append({"method": m, "mean CKA": float(np.nanmean(cka_means(ds, m))),
+                     "same-layer CKA": float(np.nanmean(diag)) if np.isfinite(diag).any() else math.nan,
+                     "last layers' CKA": float(np.nanmean(last))})
+    return pd.DataFrame(rows).set_index("method")
+
+
+# ------------------------------------------------------------------------------- the Littlewood–Miller model
+
+def blocks_of(names: Sequence[str]) -> list[str]:
+    """"method/seed#member" → "method/seed": the ensemble a member belongs to (zoo names are their own block)."""
+    return [n.split("#")[0] for n in names]
+
+
+def zoo_failures(ds: xr.Dataset) -> tuple[np.ndarray, list[str], list[str]]:
+    """Failures of the corruptions chapter's zoo models on the same images: bool (models, sets, images), the
+    model names and their architecture families (the design methodologies)."""
+    fails = ds["zoo_pred"].values != ds["label"].values
+    return fails, [str(m) for m in ds["model"].values], [str(f) for f in ds["family"].values]
+
+
+def method_failures(ds: xr.Dataset) -> tuple[np.ndarray, list[str], list[str]]:
+    """Failures of every member of every trained (not diverged) ensemble: bool (models, sets, images), names
+    "method/seed#member", and the training heuristic of each (the design methodologies)."""
+    rows, names, groups = [], [], []
+    for m in methods(ds):
+        e = _of(ds, m)
+        for k, ens in enumerate(e["ensemble"].values):
+            if e["diverged"].values[k]:
+                continue
+            for i in range(ds.sizes["member"]):
+                pred = e["pred"].values[k, i]
+                if (pred < 0).any():
+                    continue
+                rows.append(pred != ds["label"].values)
+                names.append(f"{ens}#{i}")
+                groups.append(m)
+    return np.array(rows), names, groups
+
+
+class LMStats:
+    """The Littlewood–Miller quantities of one set of models in design groups on one image draw, all from the
+    Gram matrix of their failure indicators and per-group failure counts (so a bootstrap replicate is one
+    matrix product).
+
+    ``excess_gap``: mean excess coincident failure P(both fail) − P_i P_j of model pairs from different groups
+    minus that of pairs from one group (pp). ``cov_between``: mean Cov(θ_A, θ_B) over pairs of different groups
+    (θ from all the group's models; ×10⁴). ``prediction_gain``: for every pair of models, the coincident failure
+    rate predicted from the *other* models' difficulty functions, E[θ'_A θ'_B], against independence,
+    E[θ'_A] E[θ'_B]: mean |observed − independence| − mean |observed − LM| (pp; > 0: the LM model predicts better).
+    ``blocks``: pairs of models in one block are left out (members of one jointly trained ensemble are not two
+    independent draws of their methodology).
+    """
+
+    def __init__(self, groups: Sequence[str], blocks: Sequence[str] | None = None) -> None:
+        self.labels = list(dict.fromkeys(groups))
+        g = np.array([self.labels.index(x) for x in groups])
+        self.g, self.n_models = g, len(g)
+        self.size = np.bincount(g, minlength=len(self.labels)).astype(float)
+        pairs = list(combinations(range(len(g)), 2))
+        if blocks is not None:  # models of one block (members of one jointly trained ensemble) are no independent draws
+            pairs = [(i, j) for i, j in pairs if blocks[i] != blocks[j]]
+        self.i, self.j = (np.array(t, dtype=int) for t in zip(*pairs))
+        self.same = g[self.i] == g[self.j]
+        ga, gb = g[self.i], g[self.j]
+        # held-out group sizes: both models out of a shared group, one out of each otherwise
+        self.na = np.where(self.same, self.size[ga] - 2, self.size[ga] - 1)
+        self.nb = np.where(self.same, self.size[gb] - 2, self.size[gb] - 1)
+        self.predictable = (self.na > 0) & (self.nb > 0)
+        pairs = [(a, b) for a, b in combinations(range(len(self.labels)), 2)]
+        self.ga_pairs = np.array([a for a, _ in pairs], dtype=int)
+        self.gb_pairs = np.array([b for _, b in pairs], dtype=int)
+
+    def vectors(self, fails: np.ndarray) -> np.ndarray:
+        """(models + groups + 1, images): failure indicators, per-group failure counts, ones."""
+        f = fails.astype(float)
+        sums = np.stack([f[self.g == k].sum(0) for k in range(len(self.labels))])
+        return np.concatenate([f, sums, np.ones((1, f.shape[1]))])
+
+    def stats(self, v: np.ndarray) -> dict[str, float]:
+        m, n = self.n_models, v.shape[1]
+        gram = v @ v.T / n
+        one = m + len(self.labels)
+        fi, fj = self.i, self.j
+        sa, sb = m + self.g[fi], m + self.g[fj]
+        p = gram[:m, one]
+        obs = gram[fi, fj]
+        excess = obs - p[fi] * p[fj]
+        out = {"excess_gap": 100 * (excess[~self.same].mean() - excess[self.same].mean())
+               if self.same.any() and (~self.same).any() else math.nan}
+        # Cov(θ_A, θ_B) between groups, θ_A = S_A / n_A
+        if len(self.ga_pairs):
+            a, b = m + self.ga_pairs, m + self.gb_pairs
+            na, nb = self.size[self.ga_pairs], self.size[self.gb_pairs]
+            cov = gram[a, b] / (na * nb) - gram[a, one] * gram[b, one] / (na * nb)
+            out["cov_between"] = 1e4 * float(cov.mean())
+        else:
+            out["cov_between"] = math.nan
+        # held-out difficulty functions: θ'_A = (S_A − f_i [− f_j if same group]) / n'_A
+        k = self.predictable
+        if k.any():
+            fi, fj, sa, sb, same = fi[k], fj[k], sa[k], sb[k], self.same[k]
+            na, nb = self.na[k], self.nb[k]
+            shared = (gram[sa, sa] - 2 * gram[sa, fi] - 2 * gram[sa, fj] + gram[fi, fi] + gram[fj, fj]
+                      + 2 * gram[fi, fj])  # <S − f_i − f_j, S − f_i − f_j>
+            apart = gram[sa, sb] - gram[sa, fj] - gram[fi, sb] + gram[fi, fj]  # <S_A − f_i, S_B − f_j>
+            lm = np.where(same, shared, apart) / (na * nb)
+            ea = np.where(same, gram[sa, one] - gram[fi, one] - gram[fj, one], gram[sa, one] - gram[fi, one]) / na
+            eb = np.where(same, gram[sa, one] - gram[fi, one] - gram[fj, one], gram[sb, one] - gram[fj, one]) / nb
+            ind = ea * eb
+            o = gram[fi, fj]
+            out["prediction_gain"] = 100 * float(np.abs(o - ind).mean() - np.abs(o - lm).mean())
+            out["lm_error"] = 100 * float(np.abs(o - lm).mean())
+            out["independence_error"] = 100 * float(np.abs(o - ind).mean())
+        else:
+            out.update(prediction_gain=math.nan, lm_error=math.nan, independence_error=math.nan)
+        return out
+
+
+def lm_estimates(fails: np.ndarray, groups: Sequence[str], n_boot: int = 2000, seed: int = 0,
+                 sets: Sequence[int] | None = None, blocks: Sequence[str] | None = None) -> dict[str, Estimate]:
+    """The ``LMStats`` quantities averaged over ``sets`` (default: all) of ``fails`` (models, sets, images),
+    each with a 95 % interval over images (one draw shared by every set's images: they are the same images)."""
+    lm = LMStats(groups, blocks)
+    sets = list(range(fails.shape[1])) if sets is None else list(sets)
+    vs = [lm.vectors(fails[:, s]) for s in sets]
+    n = vs[0].shape[1]
+
+    def stat(idx: np.ndarray | None) -> dict[str, float]:
+        per = [lm.stats(v if idx is None else v[:, idx]) for v in vs]
+        return {k: float(np.mean([p[k] for p in per])) for k in per[0]}
+
+    point = stat(None)
+    rng = np.random.default_rng(seed)
+    boots = [stat(rng.integers(0, n, n)) for _ in range(n_boot)]
+    return {k: interval([b[k] for b in boots], point[k], "images", n) for k in point}
+
+
+def lm_table(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The Littlewood–Miller quantities per set for the zoo's architecture families and for the training
+    heuristics, with 95 % intervals over images."""
+    rows = []
+    for label, (fails, names, groups) in (("architecture families (zoo)", zoo_failures(ds)),
+                                          ("training heuristics (members)", method_failures(ds))):
+        if len(set(groups)) < 2:
+            continue
+        for j, s in enumerate(ds["set"].values):
+            est = lm_estimates(fails, groups, n_boot, seed, sets=[j], blocks=blocks_of(names))
+            rows.append({"methodologies": label, "set": str(s),
+                         "excess, different − same (pp)": est["excess_gap"].text(".2f"),
+                         "Cov(θ_A, θ_B) between ×10⁴": est["cov_between"].text(".1f"),
+                         "|obs − LM| (pp)": est["lm_error"].text(".2f"),
+                         "|obs − independence| (pp)": est["independence_error"].text(".2f")})
+    return pd.DataFrame(rows).set_index(["methodologies", "set"])
+
+
+def difficulty_frame(ds: xr.Dataset, set_name: str = CLEAN) -> pd.DataFrame:
+    """θ(x) of every methodology on one set (columns: families, then heuristics), one row per image."""
+    from sat_lib.measures.theory import difficulty_functions
+
+    j = list(ds["set"].values).index(set_name)
+    cols = {}
+    for fails, _, groups in (zoo_failures(ds), method_failures(ds)):
+        for g in dict.fromkeys(groups):
+            sel = np.array([x == g for x in groups])
+            cols[g] = difficulty_functions(fails[sel, j]).numpy()
+    return pd.DataFrame(cols, index=pd.Index(ds["image"].values, name="image"))
+
+
+def coincidence_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Every pair of methodologies (A, B, A ≠ B and A = B) on every set: P(both fail) = E[θ_A θ_B], its
+    independence part E[θ_A] E[θ_B] and Cov(θ_A, θ_B) (``sat_lib.measures.theory.coincident_failure``)."""
+    import torch
+
+    from sat_lib.measures.theory import coincident_failure
+
+    rows = []
+    for s in ds["set"].values:
+        th = difficulty_frame(ds, str(s))
+        kinds = {g: "family" for g in dict.fromkeys(zoo_failures(ds)[2])}
+        kinds.update({g: "heuristic" for g in dict.fromkeys(method_failures(ds)[2])})
+        for a, b in [(a, b) for a in th.columns for b in th.columns if a <= b and kinds[a] == kinds[b]]:
+            c = coincident_failure(torch.from_numpy(th[a].values), torch.from_numpy(th[b].values))
+            rows.append({"set": str(s), "kind": kinds[a], "A": a, "B": b, "same": a == b,
+                         "p_both": c.p_both, "independent": c.independent, "covariance": c.covariance})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------- claims
+
+def _gncl_methods(ds: xr.Dataset) -> list[str]:
+    return [m for m in methods(ds) if m.startswith("gncl")]
+
+
+def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[tuple[str, str, Estimate]]:
+    """(key, what is estimated, estimate) per claims-table row."""
+    out: list[tuple[str, str, Estimate]] = []
+    names = list(ds["set"].values)
+    corr = [j for j, s in enumerate(names) if s != CLEAN]
+    have = set(methods(ds))
+    if "independent" in have:
+        base = ensemble_correct(ds, "independent")
+        for m in _gncl_methods(ds):
+            out.append(("gncl_no_resilience_gain", m, difference(ensemble_correct(ds, m)[:, corr], base[:, corr],
+                                                                 n_boot, seed)))
+    gncl = _gncl_methods(ds)
+    if gncl and any(m.startswith("balanced") for m in have):
+        bal = ensemble_correct(ds, next(m for m in methods(ds) if m.startswith("balanced")))
+        pooled = [ensemble_correct(ds, m) for m in gncl]
+        for j in corr:
+            est = seeds_images([bal[:, j], *[p[:, j] for p in pooled]],
+                               lambda x: 100 * (_mean(x[0]) - np.mean([_mean(p) for p in x[1:]])), n_boot, seed)
+            out.append(("balanced_more_resilient", str(names[j]), est))
+    att, pred = role_method(ds, "attribution"), role_method(ds, "prediction")
+    if {att, pred} <= have:
+        j0 = names.index(CLEAN)
+        out.append(("attribution_loss_costs_accuracy", "",
+                    difference(ensemble_correct(ds, att)[:, j0], ensemble_correct(ds, pred)[:, j0], n_boot, seed)))
+        hp, cp = equitability(ds, pred), ensemble_correct(ds, pred, "average")
+        hh, ch = equitability(ds, HETEROGENEOUS), ensemble_correct(ds, HETEROGENEOUS, "average")
+        ha, ca = equitability(ds, att), ensemble_correct(ds, att, "average")
+
+        def gap(correct: bool, cols: list[int]):
+            return lambda x: float(np.mean([_split_mean(x[0][:, j], x[1][:, j], correct)
+                                            - _split_mean(x[2][:, j], x[3][:, j], correct) for j in cols]))
+
+        every = list(range(len(names)))
+        out.append(("hetero_more_prediction_diversity", "all sets",
+                    seeds_images([hh, ch, hp, cp], gap(False, every), n_boot, seed)))
+        out.append(("hetero_more_prediction_diversity_correct", "all sets",
+                    seeds_images([hh, ch, hp, cp], gap(True, every), n_boot, seed)))
+        out.append(("attribution_loss_less_inco_equitability", "corruptions",
+                    seeds_images([ha, ca, hp, cp], gap(False, corr), n_boot, seed)))
+        ap = attribution_diversity(ds, pred)
+        out.append(("hetero_more_attribution_diversity", "", difference(attribution_diversity(ds, HETEROGENEOUS), ap,
+                                                                        n_boot, seed, scale=1.0)))
+        out.append(("attribution_loss_more_attribution_diversity", "",
+                    difference(attribution_diversity(ds, att), ap, n_boot, seed, scale=1.0)))
+        out.append(("attribution_loss_less_layer_similarity", "",
+                    _seed_difference(cka_means(ds, att), cka_means(ds, pred), n_boot, seed)))
+        out.append(("attribution_loss_less_layer_similarity_than_hetero", "",
+                    _seed_difference(cka_means(ds, att), cka_means(ds, HETEROGENEOUS), n_boot, seed)))
+    fz, _, gz = zoo_failures(ds)
+    if len(set(gz)) >= 2:
+        z = lm_estimates(fz, gz, n_boot, seed)
+        out += [("lm_diverse_designs_fail_together_less", "zoo families, all sets", z["excess_gap"]),
+                ("lm_negative_covariance", "zoo families, all sets", z["cov_between"]),
+                ("lm_model_predicts_coincident_failures", "zoo families, all sets", z["prediction_gain"])]
+    fm, nm, gm = method_failures(ds)
+    if len(set(gm)) >= 2:
+        t = lm_estimates(fm, gm, n_boot, seed, blocks=blocks_of(nm))
+        out += [("lm_training_methods_fail_together_less", "training heuristics, all sets", t["excess_gap"]),
+                ("lm_model_predicts_coincident_failures", "training heuristics, all sets", t["prediction_gain"])]
+    return out
+
+
+def _nan() -> Estimate:
+    return Estimate(math.nan, math.nan, math.nan, SEEDS_IMAGES, 0)
+
+
+def claims_table(ds: xr.Dataset, cfg=None, n_boot: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """The paper's Sec. 4.3 and Sec. 3.1 claims beside ours, one row per estimate, verdicts by the shared rule
+    (``sat_lib.claims.verdict``); every key of the claims file appears, one this result cannot estimate as an
+    inconclusive row."""
+    n_boot = n_boot or (cfg.n_boot if cfg is not None else 2000)
+    return _claims_table(ds, n_boot, seed)
+
+
+def _claims_table(ds: xr.Dataset, n_boot: int, seed: int) -> pd.DataFrame:
+    claims = paper_claims(CHAPTER)["claims"]
+    found = claim_estimates(ds, n_boot, seed)
+    rows = []
+    for key, c in claims.items():
+        mine = [(where, e) for k, where, e in found if k == key] or [("", _nan())]
+        for where, e in mine:
+            what = f"{c['what']} — {where}" if where else c["what"]
+            rows.append(claim_row(what, c["statement"], e, claim_verdict(c, e), c["where"], c.get("fmt", ".2f"), key=key))
+    return pd.DataFrame(rows)
+
+
+def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+    return {v: int((table["verdict"] == v).sum()) for v in ("agrees", "disagrees", "inconclusive")}
+
+
+__all__ = ["accuracy_table", "accuracy_frame", "versus_table", "training_table", "equitability_table",
+           "attribution_table", "cka_table", "lm_table", "coincidence_frame", "difficulty_frame", "claims_table",
+           "claim_estimates", "seeds_images", "difference", "LMStats", "lm_estimates", "own_rule", "methods",
+           "verdict_counts"]

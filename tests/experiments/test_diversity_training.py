@@ -1,0 +1,149 @@
+"""The diversity-training chapter on the tiny zoo and digits (seconds on a CPU)."""
+import math
+
+import numpy as np
+import pytest
+
+from sat_lib.analysis import diversity_training as A
+from sat_lib.claims import paper_claims
+from sat_lib.experiments import diversity_training as D
+from sat_lib.experiments import resolve_params
+from sat_lib.params import ParameterError
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """The smoke profile computed, then recomputed from the cached ensemble weights."""
+    mp = pytest.MonkeyPatch()
+    tmp = tmp_path_factory.mktemp("diversity-training")
+    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    mp.setenv("SAT_SCHEDULER", "serial")
+    cfg = resolve_params("diversity-training", "smoke")
+    ds = D.run(cfg)
+    again = D.run(cfg, mode="recompute")
+    yield cfg, ds, again, tmp
+    mp.undo()
+
+
+def test_one_ensemble_per_method_and_seed_plus_the_heterogeneous_one(smoke):
+    cfg, ds, _, tmp = smoke
+    assert ds.sizes["ensemble"] == len(cfg.methods) * len(cfg.seeds) + 1
+    assert list(ds["method"].values[-1:]) == [D.HETEROGENEOUS]
+    assert ds["pred"].dims == ("ensemble", "member", "set", "image")
+    assert list(ds["set"].values) == ["clean", "plasma_noise@4", "checkerboard_cutout@4", "water_drop@7", "lines@1.6"]
+    assert list(ds["rule"].values) == list(D.RULES)
+    assert (ds["pred"].values >= 0).all() and not ds["diverged"].any()
+    files = sorted((tmp / "cache" / "weights" / "digits").glob("tiny_cnn-ens3-*.pt"))
+    assert len(files) == len(cfg.methods) * len(cfg.seeds)
+    assert {f.name.split("-ens3-")[1].rsplit("-", 1)[0] for f in files} == {
+        cfg.objective(m).name for m in cfg.methods}
+
+
+def test_a_rerun_reads_every_ensemble_from_the_weights_cache(smoke):
+    _, ds, again, _ = smoke
+    trained = ds["method"] != D.HETEROGENEOUS
+    assert not ds["weights_from_cache"].where(trained, drop=True).any()
+    assert again["weights_from_cache"].all()
+    np.testing.assert_array_equal(ds["pred"].values, again["pred"].values)
+    np.testing.assert_array_equal(ds["ens_pred"].values, again["ens_pred"].values)
+
+
+def test_images_and_zoo_predictions_are_the_corruptions_chapters(smoke):
+    from sat_lib.experiments.corruptions import run as corruptions_run
+
+    cfg, ds, _, _ = smoke
+    zoo = corruptions_run(cfg.corruptions_config(), mode="cache_only")
+    np.testing.assert_array_equal(ds["image"].values, zoo["image"].values)
+    np.testing.assert_array_equal(ds["zoo_pred"].values, zoo["pred"].sel(set=list(ds["set"].values)).values)
+
+
+def test_ensemble_predictions_follow_the_consensus_rules(smoke):
+    import torch
+
+    from sat_lib.ensemble_training import consensus_predictions
+
+    _, ds, _, _ = smoke
+    avg = ds["ens_pred"].sel(rule="average").values
+    pred = ds["pred"].values
+    agree = (pred[:, 0] == pred[:, 1]) & (pred[:, 1] == pred[:, 2])
+    assert (avg[agree] == pred[:, 0][agree]).all()  # a unanimous ensemble predicts its members' class
+    vote = ds["ens_pred"].sel(rule="vote").values
+    two = (pred[:, 0] == pred[:, 1]) & (pred[:, 0] != pred[:, 2])
+    assert (vote[two] == pred[:, 0][two]).all()  # a majority wins the vote
+    h = torch.randn(3, 5, 10)
+    assert consensus_predictions(h, "average").tolist() == h.mean(0).argmax(-1).tolist()
+
+
+def test_attribution_scores_maps_and_cka(smoke):
+    cfg, ds, _, _ = smoke
+    v = ds["attribution_variance"]
+    assert v.dims == ("ensemble", "norm", "attr_image") and v.sizes["attr_image"] == cfg.attribution_images
+    unit = v.sel(norm="unit").values
+    assert np.isfinite(unit).all() and (unit >= 0).all() and (unit <= 1 + 1e-9).all()
+    assert ds["maps"].shape[1:3] == (3, cfg.shown_images)
+    cka = ds["cka"].values
+    assert np.nanmin(cka) >= -1e-6 and np.nanmax(cka) <= 1 + 1e-6
+    assert np.isfinite(cka[0]).sum() > 0
+
+
+def test_a_diverged_training_is_recorded_not_raised(smoke, monkeypatch):
+    import sat_lib.weights
+
+    cfg, _, _, tmp = smoke
+
+    def diverge(*args, **kwargs):
+        raise FloatingPointError("train: loss became nan")
+
+    monkeypatch.setattr(sat_lib.weights, "trained_model", diverge)
+    from sat_lib.experiments.corruptions import run as corruptions_run
+
+    zoo = corruptions_run(cfg.corruptions_config(), mode="cache_only")
+    spec = D._job_specs(cfg, zoo["image"].values, [None] * 5, ["clean"] * 5)[0]
+    out = D.ensemble_job(spec)
+    assert out["diverged"] and (out["pred"] == -1).all() and math.isnan(out["train_seconds"])
+
+
+def test_claims_table_lists_every_paper_claim(smoke):
+    cfg, ds, _, _ = smoke
+    table = A.claims_table(ds, cfg, n_boot=50)
+    keys = set(paper_claims("diversity-training")["claims"])
+    assert set(table["key"]) == keys
+    assert set(table["verdict"]) <= {"agrees", "disagrees", "inconclusive"}
+    gncl = [m for m in cfg.methods if m.startswith("gncl")]
+    assert (table["key"] == "gncl_no_resilience_gain").sum() == len(gncl)
+    assert (table["key"] == "balanced_more_resilient").sum() == 4
+    claims_table, provenance = D.claims(cfg, "cache_only")
+    assert len(claims_table) == len(table) and "commit" in provenance
+
+
+def test_analysis_tables_render(smoke):
+    cfg, ds, _, _ = smoke
+    acc = A.accuracy_table(ds, n_boot=30)
+    assert list(acc.index) == [*cfg.methods, D.HETEROGENEOUS]
+    assert A.versus_table(ds, n_boot=30).shape[0] == len(cfg.methods) - 1
+    eq = A.equitability_table(ds, n_boot=30)
+    assert eq.shape[0] == 3 * ds.sizes["set"] and eq["H_corr paper"].notna().sum() == 3 * 5
+    assert A.lm_table(ds, n_boot=30).shape[0] == 2 * ds.sizes["set"]
+    assert A.training_table(ds).shape[0] == len(cfg.methods) + 1
+    assert len(A.cka_table(ds)) == len(cfg.methods) + 1
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"methods": ("independent", "gncl@mode")}, "unknown consensus rule 'mode'"),
+    ({"methods": ("independent", "gncl")}, "needs a consensus rule"),
+    ({"methods": ("independent@average",)}, "uses no consensus rule"),
+    ({"methods": ("independent", "independent")}, "different methods"),
+    ({"prediction_method": "gncl@median", "methods": ("independent", "attribution")}, "is not one of 'methods'"),
+    ({"lam": 1.5}, r"lam must be \[0, 1\]"),
+    ({"attribution_lam": -1.0}, "lam must be >= 0"),
+    ({"size": 1}, "'size' must be >= 2"),
+    ({"seeds": (0, 0)}, "different seeds"),
+    ({"heterogeneous": ("tiny_cnn", "resnet99")}, "resnet99"),
+    ({"heterogeneous": ("tiny_cnn",)}, "at least 2 different"),
+    ({"shown_images": 50}, "exceeds attribution_images"),
+    ({"arch": "resnet99"}, "resnet99"),
+])
+def test_bad_parameters_are_named(override, message):
+    with pytest.raises((ParameterError, ValueError, KeyError), match=message):
+        resolve_params("diversity-training", "smoke", overrides=override)
