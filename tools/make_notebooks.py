@@ -823,10 +823,9 @@ def diversity_training() -> nbformat.NotebookNode:
         new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " Claims about a heuristic or "
                           "set have one row per heuristic or set."),
         hidden("claims = analysis.claims_table(ds, cfg)\n"
-               "display(claims)\n"
-               "counts = analysis.verdict_counts(claims)\n"
-               "display(Markdown(f\"{counts['agrees']} rows agree, {counts['disagrees']} disagree, \"\n"
-               "                 f\"{counts['inconclusive']} are inconclusive.\"))"),
+               "display(claims)"),
+        new_markdown_cell("## What this shows"),
+        hidden("display(Markdown(analysis.discussion(ds, claims)))"),
         *not_reproduced("diversity-training"),
     ])
 

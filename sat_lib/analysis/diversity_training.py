@@ -320,7 +320,7 @@ class LMStats:
 
     ``excess_gap``: mean excess coincident failure P(both fail) − P_i P_j of model pairs from different groups
     minus that of pairs from one group (pp). ``cov_between``: mean Cov(θ_A, θ_B) over pairs of different groups
-    (θ from all the group's models; ×10⁴). ``prediction_gain``: for every pair of models, the coincident failure
+    (θ from all the group's models). ``prediction_gain``: for every pair of models, the coincident failure
     rate predicted from the *other* models' difficulty functions, E[θ'_A θ'_B], against independence,
     E[θ'_A] E[θ'_B]: mean |observed − independence| − mean |observed − LM| (pp; > 0: the LM model predicts better).
     ``blocks``: pairs of models in one block are left out (members of one jointly trained ensemble are not two
@@ -368,7 +368,7 @@ class LMStats:
             a, b = m + self.ga_pairs, m + self.gb_pairs
             na, nb = self.size[self.ga_pairs], self.size[self.gb_pairs]
             cov = gram[a, b] / (na * nb) - gram[a, one] * gram[b, one] / (na * nb)
-            out["cov_between"] = 1e4 * float(cov.mean())
+            out["cov_between"] = float(cov.mean())
         else:
             out["cov_between"] = math.nan
         # held-out difficulty functions: θ'_A = (S_A − f_i [− f_j if same group]) / n'_A
@@ -423,7 +423,7 @@ def lm_table(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
             est = lm_estimates(fails, groups, n_boot, seed, sets=[j], blocks=blocks_of(names))
             rows.append({"methodologies": label, "set": str(s),
                          "excess, different − same (pp)": est["excess_gap"].text(".2f"),
-                         "Cov(θ_A, θ_B) between ×10⁴": est["cov_between"].text(".1f"),
+                         "Cov(θ_A, θ_B) between": est["cov_between"].text(".3f"),
                          "|obs − LM| (pp)": est["lm_error"].text(".2f"),
                          "|obs − independence| (pp)": est["independence_error"].text(".2f")})
     return pd.DataFrame(rows).set_index(["methodologies", "set"])
@@ -455,7 +455,7 @@ def coincidence_frame(ds: xr.Dataset) -> pd.DataFrame:
         kinds = {g: "family" for g in dict.fromkeys(zoo_failures(ds)[2])}
         kinds.update({g: "heuristic" for g in dict.fromkeys(method_failures(ds)[2])})
         for a, b in [(a, b) for a in th.columns for b in th.columns if a <= b and kinds[a] == kinds[b]]:
-            c = coincident_failure(torch.from_numpy(th[a].values), torch.from_numpy(th[b].values))
+            c = coincident_failure(torch.tensor(th[a].to_numpy()), torch.tensor(th[b].to_numpy()))
             rows.append({"set": str(s), "kind": kinds[a], "A": a, "B": b, "same": a == b,
                          "p_both": c.p_both, "independent": c.independent, "covariance": c.covariance})
     return pd.DataFrame(rows)
@@ -553,6 +553,29 @@ def _claims_table(ds: xr.Dataset, n_boot: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def discussion(ds: xr.Dataset, table: pd.DataFrame) -> str:
+    """A few sentences computed from the result and its claims table: how strong the models are beside the
+    paper's, how the attribution loss trained seed by seed, and the verdict counts."""
+    t2 = paper_claims(CHAPTER)["table2"]["accuracy"]
+    j = list(ds["set"].values).index(CLEAN)
+    clean = {m: 100 * ensemble_correct(ds, m)[:, j].mean(-1) for m in [*methods(ds), HETEROGENEOUS]}
+    role = {r: role_method(ds, r) for r in ("prediction", "attribution")}
+    trained = [m for m in methods(ds) if m != role["attribution"]]
+    members = 100 * np.nanmean(np.concatenate([member_correct(ds, m)[:, :, j].ravel() for m in trained]))
+    seeds = ", ".join(f"{v:.1f} %" for v in clean[role["attribution"]])
+    counts = verdict_counts(table)
+    return "\n\n".join([
+        f"**Accuracy first.** The members of the {len(trained)} heuristics other than Eq. 8 reach {members:.1f} % "
+        f"on the clean test images and their ensembles {np.mean([clean[m].mean() for m in trained]):.1f} %; the "
+        f"heterogeneous ensemble {clean[HETEROGENEOUS].mean():.1f} %. The paper's ImageNet ensembles: "
+        f"{t2['prediction']} % (prediction diversity), {t2['heterogeneous']} % (heterogeneous).",
+        f"**The attribution loss (Eq. 8)** gave ensembles of {seeds} clean accuracy, seed by seed (the paper: "
+        f"{t2['attribution']} %, with training instabilities); {int(ds['diverged'].sum())} training(s) stopped on a "
+        "non-finite loss.",
+        f"**Verdicts:** {counts['agrees']} rows agree, {counts['disagrees']} disagree, {counts['inconclusive']} are "
+        f"inconclusive, of {len(table)}."])
+
+
 def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
     return {v: int((table["verdict"] == v).sum()) for v in ("agrees", "disagrees", "inconclusive")}
 
@@ -560,4 +583,4 @@ def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
 __all__ = ["accuracy_table", "accuracy_frame", "versus_table", "training_table", "equitability_table",
            "attribution_table", "cka_table", "lm_table", "coincidence_frame", "difficulty_frame", "claims_table",
            "claim_estimates", "seeds_images", "difference", "LMStats", "lm_estimates", "own_rule", "methods",
-           "verdict_counts"]
+           "verdict_counts", "discussion"]

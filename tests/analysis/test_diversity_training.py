@@ -31,7 +31,7 @@ def brute_force(fails, groups, blocks=None):
     theta = {g: f[[k for k in range(m) if groups[k] == g]].mean(0) for g in labels}
     covs = [np.mean((theta[a] - theta[a].mean()) * (theta[b] - theta[b].mean()))
             for ia, a in enumerate(labels) for b in labels[ia + 1:]]
-    return {"excess_gap": 100 * (np.mean(diff) - np.mean(same)), "cov_between": 1e4 * np.mean(covs),
+    return {"excess_gap": 100 * (np.mean(diff) - np.mean(same)), "cov_between": np.mean(covs),
             "prediction_gain": 100 * (np.abs(obs - ind).mean() - np.abs(obs - lm).mean()),
             "lm_error": 100 * np.abs(obs - lm).mean()}
 
