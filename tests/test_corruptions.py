@@ -255,3 +255,18 @@ def test_cuda_gives_the_cpu_images(name):
     assert cuda.is_cuda and cuda.dtype == torch.uint8
     diff = np.abs(cuda.cpu().numpy().astype(int) - cpu)
     assert diff.mean() < 0.05 and (diff > 2).mean() < 0.005
+
+
+def test_subset_positions_are_a_seeded_spread_not_the_first_images():
+    from sat_lib.experiments.corruptions import one_per_class, subset_positions
+
+    pos = subset_positions(1000, 200, seed=0)
+    assert len(set(pos)) == 200 and (np.diff(pos) > 0).all() and pos.max() > 800
+    np.testing.assert_array_equal(pos, subset_positions(1000, 200, seed=0))
+    assert not np.array_equal(pos, subset_positions(1000, 200, seed=1))
+    np.testing.assert_array_equal(subset_positions(5, 5, seed=0), np.arange(5))
+    with pytest.raises(ValueError, match="between 1 and"):
+        subset_positions(5, 6, seed=0)
+    labels = np.repeat(np.arange(4), 5)  # stored class by class
+    shown = one_per_class(labels, 6)
+    assert labels[shown].tolist() == [0, 1, 2, 3, 0, 1]

@@ -661,7 +661,9 @@ def diversity_ensembles() -> nbformat.NotebookNode:
             "**Here**, the `pool` is 14 of the SAT chapter's CIFAR-10 models (its stored weights, not retrained) of "
             "five families, on `n_images` test images clean and corrupted as in the corruptions chapter (the paper's "
             "four corruptions at its strengths). Each model is computed once — logits on every set, signed Saliency "
-            "maps (captum) on the first `attribution_images` images of every set and Integrated Gradients at each of "
+            "maps (captum) on `attribution_images` of them (a seeded random subset: the test split here is stored "
+            "class by class, so the first images of the draw would be one or two classes) in every set and "
+            "Integrated Gradients at each of "
             "`ig_steps` on the clean ones, kept in the cache — and every ensemble is combined from those. Eq. 7 is "
             "computed on unit-normalised maps ($1-\\lVert\\bar u\\rVert^2$, in $[0, 1]$: the paper plots a "
             "\"normalized\" metric without defining it, and raw gradients differ in scale between architectures); "
@@ -790,13 +792,14 @@ def diversity_training() -> nbformat.NotebookNode:
         hidden("display(analysis.equitability_table(ds, n_boot=cfg.n_boot))", ["output_scroll"]),
         new_markdown_cell("## Fig. 11: attribution maps\n\nSaliency maps (|gradient| of the true class, maximum "
                           "over colour channels, each scaled to its maximum) of the members of the three ensembles "
-                          "(seed of the first ensemble) on the first test images; then Eq. 7 for every ensemble on "
-                          "the first `attribution_images` clean images, on unit-norm maps (in [0, 1]) and raw."),
+                          "(seed of the first ensemble) on `shown_images` test images, one per class in turn; then "
+                          "Eq. 7 for every ensemble on `attribution_images` clean images (a seeded random subset of "
+                          "the draw), on unit-norm maps (in [0, 1]) and raw."),
         hidden("test = project_config().load_data(cfg.matrix_config().dataset, 'test')\n"
                "plots.show(figures.fig11(ds, test.images[ds['shown'].values]))"),
         hidden("display(analysis.attribution_table(ds, n_boot=cfg.n_boot))"),
         new_markdown_cell("## Fig. 12: layer similarity\n\nLinear CKA between every weight layer of the first "
-                          "member (rows) and of the second (columns) on `cka_images` clean images, for the "
+                          "member (rows) and of the second (columns) on `cka_images` clean images (a seeded random subset), for the "
                           "independent, prediction-diversity, attribution-diversity and heterogeneous ensembles; "
                           "then the maps' means for every heuristic (mean over seeds)."),
         hidden("plots.show(figures.fig12(ds))"),

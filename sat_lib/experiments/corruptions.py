@@ -95,6 +95,30 @@ def sample_indices(n_test: int, n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_test, size=n, replace=False))
 
 
+def subset_positions(n: int, k: int, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded random ``k`` of the ``n`` drawn images (all of them when k = n). The draw is
+    sorted by test index and a test split may be stored class by class (the CIFAR-10 copy here is), so "the first
+    k images of the draw" would be one or two classes; chapters that use part of the draw take this instead."""
+    if not 0 < k <= n:
+        raise ValueError(f"subset_positions: k = {k} must be between 1 and the draw's {n} images")
+    if k == n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng([seed, n, k]).choice(n, size=k, replace=False))
+
+
+def one_per_class(labels: np.ndarray, k: int) -> np.ndarray:
+    """Positions (into ``labels``) of ``k`` images, the first of each class in turn (classes in order of first
+    appearance, then the next of each), so a figure of k images shows as many classes as it can."""
+    labels = np.asarray(labels)
+    queues = {c: list(np.flatnonzero(labels == c)) for c in dict.fromkeys(labels.tolist())}
+    out: list[int] = []
+    while len(out) < min(k, len(labels)):
+        for q in queues.values():
+            if q and len(out) < k:
+                out.append(int(q.pop(0)))
+    return np.array(out, dtype=np.int64)
+
+
 def corrupted_path(dataset: str, name: str, severity: float, seed: int, idx: np.ndarray) -> Path:
     key = hashlib.sha256(idx.tobytes()).hexdigest()[:12]
     return project_config().cache_dir / "corrupted" / dataset / f"{name}-{severity:g}-seed{seed}-{key}.npy"

@@ -8,7 +8,7 @@ attribution diversity (Eq. 7), the mean member accuracy and the total parameter 
 
 Work is per model, never per ensemble: each model is one job (``Executor.map``) that computes its logits on every
 set and its attribution maps — captum ``Saliency`` (signed) of the true-class logit on the first
-``attribution_images`` images of every set, and ``IntegratedGradients`` at each of ``ig_steps`` on the clean
+``attribution_images`` images (a seeded random subset of the draw, ``subset_positions``) of every set, and ``IntegratedGradients`` at each of ``ig_steps`` on the clean
 ones — once, and keeps them in the cache (``attributions/``, never committed). The ensembles are then combined
 from those stored outputs in this process; the result keeps only per-ensemble scores, per-model predictions and
 the pairwise scores of Fig. 9.
@@ -32,12 +32,12 @@ from sat_lib.config import project_config
 from sat_lib.executor import Executor
 from sat_lib.experiments._chapter import (Chapter, cached, check_zoo_and_dataset, register, resolve_params,
                                           upstream_keys)
-from sat_lib.experiments.corruptions import corrupted_path, corrupted_set, sample_indices
+from sat_lib.experiments.corruptions import corrupted_path, corrupted_set, sample_indices, subset_positions
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
 
-VERSION = 1
-OUTPUTS_VERSION = 1          # the per-model cache files' layout (logits and attribution maps)
+VERSION = 2   # 2: attribution maps on a seeded random subset of the draw, not its first images (one or two classes)
+OUTPUTS_VERSION = 2          # the per-model cache files' layout (logits and attribution maps)
 CLEAN = "clean"
 CONSENSUS = ("averaging", "vote")
 SALIENCY = "saliency"
@@ -59,7 +59,7 @@ class Config(ChapterConfig):
     sets: tuple[str, ...] = ("clean", "plasma_noise@4", "checkerboard_cutout@4", "water_drop@7", "lines@1.6")
     consensus: tuple[str, ...] = CONSENSUS  # averaging (mean of logits) and majority vote (seeded tie-breaks)
     n_images: int = 1000            # test images, one seeded draw, clean and corrupted
-    attribution_images: int = 200   # the first this many of them get attribution maps
+    attribution_images: int = 200   # this many of them (a seeded random subset) get attribution maps
     ig_steps: tuple[int, ...] = (2, 10, 50)  # Integrated Gradients' step counts compared with Saliency (Fig. 9)
     seed: int = 0
     n_boot: int = 2000
@@ -150,7 +150,7 @@ def outputs_path(spec: dict, weights: Path | None) -> Path:
                          "keyed; set a cache folder (data.cache_dir or SAT_CACHE_DIR)")
     parts = [OUTPUTS_VERSION, weights.name, spec["labels"], [Path(p).name if p else None for p in spec["paths"]],
              hashlib.sha256(np.asarray(spec["idx"], dtype=np.int64).tobytes()).hexdigest(),
-             spec["attribution_images"], spec["ig_steps"]]
+             spec["attribution_positions"], spec["ig_steps"]]
     key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
     return (project_config().cache_dir / "attributions" / spec["model"]["dataset"]
             / f"{spec['model']['name']}-{key}.pt")
@@ -189,20 +189,20 @@ def _timed(fn, *args, **kwargs):
 
 
 def model_outputs(model: torch.nn.Module, sets: list[torch.Tensor], labels: np.ndarray, spec: dict) -> dict:
-    """Logits on every set (S, n, C), Saliency maps on the first ``attribution_images`` images of every set
+    """Logits on every set (S, n, C), Saliency maps on the first ``attribution_images`` images (a seeded random subset of the draw, ``subset_positions``) of every set
     (S, k, C, H, W), IG maps at each step count on the clean ones (T, k, C, H, W), and the seconds each
     attribution method took for one set's maps (1 + T), after an untimed warm-up call."""
     from sat_lib.train import logits
 
-    k = spec["attribution_images"]
-    target = torch.as_tensor(labels[:k], dtype=torch.int64)
+    pos = torch.as_tensor(spec["attribution_positions"], dtype=torch.int64)
+    target = torch.as_tensor(labels[pos.numpy()], dtype=torch.int64)
     clean = spec["labels"].index(CLEAN)
     out_logits = torch.stack([logits(model, x, precision=spec["model"]["precision"]).cpu() for x in sets])
     attribute(model, sets[clean][:1], target[:1])  # warm-up: first-call costs are no method's
-    saliency, sal_seconds = _timed(lambda: torch.stack([attribute(model, x[:k], target) for x in sets]))
+    saliency, sal_seconds = _timed(lambda: torch.stack([attribute(model, x[pos], target) for x in sets]))
     ig, seconds = [], [sal_seconds / len(sets)]
     for steps in spec["ig_steps"]:
-        maps, s = _timed(attribute, model, sets[clean][:k], target, steps)
+        maps, s = _timed(attribute, model, sets[clean][pos], target, steps)
         ig.append(maps)
         seconds.append(s)
     shape = (0, *saliency.shape[1:])
@@ -340,7 +340,8 @@ def job_specs(cfg: Config, mc, idx: np.ndarray, labels: list[str], paths: list[s
     from sat_lib.experiments.sat_matrix import _spec
 
     return [{"model": _spec(mc, n), "idx": idx.tolist(), "labels": labels, "paths": paths,
-             "attribution_images": cfg.attribution_images, "ig_steps": list(cfg.ig_steps)} for n in cfg.pool]
+             "attribution_positions": subset_positions(len(idx), cfg.attribution_images, cfg.seed).tolist(),
+             "ig_steps": list(cfg.ig_steps)} for n in cfg.pool]
 
 
 def corrupted_paths(cfg: Config, dataset: str, idx: np.ndarray) -> list[str | None]:
@@ -375,9 +376,13 @@ def compute(cfg: Config) -> xr.Dataset:
     sc = ensemble_scores(out, y, members, n_params, cfg)
     ps = pair_scores(out, labels.index(CLEAN))
     combine_seconds = time.perf_counter() - t1
-    return result_dataset(cfg, mc, test, idx, labels, members, sc, ps, out, done, get_zoo(mc.zoo),
-                          attrs={"executor": scheduler, "combine_seconds": combine_seconds,
-                                 "wall_seconds": time.perf_counter() - t0})
+    ds = result_dataset(cfg, mc, test, idx, labels, members, sc, ps, out, done, get_zoo(mc.zoo),
+                        attrs={"executor": scheduler, "combine_seconds": combine_seconds,
+                               "wall_seconds": time.perf_counter() - t0})
+    attributed = np.zeros(len(idx), dtype=np.int8)
+    attributed[subset_positions(len(idx), cfg.attribution_images, cfg.seed)] = 1
+    ds["attributed"] = ("image", attributed, {"long_name": "1: the image has attribution maps (a seeded subset)"})
+    return ds
 
 
 def result_dataset(cfg: Config, mc, test, idx, labels, members, sc, ps, out, done, zoo, attrs: dict) -> xr.Dataset:

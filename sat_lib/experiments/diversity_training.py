@@ -11,9 +11,11 @@ Every ensemble is one job (``Executor.map``), resumable: its weights are cached 
 and a rerun only evaluates. A job returns each member's predictions on the clean test images and the paper's four
 corrupted copies of them — the images and sets of the corruptions chapter's result, whose zoo predictions the
 Littlewood–Miller analysis also reads — the ensemble's predictions under each consensus rule, each member's
-signed captum Saliency maps on the first ``attribution_images`` clean images (their per-image attribution
-diversity, Eq. 7, raw and on unit-norm maps; the maps of the first ``shown_images`` for Fig. 11), and the
-layer-by-layer linear CKA map between its first two members (Fig. 12).
+signed captum Saliency maps on ``attribution_images`` clean images (their per-image attribution diversity, Eq. 7,
+raw and on unit-norm maps; the maps of ``shown_images`` of them, one per class in turn, for Fig. 11), and the
+layer-by-layer linear CKA map between its first two members on ``cka_images`` clean images (Fig. 12). Each of these
+subsets is a seeded random draw from the test images (``subset_positions``): the draw is sorted by test index and
+the CIFAR-10 copy is stored class by class, so its first images would be one or two classes.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from sat_lib.experiments._chapter import (Chapter, cached, check_zoo_and_dataset
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
 
-VERSION = 1
+VERSION = 2   # 2: attribution maps, CKA and Fig. 11 on seeded random subsets of the draw, not its first images
 CLEAN = "clean"
 HETEROGENEOUS = "heterogeneous"
 RULES = ("average", "median", "geometric", "vote")  # every ensemble is scored under each consensus rule
@@ -65,9 +67,9 @@ class Config(ChapterConfig):
     heterogeneous: tuple[str, ...] = ("vgg_c32", "xcit_nano_p8_d6", "convmixer_128_6_p4")  # stored zoo models
     attribution_method: str = "attribution"   # the "attribution diversity" ensemble of Table 2, Figs. 11–12
     prediction_method: str = "gncl@average"   # the "prediction diversity" ensemble of Table 2, Figs. 11–12
-    attribution_images: int = 200       # Saliency maps of every member on the first this many clean images
-    shown_images: int = 8               # of which Fig. 11 shows this many
-    cka_images: int = 500               # clean images of the layer-by-layer CKA maps (Fig. 12)
+    attribution_images: int = 200       # Saliency maps of every member on this many clean images (seeded subset)
+    shown_images: int = 8               # of which Fig. 11 shows this many, one per class in turn
+    cka_images: int = 500               # clean images (seeded subset) of the layer-by-layer CKA maps (Fig. 12)
     max_layers: int = 12                # weight layers per model in a CKA map (evenly spaced)
     n_boot: int = 2000
 
@@ -92,6 +94,11 @@ class Config(ChapterConfig):
         if len(self.heterogeneous) < 2 or len(set(self.heterogeneous)) != len(self.heterogeneous):
             raise ValueError(f"parameter 'heterogeneous' must name at least 2 different zoo models, got "
                              f"{list(self.heterogeneous)}")
+        n = self.corruptions_config().n_images
+        for name in ("attribution_images", "cka_images"):
+            if getattr(self, name) > n:
+                raise ValueError(f"parameter {name!r} = {getattr(self, name)} exceeds the {n} test images of the "
+                                 f"corruptions profile {self.corruptions_profile!r}")
         mc = self.matrix_config()
         check_zoo_and_dataset(mc.zoo, (self.arch, *self.heterogeneous), mc.dataset)
         outside = [m for m in self.heterogeneous if mc.models and m not in mc.models]
@@ -190,8 +197,8 @@ def ensemble_job(spec: dict) -> dict:
     idx = np.asarray(spec["idx"], dtype=np.int64)
     test = project_config().load_data(spec["dataset"], "test")
     y = test.labels[idx]
-    m, s, n, k, shown, layers = (spec["size"], len(spec["paths"]), len(idx), spec["attribution_images"],
-                                 spec["shown_images"], spec["max_layers"])
+    m, s, n, k, shown, layers = (spec["size"], len(spec["paths"]), len(idx), len(spec["attribution_positions"]),
+                                 len(spec["shown_positions"]), spec["max_layers"])
     c, h, w = test.channels, test.image_size, test.image_size
     out = {"pred": np.full((m, s, n), -1, np.int8), "ens_pred": np.full((len(RULES), s, n), -1, np.int8),
            "variance": np.full((2, k), np.nan), "maps": np.full((m, shown, c, h, w), np.nan, np.float32),
@@ -205,12 +212,14 @@ def ensemble_job(spec: dict) -> dict:
     out["pred"] = member_logits.argmax(-1).numpy().astype(np.int8)
     out["ens_pred"] = np.stack([np.stack([consensus_predictions(member_logits[:, j], rule).numpy()
                                           for j in range(s)]) for rule in RULES]).astype(np.int8)
-    target = torch.as_tensor(y[:k], dtype=torch.int64)
-    maps = torch.stack([attribute(mod, sets[0][:k], target) for mod in members])  # (M, k, C, H, W), signed
+    attr, shown_pos, cka_pos = (np.asarray(spec[key], dtype=np.int64) for key in
+                                ("attribution_positions", "shown_positions", "cka_positions"))
+    target = torch.as_tensor(y[attr], dtype=torch.int64)
+    maps = torch.stack([attribute(mod, sets[0][attr], target) for mod in members])  # (M, k, C, H, W), signed
     out["variance"] = np.stack([attribution_variance(maps, normalize=norm, reduce="none").numpy()
                                 for norm in (False, True)])
-    out["maps"] = maps[:, :shown].numpy()
-    out["cka"] = cka_map(members[0], members[1], sets[0][:spec["cka_images"]], layers)
+    out["maps"] = maps[:, shown_pos].numpy()
+    out["cka"] = cka_map(members[0], members[1], sets[0][cka_pos], layers)
     out["n_params"] = sum(p.numel() for mod in members for p in mod.parameters())
     acc = (out["ens_pred"][0] == y).mean(-1)
     out["eval_seconds"] = time.perf_counter() - t0 - (0.0 if info["from_cache"] else info["train_seconds"])
@@ -221,13 +230,23 @@ def ensemble_job(spec: dict) -> dict:
 
 # ------------------------------------------------------------------------------------------------- the chapter
 
-def _job_specs(cfg: Config, idx: np.ndarray, paths: list, set_labels: list[str]) -> list[dict]:
+def subsets(cfg: Config, n: int, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Positions in the draw of the attribution images, of the ones Fig. 11 shows (one per class in turn, among
+    the attribution images) and of the CKA images: seeded random subsets (``subset_positions``)."""
+    from sat_lib.experiments.corruptions import one_per_class, subset_positions
+
+    attribution = subset_positions(n, cfg.attribution_images, cfg.seeds[0])
+    return {"attribution": attribution, "shown": attribution[one_per_class(labels[attribution], cfg.shown_images)],
+            "cka": subset_positions(n, cfg.cka_images, cfg.seeds[0] + 1)}
+
+
+def _job_specs(cfg: Config, idx: np.ndarray, paths: list, set_labels: list[str], labels: np.ndarray) -> list[dict]:
     from sat_lib.experiments.sat_matrix import _spec
 
     mc = cfg.matrix_config()
     common = {"dataset": mc.dataset, "idx": idx.tolist(), "paths": paths, "sets": set_labels, "size": cfg.size,
-              "attribution_images": cfg.attribution_images, "shown_images": cfg.shown_images,
-              "cka_images": cfg.cka_images, "max_layers": cfg.max_layers}
+              **{f"{k}_positions": v.tolist() for k, v in subsets(cfg, len(idx), labels).items()},
+              "max_layers": cfg.max_layers}
     specs = []
     for method, seed in ensemble_labels(cfg):
         name = f"{method}/seed{seed}"
@@ -265,13 +284,14 @@ def compute(cfg: Config) -> xr.Dataset:
         corrupted_set(mc.dataset, str(corruption), float(severity), cc.seed, idx)
         paths.append(str(corrupted_path(mc.dataset, str(corruption), float(severity), cc.seed, idx)))
     t0 = time.perf_counter()
-    specs = _job_specs(cfg, idx, paths, paper_sets)
+    test = project_config().load_data(mc.dataset, "test")
+    specs = _job_specs(cfg, idx, paths, paper_sets, test.labels[idx])
     with Executor() as ex:
         done = ex.map(ensemble_job, specs, desc="diversity-training", names=[s["name"] for s in specs])
         scheduler = ex.last_scheduler
     labels = ensemble_labels(cfg)
     m = cfg.size
-    test = project_config().load_data(mc.dataset, "test")
+    where = subsets(cfg, len(idx), test.labels[idx])
     stack = lambda key, fill=None: np.stack([r[key] if fill is None else _pad_members(r[key], m, fill)  # noqa: E731
                                              for r in done])
     member_names = [[f"{cfg.arch}#{i}" for i in range(m)] if meth != HETEROGENEOUS
@@ -303,8 +323,8 @@ def compute(cfg: Config) -> xr.Dataset:
                 "member_name": (("ensemble", "member"), np.array(member_names)),
                 "set": paper_sets, "corruption": ("set", zoo_ds.corruption.values),
                 "severity": ("set", zoo_ds.severity.values), "rule": list(RULES), "image": idx,
-                "norm": ["raw", "unit"], "attr_image": idx[:cfg.attribution_images],
-                "shown": idx[:cfg.shown_images], "epoch": np.arange(1, cfg.epochs + 1),
+                "norm": ["raw", "unit"], "attr_image": idx[where["attribution"]],
+                "shown": idx[where["shown"]], "cka_image": idx[where["cka"]], "epoch": np.arange(1, cfg.epochs + 1),
                 "model": zoo_ds.model.values, "family": ("model", zoo_ds.family.values),
                 "channel": np.arange(test.channels), "row": np.arange(test.image_size),
                 "col": np.arange(test.image_size), "layer_a": np.arange(cfg.max_layers),

@@ -99,7 +99,7 @@ def test_a_diverged_training_is_recorded_not_raised(smoke, monkeypatch):
     from sat_lib.experiments.corruptions import run as corruptions_run
 
     zoo = corruptions_run(cfg.corruptions_config(), mode="cache_only")
-    spec = D._job_specs(cfg, zoo["image"].values, [None] * 5, ["clean"] * 5)[0]
+    spec = D._job_specs(cfg, zoo["image"].values, [None] * 5, ["clean"] * 5, zoo["label"].values)[0]
     out = D.ensemble_job(spec)
     assert out["diverged"] and (out["pred"] == -1).all() and math.isnan(out["train_seconds"])
 
@@ -143,7 +143,20 @@ def test_analysis_tables_render(smoke):
     ({"heterogeneous": ("tiny_cnn",)}, "at least 2 different"),
     ({"shown_images": 50}, "exceeds attribution_images"),
     ({"arch": "resnet99"}, "resnet99"),
+    ({"cka_images": 5000}, "exceeds the 120 test images"),
 ])
+
+
+def test_subsets_of_the_draw_span_its_classes(smoke):
+    cfg, ds, _, _ = smoke
+    labels = ds["label"].values
+    where = D.subsets(cfg, len(labels), labels)
+    assert len(where["attribution"]) == cfg.attribution_images and len(where["cka"]) == cfg.cka_images
+    assert set(where["shown"]) <= set(where["attribution"])
+    shown = labels[where["shown"]]
+    assert len(set(shown)) == min(cfg.shown_images, len(set(labels[where["attribution"]])))
+    np.testing.assert_array_equal(ds["attr_image"].values, ds["image"].values[where["attribution"]])
+    np.testing.assert_array_equal(ds["shown"].values, ds["image"].values[where["shown"]])
 def test_bad_parameters_are_named(override, message):
     with pytest.raises((ParameterError, ValueError, KeyError), match=message):
         resolve_params("diversity-training", "smoke", overrides=override)
