@@ -218,7 +218,7 @@ def ensemble_job(spec: dict) -> dict:
     maps = torch.stack([attribute(mod, sets[0][attr], target) for mod in members])  # (M, k, C, H, W), signed
     out["variance"] = np.stack([attribution_variance(maps, normalize=norm, reduce="none").numpy()
                                 for norm in (False, True)])
-    out["maps"] = maps[:, shown_pos].numpy()
+    out["maps"] = maps[:, np.searchsorted(attr, shown_pos)].numpy()  # shown ⊂ attribution images (both sorted)
     out["cka"] = cka_map(members[0], members[1], sets[0][cka_pos], layers)
     out["n_params"] = sum(p.numel() for mod in members for p in mod.parameters())
     acc = (out["ens_pred"][0] == y).mean(-1)

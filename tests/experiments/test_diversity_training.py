@@ -157,6 +157,25 @@ def test_subsets_of_the_draw_span_its_classes(smoke):
     assert len(set(shown)) == min(cfg.shown_images, len(set(labels[where["attribution"]])))
     np.testing.assert_array_equal(ds["attr_image"].values, ds["image"].values[where["attribution"]])
     np.testing.assert_array_equal(ds["shown"].values, ds["image"].values[where["shown"]])
+
+
+def test_the_shown_maps_are_those_of_the_shown_images(smoke):
+    """Fig. 11's maps are the members' Saliency maps of the shown images (recomputed here for one member)."""
+    import torch
+
+    from sat_lib.experiments.diversity_ensembles import attribute
+    from sat_lib.experiments.sat_matrix import _spec, _trained
+
+    cfg, ds, _, _ = smoke
+    het = ds.sel(ensemble=ds["ensemble"].values[-1])
+    model = _trained(_spec(cfg.matrix_config(), str(het["member_name"].values[0]))).model
+    from sat_lib.config import project_config
+
+    test = project_config().load_data(cfg.matrix_config().dataset, "test")
+    x = torch.from_numpy(test.images[het["shown"].values]).permute(0, 3, 1, 2).contiguous()
+    y = torch.as_tensor(test.labels[het["shown"].values], dtype=torch.int64)
+    np.testing.assert_allclose(het["maps"].values[0].astype(np.float32), attribute(model, x, y).numpy(),
+                               rtol=1e-2, atol=1e-3)
 def test_bad_parameters_are_named(override, message):
     with pytest.raises((ParameterError, ValueError, KeyError), match=message):
         resolve_params("diversity-training", "smoke", overrides=override)
