@@ -129,24 +129,6 @@ def test_analysis_tables_render(smoke):
     assert len(A.cka_table(ds)) == len(cfg.methods) + 1
 
 
-@pytest.mark.parametrize("override,message", [
-    ({"methods": ("independent", "gncl@mode")}, "unknown consensus rule 'mode'"),
-    ({"methods": ("independent", "gncl")}, "needs a consensus rule"),
-    ({"methods": ("independent@average",)}, "uses no consensus rule"),
-    ({"methods": ("independent", "independent")}, "different methods"),
-    ({"prediction_method": "gncl@median", "methods": ("independent", "attribution")}, "is not one of 'methods'"),
-    ({"lam": 1.5}, r"lam must be \[0, 1\]"),
-    ({"attribution_lam": -1.0}, "lam must be >= 0"),
-    ({"size": 1}, "'size' must be >= 2"),
-    ({"seeds": (0, 0)}, "different seeds"),
-    ({"heterogeneous": ("tiny_cnn", "resnet99")}, "resnet99"),
-    ({"heterogeneous": ("tiny_cnn",)}, "at least 2 different"),
-    ({"shown_images": 50}, "exceeds attribution_images"),
-    ({"arch": "resnet99"}, "resnet99"),
-    ({"cka_images": 5000}, "exceeds the 120 test images"),
-])
-
-
 def test_subsets_of_the_draw_span_its_classes(smoke):
     cfg, ds, _, _ = smoke
     labels = ds["label"].values
@@ -176,6 +158,24 @@ def test_the_shown_maps_are_those_of_the_shown_images(smoke):
     y = torch.as_tensor(test.labels[het["shown"].values], dtype=torch.int64)
     np.testing.assert_allclose(het["maps"].values[0].astype(np.float32), attribute(model, x, y).numpy(),
                                rtol=1e-2, atol=1e-3)
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"methods": ("independent", "gncl@mode")}, "unknown consensus rule 'mode'"),
+    ({"methods": ("independent", "gncl")}, "needs a consensus rule"),
+    ({"methods": ("independent@average",)}, "uses no consensus rule"),
+    ({"methods": ("independent", "independent")}, "different methods"),
+    ({"prediction_method": "gncl@median", "methods": ("independent", "attribution")}, "is not one of 'methods'"),
+    ({"lam": 1.5}, r"lam must be \[0, 1\]"),
+    ({"attribution_lam": -1.0}, "lam must be >= 0"),
+    ({"size": 1}, "'size' must be >= 2"),
+    ({"seeds": (0, 0)}, "different seeds"),
+    ({"heterogeneous": ("tiny_cnn", "resnet99")}, "resnet99"),
+    ({"heterogeneous": ("tiny_cnn",)}, "at least 2 different"),
+    ({"shown_images": 50}, "exceeds attribution_images"),
+    ({"arch": "resnet99"}, "resnet99"),
+    ({"cka_images": 5000}, "exceeds the 120 test images"),
+])
 def test_bad_parameters_are_named(override, message):
     with pytest.raises((ParameterError, ValueError, KeyError), match=message):
         resolve_params("diversity-training", "smoke", overrides=override)
