@@ -117,32 +117,33 @@ def difference(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: int = 0, 
 
 # ------------------------------------------------------------------------------------------- Fig. 10
 
-def accuracy_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Accuracy (%) of each method's ensembles (own consensus rule) and of their members, per set: mean over
-    seeds with a 95 % interval over seeds × images; the heterogeneous ensemble last."""
-    rows = []
-    for m in [*methods(ds), HETEROGENEOUS]:
-        ens, mem = ensemble_correct(ds, m), member_correct(ds, m)
-        row = {"method": m, "consensus": own_rule(m), "seeds": ens.shape[0],
-               "diverged": int(_of(ds, m)["diverged"].sum())}
-        for j, s in enumerate(ds["set"].values):
-            est = seeds_images([ens[:, j]], lambda x: 100 * _mean(x[0]), n_boot, seed)
-            row[f"{s}: ensemble (%)"] = est.text(".1f")
-            row[f"{s}: members (%)"] = round(100 * _mean(mem[:, :, j]), 1)
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
-
-
 def accuracy_frame(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Long form for Fig. 10: method, set, ensemble accuracy (%) with its interval, mean member accuracy (%)."""
+    """Long form for Fig. 10: method, set, ensemble accuracy (%) with its interval over seeds × images (and how
+    many units it resampled), mean member accuracy (%)."""
     rows = []
     for m in [*methods(ds), HETEROGENEOUS]:
         ens, mem = ensemble_correct(ds, m), member_correct(ds, m)
         for j, s in enumerate(ds["set"].values):
             est = seeds_images([ens[:, j]], lambda x: 100 * _mean(x[0]), n_boot, seed)
             rows.append({"method": m, "set": str(s), "accuracy": est.value, "low": est.low, "high": est.high,
-                         "members": 100 * _mean(mem[:, :, j])})
+                         "units": est.n, "members": 100 * _mean(mem[:, :, j])})
     return pd.DataFrame(rows)
+
+
+def accuracy_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Accuracy (%) of each method's ensembles (own consensus rule) and of their members, per set: mean over
+    seeds with a 95 % interval over seeds × images (``accuracy_frame``, one row per method); the heterogeneous
+    ensemble last."""
+    f = accuracy_frame(ds, n_boot, seed)
+    rows = []
+    for m, g in f.groupby("method", sort=False):
+        e = _of(ds, m)
+        row = {"method": m, "consensus": own_rule(m), "seeds": e.sizes["ensemble"], "diverged": int(e["diverged"].sum())}
+        for r in g.itertuples():
+            row[f"{r.set}: ensemble (%)"] = Estimate(r.accuracy, r.low, r.high, SEEDS_IMAGES, r.units).text(".1f")
+            row[f"{r.set}: members (%)"] = round(r.members, 1)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
 
 
 def versus_table(ds: xr.Dataset, baseline: str = "independent", n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -429,17 +430,28 @@ def lm_table(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["methodologies", "set"])
 
 
-def difficulty_frame(ds: xr.Dataset, set_name: str = CLEAN) -> pd.DataFrame:
-    """θ(x) of every methodology on one set (columns: families, then heuristics), one row per image."""
+def methodologies(ds: xr.Dataset) -> list[tuple[np.ndarray, list[str], str]]:
+    """(failures (models, sets, images), design group of each model, kind) of the zoo's architecture families
+    ("family") and of the training heuristics' members ("heuristic")."""
+    (zf, _, zg), (mf, _, mg) = zoo_failures(ds), method_failures(ds)
+    return [(zf, zg, "family"), (mf, mg, "heuristic")]
+
+
+def _difficulties(groups_of: list[tuple[np.ndarray, list[str], str]], j: int) -> pd.DataFrame:
     from sat_lib.measures.theory import difficulty_functions
 
-    j = list(ds["set"].values).index(set_name)
     cols = {}
-    for fails, _, groups in (zoo_failures(ds), method_failures(ds)):
+    for fails, groups, _ in groups_of:
         for g in dict.fromkeys(groups):
             sel = np.array([x == g for x in groups])
             cols[g] = difficulty_functions(fails[sel, j]).numpy()
-    return pd.DataFrame(cols, index=pd.Index(ds["image"].values, name="image"))
+    return pd.DataFrame(cols)
+
+
+def difficulty_frame(ds: xr.Dataset, set_name: str = CLEAN) -> pd.DataFrame:
+    """θ(x) of every methodology on one set (columns: families, then heuristics), one row per image."""
+    th = _difficulties(methodologies(ds), list(ds["set"].values).index(set_name))
+    return th.set_index(pd.Index(ds["image"].values, name="image"))
 
 
 def coincidence_frame(ds: xr.Dataset) -> pd.DataFrame:
@@ -449,11 +461,11 @@ def coincidence_frame(ds: xr.Dataset) -> pd.DataFrame:
 
     from sat_lib.measures.theory import coincident_failure
 
+    groups_of = methodologies(ds)  # the failures once, for every set
+    kinds = {g: kind for _, groups, kind in groups_of for g in groups}
     rows = []
-    for s in ds["set"].values:
-        th = difficulty_frame(ds, str(s))
-        kinds = {g: "family" for g in dict.fromkeys(zoo_failures(ds)[2])}
-        kinds.update({g: "heuristic" for g in dict.fromkeys(method_failures(ds)[2])})
+    for j, s in enumerate(ds["set"].values):
+        th = _difficulties(groups_of, j)
         for a, b in [(a, b) for a in th.columns for b in th.columns if a <= b and kinds[a] == kinds[b]]:
             c = coincident_failure(torch.tensor(th[a].to_numpy()), torch.tensor(th[b].to_numpy()))
             rows.append({"set": str(s), "kind": kinds[a], "A": a, "B": b, "same": a == b,

@@ -269,6 +269,7 @@ def _pad_members(arr: np.ndarray, m: int, fill) -> np.ndarray:
 
 
 def compute(cfg: Config) -> xr.Dataset:
+    from sat_lib.experiments.corruptions import corrupted_path, corrupted_set
     from sat_lib.experiments.corruptions import run as corruptions_run
 
     cc = cfg.corruptions_config()
@@ -276,7 +277,6 @@ def compute(cfg: Config) -> xr.Dataset:
     paper_sets = [str(s) for s, kind in zip(zoo_ds.set.values, zoo_ds.kind.values) if kind in ("clean", "paper")]
     zoo_ds = zoo_ds.sel(set=paper_sets)
     idx = np.asarray(zoo_ds.image.values, dtype=np.int64)
-    from sat_lib.experiments.corruptions import corrupted_path, corrupted_set
 
     mc = cfg.matrix_config()
     paths: list = [None]
