@@ -40,6 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     _executor_flags(book)
 
     sub.add_parser("toc", help="regenerate book/_toc.yml from the chapter registry")
+
+    retime = sub.add_parser("retime", help="redo some models' stored work on a quiet machine and, when it is "
+                                            "bit-identical apart from timings, keep the new timings (sat_lib.retime)")
+    retime.add_argument("chapter")
+    retime.add_argument("models", nargs="+", help="model labels as the chapter's result names them")
+    retime.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="override one parameter (repeatable), as for run")
+    retime.add_argument("--profile", choices=PROFILES)
+    retime.add_argument("--scratch", help="folder for the redone work (default: retime/<chapter> in the cache; kept "
+                                          "when anything differs, so a rerun resumes)")
+    retime.add_argument("--dry-run", action="store_true", help="redo and compare, replace nothing")
     return p
 
 
@@ -106,14 +117,19 @@ def _short(v) -> str:
     return s
 
 
-def _cmd_run(args) -> int:
-    from sat_lib.runner import run_chapter
-
+def _overrides(args) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for name, value in args.param:
         if name in overrides:
             raise ParameterError(f"parameter {name!r} given twice with -p")
         overrides[name] = value
+    return overrides
+
+
+def _cmd_run(args) -> int:
+    from sat_lib.runner import run_chapter
+
+    overrides = _overrides(args)
     _apply_executor_flags(args)
     out = run_chapter(args.chapter, profile=args.profile, overrides=overrides, mode=args.mode)
     print(f"wrote {out}; `jupyter-book build book` shows it")
@@ -144,7 +160,33 @@ def _cmd_toc(args) -> int:
     return 0
 
 
-COMMANDS = {"list": _cmd_list, "run": _cmd_run, "book": _cmd_book, "toc": _cmd_toc}
+def _cmd_retime(args) -> int:
+    import shutil
+    from pathlib import Path
+
+    from sat_lib import retime
+    from sat_lib.experiments import resolve_params
+
+    retime.RETIMERS[args.chapter]  # an unknown chapter fails before anything runs
+    cfg = resolve_params(args.chapter, args.profile, _overrides(args))
+    scratch = Path(args.scratch) if args.scratch else project_config().cache_dir / "retime" / args.chapter
+    outcomes = retime.redo(args.chapter, cfg, args.models, scratch)
+    print(retime.summary(outcomes))
+    if args.dry_run:
+        bad = [d for o in outcomes for d in o.differences]
+        print("\n".join(bad) if bad else "bit-identical apart from timings; --dry-run: nothing replaced")
+        return 1 if bad else 0
+    try:
+        retime.apply(outcomes)
+    except retime.RetimeMismatch as err:
+        print(f"sat-companion: {err}\n(the redone files stay in {scratch})", file=sys.stderr)
+        return 1
+    shutil.rmtree(scratch)
+    print(f"replaced {len(outcomes)} stored files; now `sat-companion run {args.chapter} --recompute`")
+    return 0
+
+
+COMMANDS = {"list": _cmd_list, "run": _cmd_run, "book": _cmd_book, "toc": _cmd_toc, "retime": _cmd_retime}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -368,16 +368,20 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def run(cfg: Config, mode: str = "auto") -> dict[str, xr.Dataset]:
-    """Every population of this run, by ``Unit.name``: each stored result, or computed and stored in turn."""
+def stored_unit(cfg: Config, unit: Unit, mode: str = "auto") -> xr.Dataset:
+    """One population's stored result, or compute and store it (resumable population by population)."""
     from sat_lib.results import load_or_compute
 
-    pc = project_config()
+    return load_or_compute(cfg.chapter, unit_params(cfg, unit), lambda: compute_unit(cfg, unit), mode=mode,
+                           version=VERSION, results_dir=project_config().results_dir, device=default_device())
+
+
+def run(cfg: Config, mode: str = "auto") -> dict[str, xr.Dataset]:
+    """Every population of this run, by ``Unit.name``: each stored result, or computed and stored in turn."""
     main = {u.name for u in units(cfg.replace(batch_sizes=()))}
     out = {}
     for unit in units(cfg):
-        ds = load_or_compute(cfg.chapter, unit_params(cfg, unit), lambda u=unit: compute_unit(cfg, u), mode=mode,
-                             version=VERSION, results_dir=pc.results_dir, device=default_device())
+        ds = stored_unit(cfg, unit, mode)
         ds.attrs["role"] = "main" if unit.name in main else "batch-study"  # in memory only: depends on the run
         out[unit.name] = ds
     return out

@@ -1,0 +1,301 @@
+"""Re-time stored per-model work on a quiet machine, checked bit for bit.
+
+A chapter records how long each model's training, attack and inversion took where that work first ran. On a
+shared two-core machine another process can inflate such a time several times over, and the chapter's
+"compute fits in N minutes" then describes the contention, not the code. Training, attacks and inversion are
+deterministic on a given machine and thread count, so the work can be done again and *checked*:
+
+1. the chapter's own per-model jobs run again for the chosen models, into a scratch cache and results folder
+   (``SAT_CACHE_DIR`` / ``SAT_RESULTS_DIR`` pointed there; the dataset cache and the per-machine precision
+   calibration are shared, so the same layouts are chosen);
+2. every file they write is compared with the stored file of the same name — every tensor, array, setting and
+   attribute, bit for bit — except the timings and the provenance stamp (commit, versions, creation time);
+3. only when every file matches are the new files (with their new timings and stamp) put in place, atomically;
+   a mismatch changes nothing and names the file and the entry that differ.
+
+Afterwards ``sat-companion run <chapter> --recompute`` rebuilds the chapter's result from the cache, reporting
+the new timings. ``sat-companion retime`` is the command line.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sat_lib._files import atomic_path
+from sat_lib.config import project_config
+from sat_lib.registry import Registry, UnknownNameError
+
+# the provenance stamp a recomputed file legitimately changes (sat_lib.provenance.provenance_attrs)
+STAMP = frozenset({"git_commit", "versions_json", "created_at", "duration_s"})
+# what the scratch cache shares with the stored one instead of recomputing (read-only use)
+SHARED = ("datasets",)
+
+
+def is_timing(name: str) -> bool:
+    """A timing entry: a name ending in ``seconds`` (``seconds``, ``train_seconds``, ``test_invert_seconds``…)."""
+    return str(name).endswith("seconds")
+
+
+class RetimeMismatch(RuntimeError):
+    """Work done again differs from what is stored (beyond timings): nothing was replaced."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Retimer:
+    """How to redo one chapter's per-model work: ``jobs(cfg)`` maps each model's (or population's) label to its
+    job, ``job`` runs one (the chapter's own per-model job, which writes to the cache / results folder in force)."""
+
+    jobs: Callable[[Any], dict[str, Any]]
+    job: Callable[[Any], Any]
+
+
+RETIMERS: Registry[Retimer] = Registry("re-timeable chapter")
+
+
+def _attacked(cfg, specs: dict[str, dict]) -> dict[str, dict]:
+    """SAT model jobs attack the chapter's image sample (``sat_matrix.attack_sample``)."""
+    from sat_lib.experiments import sat_matrix as sm
+
+    sample = sm.attack_sample(cfg, len(project_config().load_data(cfg.dataset, "test")))
+    return {label: {**spec, "sample": sample} for label, spec in specs.items()}
+
+
+def _matrix_jobs(cfg) -> dict[str, dict]:
+    from sat_lib.experiments import sat_matrix as sm
+    from sat_lib.models import get_zoo
+
+    return _attacked(cfg, {n: sm._spec(cfg, n) for n in (list(cfg.models) or list(get_zoo(cfg.zoo).names()))})
+
+
+def _training_jobs(cfg) -> dict[str, dict]:
+    from sat_lib.experiments import sat_matrix as sm
+
+    return _attacked(cfg, {v.label: sm._spec(cfg, v.arch, train=v.train, recipe=v.recipe, label=v.label)
+                           for v in cfg.variants()})
+
+
+def _universality_jobs(cfg) -> dict[str, dict]:
+    from sat_lib.experiments import universality as uni
+
+    return {f"{a}-eps{e:g}-{s}": spec for (s, a, e), spec in uni.model_specs(cfg).items()}
+
+
+def _salience_jobs(cfg) -> dict[str, tuple]:
+    from sat_lib.experiments import salience
+
+    return {unit.name: (cfg, unit) for unit in salience.units(cfg)}
+
+
+def _model_job(spec: dict):
+    from sat_lib.experiments import sat_matrix as sm
+
+    return sm.model_job(spec)
+
+
+def _universality_job(spec: dict):
+    from sat_lib.experiments import universality as uni
+
+    return uni.stored_model_job(spec)
+
+
+def _salience_job(job: tuple):
+    from sat_lib.experiments import salience
+
+    return salience.stored_unit(*job)
+
+
+RETIMERS.register("sat-matrix", Retimer(_matrix_jobs, _model_job))
+RETIMERS.register("sat-training", Retimer(_training_jobs, _model_job))
+RETIMERS.register("universality", Retimer(_universality_jobs, _universality_job))
+RETIMERS.register("salience", Retimer(_salience_jobs, _salience_job))
+
+
+# ------------------------------------------------------------------------------------------ comparison
+
+def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal dtype, shape and values, NaN where the other has NaN."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.is_floating_point() or a.is_complex():
+        return bool(((a == b) | (a.isnan() & b.isnan())).all())
+    return torch.equal(a, b)
+
+
+def _differences(new: Any, old: Any, where: str) -> list[str]:
+    """Where ``new`` and ``old`` (nested dicts / lists / tensors / JSON strings) differ, timings ignored."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        out = [f"{where}.{k}: only in one file" for k in sorted(set(new) ^ set(old), key=str)]
+        for k in sorted(set(new) & set(old), key=str):
+            if not is_timing(k):
+                out += _differences(new[k], old[k], f"{where}.{k}")
+        return out
+    if isinstance(new, np.ndarray) and isinstance(old, np.ndarray) and new.dtype.kind in "biufc":
+        new, old = torch.from_numpy(np.array(new)), torch.from_numpy(np.array(old))
+    if isinstance(new, torch.Tensor) and isinstance(old, torch.Tensor):
+        return [] if _same_tensor(new, old) else [f"{where}: tensors differ"]
+    if isinstance(new, (list, tuple)) and isinstance(old, (list, tuple)):
+        if len(new) != len(old):
+            return [f"{where}: lengths {len(new)} and {len(old)}"]
+        return [d for i, (a, b) in enumerate(zip(new, old)) for d in _differences(a, b, f"{where}[{i}]")]
+    if isinstance(new, str) and isinstance(old, str) and new.startswith("{") and old.startswith("{"):
+        with contextlib.suppress(json.JSONDecodeError):
+            return _differences(json.loads(new), json.loads(old), where)
+    if isinstance(new, np.ndarray) or isinstance(old, np.ndarray):
+        same = np.array_equal(np.asarray(new), np.asarray(old))
+    else:
+        same = bool(new == old) or (new != new and old != old)
+    return [] if same else [f"{where}: {old!r} → {new!r}"]
+
+
+def _timings(obj: Any, where: str = "") -> dict[str, float]:
+    """The timing entries of a nested file content, by dotted path."""
+    if isinstance(obj, str) and obj.startswith("{"):
+        with contextlib.suppress(json.JSONDecodeError):
+            return _timings(json.loads(obj), where)
+    if not isinstance(obj, dict):
+        return {}
+    out: dict[str, float] = {}
+    for k, v in obj.items():
+        path = f"{where}.{k}" if where else str(k)
+        if is_timing(k) and isinstance(v, (int, float, np.number)):
+            out[path] = float(v)
+        else:
+            out.update(_timings(v, path))
+    return out
+
+
+def _read_pt(path: Path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _read_nc(path: Path) -> dict:
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    def values(v):
+        return torch.from_numpy(np.array(v.values)) if v.dtype.kind in "biufc" else v.values.tolist()
+
+    return {"attrs": {k: v for k, v in ds.attrs.items() if k not in STAMP},
+            "coords": {k: values(v) for k, v in ds.coords.items()},
+            "vars": {k: {"values": values(v), "dims": list(v.dims), "attrs": dict(v.attrs)}
+                     for k, v in ds.data_vars.items()}}
+
+
+READERS: dict[str, Callable[[Path], Any]] = {".pt": _read_pt, ".nc": _read_nc}
+
+
+def compare_files(new: Path, old: Path) -> list[str]:
+    """How the file ``new`` differs from ``old``, timings and provenance stamp ignored ([] when it does not)."""
+    reader = READERS[new.suffix]
+    return _differences(reader(new), reader(old), new.name)
+
+
+def file_timings(path: Path) -> dict[str, float]:
+    return _timings(READERS[path.suffix](path))
+
+
+# ------------------------------------------------------------------------------------------ the procedure
+
+@dataclasses.dataclass
+class Outcome:
+    """One file the redone work wrote: its stored counterpart, the differences, and the timings before / after."""
+
+    scratch: Path
+    stored: Path
+    differences: list[str]
+    before: dict[str, float]
+    after: dict[str, float]
+
+    @property
+    def new(self) -> bool:
+        return not self.stored.exists()
+
+
+@contextlib.contextmanager
+def _scratch_environment(scratch: Path) -> Iterator[tuple[Path, Path]]:
+    """Point the project's cache and results at ``scratch``, sharing the dataset cache and the precision
+    calibration store (``sat_lib.precision``: the same layouts, hence the same weights keys) with the stored
+    cache; restore the environment afterwards."""
+    pc = project_config()
+    cache, results = scratch / "cache", scratch / "results"
+    cache.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
+    for name in SHARED:
+        src, dst = pc.cache_dir / name, cache / name
+        if src.exists() and not dst.exists():
+            dst.symlink_to(src.resolve(), target_is_directory=src.is_dir())
+    calibration = os.environ.get("SAT_CALIBRATION_FILE") or str(pc.cache_dir / "calibration.json")
+    saved = {k: os.environ.get(k) for k in ("SAT_CACHE_DIR", "SAT_RESULTS_DIR", "SAT_CALIBRATION_FILE")}
+    os.environ.update({"SAT_CACHE_DIR": str(cache), "SAT_RESULTS_DIR": str(results),
+                       "SAT_CALIBRATION_FILE": calibration})
+    try:
+        yield cache, results
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _written(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()
+                  and p.relative_to(root).parts[0] not in SHARED and not p.name.startswith(".")
+                  and p.suffix in READERS)
+
+
+def redo(chapter: str, cfg, models: list[str], scratch: Path) -> list[Outcome]:
+    """Run ``chapter``'s per-model jobs for ``models`` (labels) into ``scratch`` and compare what they wrote
+    with the stored files. Jobs already done in ``scratch`` are loaded from it, so an interrupted re-timing
+    resumes. Replaces nothing."""
+    retimer = RETIMERS[chapter]
+    jobs = retimer.jobs(cfg)
+    unknown = [m for m in models if m not in jobs]
+    if unknown:
+        raise UnknownNameError(f"{chapter} has no model {unknown[0]!r} at these parameters "
+                               f"(its models: {', '.join(jobs)})")
+    if not models:
+        raise ValueError(f"name the models of {chapter} to re-time (its models: {', '.join(jobs)})")
+    pc = project_config()
+    roots = {"cache": pc.cache_dir, "results": pc.results_dir}
+    with _scratch_environment(Path(scratch)) as (cache, results):
+        for m in models:
+            retimer.job(jobs[m])
+        pairs = [(p, roots[kind] / p.relative_to(root)) for kind, root in (("cache", cache), ("results", results))
+                 for p in _written(root)]
+    return [Outcome(new, old, compare_files(new, old) if old.exists() else [], file_timings(old) if old.exists()
+                    else {}, file_timings(new)) for new, old in pairs]
+
+
+def apply(outcomes: list[Outcome]) -> None:
+    """Put the redone files in place of the stored ones — all of them, or none when any differs."""
+    bad = [d for o in outcomes for d in o.differences]
+    if bad:
+        shown = "\n  ".join(bad[:20]) + (f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else "")
+        raise RetimeMismatch(f"the redone work differs from what is stored; nothing was replaced:\n  {shown}")
+    for o in outcomes:
+        with atomic_path(o.stored, suffix=o.stored.suffix) as tmp:
+            shutil.copyfile(o.scratch, tmp)
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    """One line per timing that changed: file, entry, stored → redone seconds."""
+    lines = []
+    for o in outcomes:
+        for k, after in sorted(o.after.items()):
+            before = o.before.get(k)
+            if before is not None and abs(before - after) > 1e-9:
+                lines.append(f"{o.stored.name}  {k}: {before:.1f} s → {after:.1f} s")
+        if o.new:
+            lines.append(f"{o.stored.name}: not stored before (new file)")
+    return "\n".join(lines) or "no timings changed"

@@ -1,0 +1,124 @@
+"""Re-timing stored work: redone work is compared bit for bit apart from timings; all files or none replaced."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from sat_lib import retime
+from sat_lib.cli import main
+from sat_lib.experiments import resolve_params
+
+
+def _weights(path, w: torch.Tensor, seconds: float):
+    torch.save({"state_dict": {"w": w}, "info": json.dumps({"epoch_loss": [1.0, 0.5], "train_seconds": seconds,
+                                                            "layout": "fp32"})}, path)
+    return path
+
+
+def _result(path, values: np.ndarray, seconds: float, commit: str):
+    xr.Dataset({"accuracy": ("model", values), "train_seconds": ("model", np.full(len(values), seconds))},
+               coords={"model": [f"m{i}" for i in range(len(values))]},
+               attrs={"git_commit": commit, "created_at": commit, "duration_s": seconds, "chapter": "x"}
+               ).to_netcdf(path)
+    return path
+
+
+def test_weights_differing_only_in_time_compare_equal(tmp_path):
+    w = torch.randn(4, 3)
+    a, b = _weights(tmp_path / "a.pt", w, 10.0), _weights(tmp_path / "b.pt", w.clone(), 99.0)
+    assert retime.compare_files(a, b) == []
+    assert retime.file_timings(a) == {"info.train_seconds": 10.0}
+
+
+def test_a_changed_weight_is_named(tmp_path):
+    w = torch.randn(4, 3)
+    v = w.clone()
+    v[0, 0] = torch.nextafter(v[0, 0], torch.tensor(1e9))  # one ulp
+    diff = retime.compare_files(_weights(tmp_path / "a.pt", w, 1.0), _weights(tmp_path / "b.pt", v, 1.0))
+    assert diff == ["a.pt.state_dict.w: tensors differ"]
+
+
+def test_results_compare_without_timings_and_stamp(tmp_path):
+    x = np.array([0.5, np.nan])  # NaN matches NaN
+    a = _result(tmp_path / "a.nc", x, 1.0, "abc")
+    assert retime.compare_files(a, _result(tmp_path / "b.nc", x, 7.0, "def")) == []
+    diff = retime.compare_files(a, _result(tmp_path / "c.nc", x + 1e-7, 1.0, "abc"))
+    assert diff == ["a.nc.vars.accuracy.values: tensors differ"]
+
+
+@pytest.fixture
+def stored(tmp_path, monkeypatch):
+    """A project cache and results folder in tmp holding one smoke model's stored work (as the chapter makes it)."""
+    from sat_lib.experiments import sat_matrix as sm
+
+    monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
+    cfg = resolve_params("sat-matrix", "smoke")
+    sample = sm.attack_sample(cfg, 360)  # the digits test split
+    sm.model_job({**sm._spec(cfg, "tiny_cnn"), "sample": sample})
+    return cfg, tmp_path
+
+
+def test_redone_smoke_model_is_bit_identical_and_replaces_the_timings(stored):
+    cfg, tmp = stored
+    files = sorted((tmp / "cache").rglob("*.pt"))
+    assert {p.parent.name for p in files} >= {"digits"}  # weights and adversarial examples
+    before = {p: retime.file_timings(p) for p in files}
+    outcomes = retime.redo("sat-matrix", cfg, ["tiny_cnn"], tmp / "scratch")
+    assert sorted(o.stored for o in outcomes) == files
+    assert all(o.differences == [] and not o.new for o in outcomes)
+    retime.apply(outcomes)
+    after = {p: retime.file_timings(p) for p in files}
+    assert after == {o.stored: o.after for o in outcomes} and after != before
+
+
+def test_a_mismatch_replaces_nothing(stored):
+    cfg, tmp = stored
+    weights = next((tmp / "cache" / "weights").rglob("*.pt"))
+    blob = torch.load(weights, weights_only=True)
+    key = next(iter(blob["state_dict"]))
+    blob["state_dict"][key] = blob["state_dict"][key] + 1
+    torch.save(blob, weights)
+    snapshot = {p: p.read_bytes() for p in (tmp / "cache").rglob("*.pt")}
+    outcomes = retime.redo("sat-matrix", cfg, ["tiny_cnn"], tmp / "scratch")
+    with pytest.raises(retime.RetimeMismatch, match=f"{weights.name}.state_dict.{key}: tensors differ"):
+        retime.apply(outcomes)
+    assert {p: p.read_bytes() for p in (tmp / "cache").rglob("*.pt")} == snapshot
+
+
+def test_cli_retimes_and_removes_its_scratch(stored, capsys):
+    cfg, tmp = stored
+    assert main(["retime", "sat-matrix", "tiny_cnn", "--profile", "smoke", "--scratch", str(tmp / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "train_seconds" in out and "replaced 2 stored files" in out
+    assert not (tmp / "s").exists()
+
+
+@pytest.mark.parametrize("chapter", ["universality", "salience"])
+def test_other_chapters_redo_their_first_model_bit_identically(chapter, tmp_path, monkeypatch):
+    monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
+    cfg = resolve_params(chapter, "smoke")
+    label, job = next(iter(retime.RETIMERS[chapter].jobs(cfg).items()))
+    retime.RETIMERS[chapter].job(job)  # the stored work
+    outcomes = retime.redo(chapter, cfg, [label], tmp_path / "scratch")
+    assert outcomes and all(o.differences == [] and not o.new for o in outcomes)
+    assert any(p.suffix == ".nc" for p in (o.stored for o in outcomes))
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["retime", "sat-matrx", "tiny_cnn"], "did you mean 'sat-matrix'"),
+    (["retime", "corruptions", "vgg_c32"], "unknown re-timeable chapter 'corruptions'"),
+    (["retime", "sat-matrix", "tiny_cn", "--profile", "smoke"], "sat-matrix has no model 'tiny_cn'"),
+    (["retime", "sat-matrix", "tiny_cnn", "-p", "step", "3"], "unknown parameter 'step'"),
+])
+def test_cli_usage_errors_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.rglob("*.pt")) and not any(tmp_path.rglob("*.nc"))
