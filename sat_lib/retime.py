@@ -40,9 +40,14 @@ STAMP = frozenset({"git_commit", "versions_json", "created_at", "duration_s"})
 SHARED = ("datasets",)
 
 
+# whether a job read its weights from the cache: it says where the job's timings were measured, so it goes with them
+CACHE_FLAGS = frozenset({"from_cache", "weights_from_cache"})
+
+
 def is_timing(name: str) -> bool:
-    """A timing entry: a name ending in ``seconds`` (``seconds``, ``train_seconds``, ``test_invert_seconds``…)."""
-    return str(name).endswith("seconds")
+    """A timing entry: a name ending in ``seconds`` (``seconds``, ``train_seconds``, ``test_invert_seconds``…)
+    or a cache flag that goes with one (``CACHE_FLAGS``)."""
+    return str(name).endswith("seconds") or str(name) in CACHE_FLAGS
 
 
 class RetimeMismatch(RuntimeError):
@@ -166,7 +171,7 @@ def _timings(obj: Any, where: str = "") -> dict[str, float]:
     out: dict[str, float] = {}
     for k, v in obj.items():
         path = f"{where}.{k}" if where else str(k)
-        if is_timing(k) and isinstance(v, (int, float, np.number)):
+        if str(k).endswith("seconds") and isinstance(v, (int, float, np.number)):
             out[path] = float(v)
         else:
             out.update(_timings(v, path))

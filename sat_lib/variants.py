@@ -58,6 +58,7 @@ REGIMES: dict[str, tuple[str, Callable[[TrainConfig, str], tuple[TrainConfig, st
 
 VariantGenerator = Callable[[str, TrainConfig, str, int, int], list[Variant]]
 DIVERSITY: Registry[VariantGenerator] = Registry("diversity kind")
+ZOO_MODEL = "the zoo's model"  # the description of the variant that is the zoo's own model
 
 
 def _seed(base: TrainConfig, kind_index: int, i: int) -> int:
@@ -70,7 +71,7 @@ def _seed(base: TrainConfig, kind_index: int, i: int) -> int:
 def initialization(arch: str, base: TrainConfig, recipe: str, n: int, seed: int) -> list[Variant]:
     """The zoo's model and ``n − 1`` retrainings with other seeds (initialization and data order)."""
     return [Variant(arch, "initialization", f"{arch}/seed-{base.seed + i}",
-                    "the zoo's model" if i == 0 else f"seed {base.seed + i}",
+                    ZOO_MODEL if i == 0 else f"seed {base.seed + i}",
                     dataclasses.replace(base, seed=base.seed + i), recipe) for i in range(n)]
 
 

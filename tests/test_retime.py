@@ -22,7 +22,8 @@ def _weights(path, w: torch.Tensor, seconds: float):
 def _result(path, values: np.ndarray, seconds: float, commit: str):
     xr.Dataset({"accuracy": ("model", values), "train_seconds": ("model", np.full(len(values), seconds))},
                coords={"model": [f"m{i}" for i in range(len(values))]},
-               attrs={"git_commit": commit, "created_at": commit, "duration_s": seconds, "chapter": "x"}
+               attrs={"git_commit": commit, "created_at": commit, "duration_s": seconds, "chapter": "x",
+                      "from_cache": int(seconds > 5)}  # whether the weights were read: goes with the timing
                ).to_netcdf(path)
     return path
 

@@ -101,7 +101,9 @@ def sat_matrix() -> nbformat.NotebookNode:
                           "classifies correctly: Eq. 1 uses no other)."),
         hidden("display(analysis.training_table(ds).round(2))"),
         new_markdown_cell("The whole chapter's computation, model by model as each was made, on the machine named "
-                          "in the provenance above:"),
+                          "in the provenance above. "
+                          "Where a model was first made while the machine also ran other work, its time was measured again by "
+                          "redoing that work bit for bit on a quiet machine (`sat-companion retime`, see the README)."),
         hidden("display(analysis.cost_summary(ds).round(1))"),
         new_markdown_cell("### Does accuracy drive the score?\n\nEvery pair's SAT against the pair's mean "
                           "accuracy. Spearman's ρ with a 95 % bootstrap interval over *models* (pairs share "
@@ -213,8 +215,9 @@ def sat_training() -> nbformat.NotebookNode:
             "zoo's model (same weights, same attack). Every variant has its own seed, so a hyper-parameter or "
             "regime group also differs by initialization, as independently trained models do.\n\n"
             "**Where this was computed.** The committed result is the `quick` profile, on a 2-core CPU: a small "
-            "CIFAR-10 ResNet stands in for ResNet-50 and LeViT for ViT-S (a pure ViT of the zoo takes 17 minutes "
-            "per training here; LeViT 2). The `paper` profile has not been run here."),
+            "CIFAR-10 ResNet stands in for ResNet-50 and LeViT for ViT-S (a pure ViT of the zoo trains several times "
+            "slower here: the `sat-matrix` chapter's table of what each model cost). The `paper` profile has not "
+            "been run here."),
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
@@ -235,6 +238,11 @@ def sat_training() -> nbformat.NotebookNode:
                           "accuracy on the whole test split, and its cost."),
         hidden("plots.show(figures.accuracy(ds))"),
         hidden("display(analysis.accuracy_table(ds).round(1))"),
+        new_markdown_cell("The chapter's own computation (the zoo's models it reuses count in the `sat-matrix` "
+                          "chapter), model by model as each was made, on the machine named in *Setting*. "
+                          "Where a model was first made while the machine also ran other work, its time was measured again by "
+                          "redoing that work bit for bit on a quiet machine (`sat-companion retime`, see the README)."),
+        hidden("display(analysis.cost_summary(ds).round(1))"),
         new_markdown_cell("## Table 4: SAT within one architecture\n\nMean SAT over the pairs within each group, "
                           "with a 95 % bootstrap interval over the group's *models* (pairs share models, so models "
                           "are resampled and the pairs among them kept); the last row is the zoo's mean between "
@@ -533,6 +541,11 @@ def universality() -> nbformat.NotebookNode:
                           "from the cache reports the seconds of the run that trained it; setting `ood` reuses the "
                           "`full` models, so only its inversion is new)."),
         hidden("display(analysis.cost_table(ds).round(1))"),
+        new_markdown_cell("The whole chapter's computation, model by model as each was made, and the pair measures of "
+                          "the run that assembled the result. "
+                          "Where a model was first made while the machine also ran other work, its time was measured again by "
+                          "redoing that work bit for bit on a quiet machine (`sat-companion retime`, see the README)."),
+        hidden("display(analysis.compute_minutes(ds).round(1))"),
         new_markdown_cell("## Fig. 1: predictions on regular images\n\nAgreement and JSDSim of every pair "
                           "within one ε on the whole test split. Red: each pair's Fort et al. upper bound on "
                           "agreement, 1 − |acc_A − acc_B| — two models can disagree no less than their accuracies "

@@ -15,6 +15,7 @@ import xarray as xr
 from sat_lib.analysis.sat import model_bootstrap, pair_frame, symmetric
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, interval, value_verdict
+from sat_lib.variants import ZOO_MODEL
 
 KIND_LABELS = {"initialization": "initialization", "hyperparameter": "hyper-parameters", "regime": "training regime"}
 # which of the paper's two architectures an architecture family of ours stands in for
@@ -148,6 +149,20 @@ def accuracy_table(ds: xr.Dataset) -> pd.DataFrame:
         "accuracy (%)": 100 * ds["accuracy"].values, "epochs": ds["train_epochs"].values,
         "train s": ds["train_seconds"].values, "PGD s": ds["attack_seconds"].values,
     }, index=pd.Index(ds["model"].values, name="model"))
+
+
+def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
+    """Minutes of computation behind the result on the machine in its provenance: training and PGD of the
+    chapter's own models (the zoo's models it reuses count in the sat-matrix chapter), the evaluation of every
+    model on every model's examples, and the total."""
+    own = ds["description"].values != ZOO_MODEL
+    rows = {"training": float(ds["train_seconds"].values[own].sum()),
+            "PGD": float(ds["attack_seconds"].values[own].sum()),
+            "evaluation (all pairs)": float(ds.attrs.get("evaluate_seconds", np.nan))}
+    rows["total"] = sum(rows.values())
+    out = pd.DataFrame({"minutes": {k: v / 60 for k, v in rows.items()}})
+    out["models"] = [int(own.sum()) if k in ("training", "total") else np.nan for k in rows]
+    return out
 
 
 def discussion(ds: xr.Dataset, zoo: xr.Dataset, table: pd.DataFrame) -> str:

@@ -339,3 +339,22 @@ def cost_table(ds: xr.Dataset, n_images: dict[str, int] | None = None) -> pd.Dat
                          "inversion images / s": n / float(d["invert_seconds"].mean()),
                          "from cache": int(d["from_cache"].sum())})
     return pd.DataFrame(rows).set_index(["setting", "eps"])
+
+
+def compute_minutes(ds: xr.Dataset) -> pd.DataFrame:
+    """Minutes of computation behind the result on the machine in its provenance: every trained model's training,
+    adversarial-accuracy attack and inversion (the OOD setting reuses the full setting's models, so only its
+    inversions count), the pair measures of the run that assembled the result, and the total."""
+    trained = [s for s in ds["setting"].values if str(s) != "ood"]
+
+    def total(var, settings):
+        return float(np.nansum(ds[var].sel(setting=settings).values))
+
+    rows = {"training": total("train_seconds", trained), "attacks (adversarial accuracy)": total("attack_seconds", trained),
+            "inversion": total("invert_seconds", list(ds["setting"].values)),
+            "pair measures": float(ds.attrs.get("pairs_seconds", np.nan))}
+    rows["total"] = float(np.nansum(list(rows.values())))
+    models = int(np.isfinite(ds["accuracy"].sel(setting=trained).values).sum())
+    out = pd.DataFrame({"minutes": {k: v / 60 for k, v in rows.items()}})
+    out["models"] = [models if k in ("training", "total") else np.nan for k in rows]
+    return out

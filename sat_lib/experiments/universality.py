@@ -404,15 +404,19 @@ def compute(cfg: Config) -> xr.Dataset:
         done = ex.map(stored_model_job, [specs[keys[i]] for i in order], desc="universality models",
                       names=[f"{keys[i][1]}-eps{keys[i][2]:g}-{keys[i][0]}" for i in order])
         models = {keys[i]: ds for i, ds in zip(order, done)}
+        t1 = time.perf_counter()
         groups = [(s, e) for s in settings for e in cfg.eps]
         gspecs = [{"members": [specs[("full" if s == "ood" else s, a, e)] for a in cfg.members(s)],
                    "images": "ood" if s == "ood" else "test", "ks": list(cfg.ks)} for s, e in groups]
         scores = ex.map(group_job, gspecs, desc="universality pairs", names=[f"{s}-eps{e:g}" for s, e in groups])
         scheduler = ex.last_scheduler
-    return assemble(cfg, models, dict(zip(groups, scores)), classes, scheduler, time.perf_counter() - t0)
+        pairs_seconds = time.perf_counter() - t1
+    return assemble(cfg, models, dict(zip(groups, scores)), classes, scheduler, time.perf_counter() - t0,
+                    pairs_seconds)
 
 
-def assemble(cfg: Config, models: dict, scores: dict, classes, scheduler: str, wall: float) -> xr.Dataset:
+def assemble(cfg: Config, models: dict, scores: dict, classes, scheduler: str, wall: float,
+             pairs_seconds: float = float("nan")) -> xr.Dataset:
     """The chapter's result: per (setting, ε, architecture) model scores and per (setting, ε, source, model,
     model_b) pair scores, NaN where a setting lacks an architecture."""
     settings, archs, eps = cfg.settings(), list(cfg.archs), list(cfg.eps)
@@ -491,6 +495,7 @@ def assemble(cfg: Config, models: dict, scores: dict, classes, scheduler: str, w
     attrs = {"subset_classes_drawn": json.dumps(classes or []),
              "subset_class_names": json.dumps([test.classes[c] for c in classes] if classes else []),
              "dataset_source": test.source, "executor": scheduler, "wall_seconds": wall,
+             "pairs_seconds": pairs_seconds,
              "model_results": json.dumps({f"{s}/{a}/{e:g}": ds.attrs.get("cache_key", "")
                                           for (s, a, e), ds in models.items()})}
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)

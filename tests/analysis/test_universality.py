@@ -66,3 +66,21 @@ def test_ood_jaccard_is_compared_above_chance(monkeypatch):
     assert est.value == pytest.approx(0.0, abs=1e-12)
     assert A.ood_difference(ds, "cka", None, n_boot=50).value == pytest.approx(0.0)
     assert A.inverted_images(ds, "ood") == 500 and A.inverted_images(ds, "full") == 1000
+
+
+def test_compute_minutes_counts_ood_inversions_but_not_its_reused_models():
+    import xarray as xr
+
+    dims = ("setting", "eps", "model")
+    acc = np.array([[[0.5, 0.6]], [[0.5, np.nan]], [[0.5, 0.6]]])  # full, subset (one model), ood
+    ones = np.where(np.isfinite(acc), 1.0, np.nan)
+    ds = xr.Dataset({"accuracy": (dims, acc), "train_seconds": (dims, 60 * ones),
+                     "attack_seconds": (dims, 6 * ones), "invert_seconds": (dims, 12 * ones)},
+                    coords={"setting": ["full", "subset", "ood"], "eps": [0.0], "model": ["a", "b"]},
+                    attrs={"pairs_seconds": 30.0})
+    out = A.compute_minutes(ds)
+    assert out.loc["training", "minutes"] == pytest.approx(3)  # 3 trained models, not 5
+    assert out.loc["attacks (adversarial accuracy)", "minutes"] == pytest.approx(0.3)
+    assert out.loc["inversion", "minutes"] == pytest.approx(1)  # 5 inversions: OOD's are its own
+    assert out.loc["total", "minutes"] == pytest.approx(3 + 0.3 + 1 + 0.5)
+    assert out.loc["total", "models"] == 3
