@@ -205,8 +205,22 @@ def compare_files(new: Path, old: Path) -> list[str]:
     return _differences(reader(new), reader(old), new.name)
 
 
+def _nc_timings(path: Path) -> dict[str, float]:
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        out = {k: float(np.nansum(v.values)) for k, v in ds.data_vars.items() if is_timing(k) and k not in CACHE_FLAGS}
+        out.update({k: float(v) for k, v in ds.attrs.items() if str(k).endswith("seconds") or k == "duration_s"})
+    return out
+
+
+TIMING_READERS: dict[str, Callable[[Path], dict[str, float]]] = {
+    ".pt": lambda path: _timings(_read_pt(path)), ".nc": _nc_timings}
+
+
 def file_timings(path: Path) -> dict[str, float]:
-    return _timings(READERS[path.suffix](path))
+    """A file's timings by entry (a result's per-model seconds summed; its ``duration_s``)."""
+    return TIMING_READERS[path.suffix](path)
 
 
 # ------------------------------------------------------------------------------------------ the procedure

@@ -47,6 +47,7 @@ def test_results_compare_without_timings_and_stamp(tmp_path):
     x = np.array([0.5, np.nan])  # NaN matches NaN
     a = _result(tmp_path / "a.nc", x, 1.0, "abc")
     assert retime.compare_files(a, _result(tmp_path / "b.nc", x, 7.0, "def")) == []
+    assert retime.file_timings(a) == {"train_seconds": 2.0, "duration_s": 1.0}
     diff = retime.compare_files(a, _result(tmp_path / "c.nc", x + 1e-7, 1.0, "abc"))
     assert diff == ["a.nc.vars.accuracy.values: tensors differ"]
 

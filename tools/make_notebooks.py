@@ -328,6 +328,9 @@ def sat_attacks() -> nbformat.NotebookNode:
                           "from `triplet_pool` labelled planes. SAT's std over random image sets is the `sat-matrix` "
                           "stability study's (percent, no log, as the paper's table)."),
         hidden("display(analysis.boundary_table(ds).round(2))"),
+        new_markdown_cell("### What it cost\n\nThe chapter's own computation on the machine named in *Setting* (the "
+                          "models, their PGD and the sat-training copies count in the chapters that made them)."),
+        hidden("display(analysis.cost_summary(ds).round(1))"),
         new_markdown_cell("At equal compute, by the paper's count (SAT on n images: n × (PGD steps + 1) × 2 "
                           "inferences; a decision-region score on t triplets: t × resolution² × 2):"),
         hidden("display(analysis.equal_compute(ds, zoo).round(2))\nplots.show(figures.stability(ds, zoo))"),

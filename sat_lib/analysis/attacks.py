@@ -66,6 +66,18 @@ def white_box(ds: xr.Dataset, zoo: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
+def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
+    """Minutes of computation behind the result on the machine in its provenance: AutoAttack on each re-attacked
+    model and the evaluation of its examples, the new models' one-sided scoring, the decision-region planes, and
+    the total (PGD and the models themselves count in the chapters that made them)."""
+    rows = {"AutoAttack": float(ds["autoattack_seconds"].sum()),
+            "AutoAttack evaluation": float(ds.attrs.get("autoattack_evaluate_seconds", np.nan)),
+            "new models (one-sided SAT)": float(ds.attrs.get("new_model_seconds", np.nan)),
+            "decision regions": float(ds.attrs.get("boundary_seconds", np.nan))}
+    rows["total"] = float(np.nansum(list(rows.values())))
+    return pd.DataFrame({"minutes": {k: v / 60 for k, v in rows.items()}})
+
+
 # ------------------------------------------------------------------------- Fig. G.2: one- and two-sided SAT
 
 def sided_zoo(zoo: xr.Dataset) -> pd.DataFrame:

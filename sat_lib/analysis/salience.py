@@ -712,7 +712,22 @@ def setting_markdown(pops: Populations) -> str:
     return (f"{len(pops)} populations, {n_models} models, {p['seeds']} seeds per width, {p['epochs']} epochs on "
             f"{p['train_size'] or 'all'} training images; salience of the true-class {p['salience']} on "
             f"{p['n_salience']} fixed test images. Training took {secs:.0f} s in all "
-            f"({models_per_minute(pops):.1f} models per minute) on {', '.join(devices)}. Data: {'; '.join(sources)}.")
+            f"({models_per_minute(pops):.1f} models per minute) on {', '.join(devices)}; {compute_minutes(pops)}. "
+            f"Data: {'; '.join(sources)}.")
+
+
+def compute_minutes(pops: Populations) -> str:
+    """The whole computation (training, salience, attacks), population by population as each was made, in
+    minutes — split into the width populations and the batch-size study when the run says which is which."""
+    minutes = {}
+    for ds in pops.values():
+        role = ds.attrs.get("role", "main")
+        minutes[role] = minutes.get(role, 0.0) + float(ds.attrs["duration_s"]) / 60
+    total = f"the whole computation took {sum(minutes.values()):.0f} minutes"
+    if set(minutes) == {"main", "batch-study"}:
+        total += (f" ({minutes['main']:.0f} for the width populations, {minutes['batch-study']:.0f} for the "
+                  f"batch-size study)")
+    return total
 
 
 def discussion(pops: Populations, table: pd.DataFrame | None = None) -> str:

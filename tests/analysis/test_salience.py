@@ -172,3 +172,12 @@ def test_spearman_estimate_recovers_a_negative_relation():
     x = rng.random(40)
     est = A._spearman_estimate(x, -x + 0.1 * rng.standard_normal(40), 500, "models")
     assert est.high < 0 and est.value < -0.8
+
+
+def test_compute_minutes_sums_each_populations_duration_by_role():
+    pops = {"a": xr.Dataset(attrs={"duration_s": 600.0, "role": "main"}),
+            "b": xr.Dataset(attrs={"duration_s": 300.0, "role": "main"}),
+            "c": xr.Dataset(attrs={"duration_s": 120.0, "role": "batch-study"})}
+    assert A.compute_minutes(pops) == ("the whole computation took 17 minutes (15 for the width populations, "
+                                       "2 for the batch-size study)")
+    assert A.compute_minutes({"a": pops["a"]}) == "the whole computation took 10 minutes"
