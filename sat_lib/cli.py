@@ -173,7 +173,7 @@ def _cmd_retime(args) -> int:
     outcomes = retime.redo(args.chapter, cfg, args.models, scratch)
     print(retime.summary(outcomes))
     if args.dry_run:
-        bad = [d for o in outcomes for d in o.differences]
+        bad = retime.mismatches(outcomes)
         print("\n".join(bad) if bad else "bit-identical apart from timings; --dry-run: nothing replaced")
         return 1 if bad else 0
     try:

@@ -76,16 +76,14 @@ def _attacked(cfg, specs: dict[str, dict]) -> dict[str, dict]:
 
 def _matrix_jobs(cfg) -> dict[str, dict]:
     from sat_lib.experiments import sat_matrix as sm
-    from sat_lib.models import get_zoo
 
-    return _attacked(cfg, {n: sm._spec(cfg, n) for n in (list(cfg.models) or list(get_zoo(cfg.zoo).names()))})
+    return _attacked(cfg, {s["label"]: s for s in sm.zoo_specs(cfg)})
 
 
 def _training_jobs(cfg) -> dict[str, dict]:
     from sat_lib.experiments import sat_matrix as sm
 
-    return _attacked(cfg, {v.label: sm._spec(cfg, v.arch, train=v.train, recipe=v.recipe, label=v.label)
-                           for v in cfg.variants()})
+    return _attacked(cfg, {v.label: sm.variant_spec(cfg, v) for v in cfg.variants()})
 
 
 def _universality_jobs(cfg) -> dict[str, dict]:
@@ -296,9 +294,14 @@ def redo(chapter: str, cfg, models: list[str], scratch: Path) -> list[Outcome]:
                     else {}, file_timings(new)) for new, old in pairs]
 
 
+def mismatches(outcomes: list[Outcome]) -> list[str]:
+    """Every difference the redone work showed, file by file."""
+    return [d for o in outcomes for d in o.differences]
+
+
 def apply(outcomes: list[Outcome]) -> None:
     """Put the redone files in place of the stored ones — all of them, or none when any differs."""
-    bad = [d for o in outcomes for d in o.differences]
+    bad = mismatches(outcomes)
     if bad:
         shown = "\n  ".join(bad[:20]) + (f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else "")
         raise RetimeMismatch(f"the redone work differs from what is stored; nothing was replaced:\n  {shown}")

@@ -29,7 +29,7 @@ from sat_lib.config import project_config
 from sat_lib.executor import Executor
 from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params, upstream_keys
 from sat_lib.experiments.sat_matrix import (ZooAttack, _attack_and_evaluate, _spec, _trained, attack_sample,
-                                            cross_evaluate, model_job)
+                                            cross_evaluate, model_job, variant_spec)
 from sat_lib.measures import sat_matrix
 
 VERSION = 1
@@ -128,7 +128,7 @@ def _new_model_part(cfg: Config, zoo: xr.Dataset, sample: np.ndarray) -> dict:
     vs = new_models(cfg)
     names = list(zoo["model"].values)
     zoo_specs = [_spec(cfg, n) for n in names]
-    new_specs = [_spec(cfg, v.arch, train=v.train, recipe=v.recipe, label=v.label) for v in vs]
+    new_specs = [variant_spec(cfg, v) for v in vs]
     t0 = time.perf_counter()
     with Executor() as ex:  # every model and attack is stored: these jobs load them
         rz = ex.map(model_job, [{**s, "sample": sample} for s in zoo_specs], desc="zoo examples", names=names)

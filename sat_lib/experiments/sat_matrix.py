@@ -130,6 +130,21 @@ def _spec(cfg: ZooAttack, name: str, *, train: TrainConfig | None = None, recipe
             "attack_batch_size": cfg.attack_batch_size, **extra}
 
 
+def variant_spec(cfg: ZooAttack, v) -> dict:
+    """The job spec of a training-procedure variant (``sat_lib.variants.Variant``): its architecture trained with
+    its own configuration and optimiser recipe, named by its label."""
+    return _spec(cfg, v.arch, train=v.train, recipe=v.recipe, label=v.label)
+
+
+def zoo_specs(cfg: ZooAttack) -> list[dict]:
+    """The job spec of every model of the configured zoo (``models``, default: all its entries); unknown names
+    raise with suggestions."""
+    from sat_lib.models import get_zoo
+
+    zoo = get_zoo(cfg.zoo)
+    return [_spec(cfg, n) for n in (list(cfg.models) or list(zoo.names()))]
+
+
 def _trained(spec: dict):
     from sat_lib.models import get_zoo
 
@@ -322,15 +337,16 @@ def compute(cfg: Config) -> xr.Dataset:
     from sat_lib.models import get_zoo
 
     pc = project_config()
+    specs = zoo_specs(cfg)  # unknown names → KeyError with suggestions
+    names = [s["name"] for s in specs]
     zoo = get_zoo(cfg.zoo)
-    names = list(cfg.models) or list(zoo.names())
-    entries = [zoo[n] for n in names]  # unknown names → KeyError with suggestions
-    if len(entries) < 2:
+    entries = [zoo[n] for n in names]
+    if len(specs) < 2:
         raise ValueError(f"sat-matrix needs at least 2 models, got {names}")
     test = pc.load_data(cfg.dataset, "test")
     y_test = torch.from_numpy(np.asarray(test.labels, dtype=np.int64))
     sample = attack_sample(cfg, len(test))
-    trained, fooled, scheduler, eval_seconds = _attack_and_evaluate(cfg, [_spec(cfg, n) for n in names], sample, "zoo")
+    trained, fooled, scheduler, eval_seconds = _attack_and_evaluate(cfg, specs, sample, "zoo")
     test_logits = np.stack([r["test_logits"] for r in trained])
     test_correct = torch.from_numpy(test_logits.argmax(-1)) == y_test
     correct = test_correct[:, torch.from_numpy(sample)]

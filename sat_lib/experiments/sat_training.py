@@ -18,7 +18,7 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
-from sat_lib.experiments.sat_matrix import ZooAttack, _attack_and_evaluate, _spec, attack_sample
+from sat_lib.experiments.sat_matrix import ZooAttack, _attack_and_evaluate, attack_sample, variant_spec
 from sat_lib.measures import sat_matrix
 from sat_lib.variants import DIVERSITY, Variant, variants
 
@@ -74,7 +74,7 @@ def compute(cfg: Config) -> xr.Dataset:
     test = pc.load_data(cfg.dataset, "test")
     sample = attack_sample(cfg, len(test))  # the images sat-matrix attacks: the zoo's model reuses its attack
     vs = cfg.variants()
-    specs = [_spec(cfg, v.arch, train=v.train, recipe=v.recipe, label=v.label) for v in vs]
+    specs = [variant_spec(cfg, v) for v in vs]
     t0 = time.perf_counter()
     trained, fooled, scheduler, eval_seconds = _attack_and_evaluate(cfg, specs, sample, "variants")
     y_test = torch.from_numpy(np.asarray(test.labels, dtype=np.int64))

@@ -374,16 +374,12 @@ def _regular_pairs(logit_sets: list[np.ndarray]) -> dict[str, np.ndarray]:
     return {name: _pairs(PAIR_MEASURES[name][0], items) for name in ("agreement", "jsd")}
 
 
-def _subset_classes(cfg: Config) -> list[int] | None:
-    if not cfg.subset_classes:
-        return None
-    return subset_class_indices(cfg, project_config().load_data(cfg.dataset, "test").num_classes)
-
-
 def model_specs(cfg: Config) -> dict[tuple[str, str, float], dict]:
     """Every trained model's job spec, keyed by (setting, architecture, ε) — the OOD setting reuses the full
     setting's models."""
-    classes = _subset_classes(cfg)
+    classes = None
+    if cfg.subset_classes:
+        classes = subset_class_indices(cfg, project_config().load_data(cfg.dataset, "test").num_classes)
     trained = [s for s in cfg.settings() if s != "ood"]
     return {(s, a, e): _spec(cfg, s, a, e, classes if s == "subset" else None)
             for s in trained for e in cfg.eps for a in cfg.members(s)}
@@ -395,7 +391,7 @@ def compute(cfg: Config) -> xr.Dataset:
     if cfg.ood_dataset:  # fail before anything is trained when the OOD data cannot be read
         pc.load_data(cfg.ood_dataset, "test")
     specs = model_specs(cfg)
-    classes = _subset_classes(cfg)
+    classes = next((sp["classes"] for sp in specs.values() if sp["classes"]), None)  # the subset setting's draw
     keys = list(specs)
     # adversarially trained models first (the costliest), so Dask workers finish together
     order = sorted(range(len(keys)), key=lambda i: -keys[i][2])
