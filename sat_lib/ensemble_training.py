@@ -211,6 +211,17 @@ class EnsembleObjective:
         consensus = self.consensus if METHODS[self.method].uses_consensus else ""
         return "-".join(filter(None, [self.method.replace("_", "-"), consensus]))
 
+    @property
+    def stem(self) -> str:
+        """What the weights file's name adds to the entry's: ``-ens3-gncl-median``."""
+        return f"-ens{self.size}-{self.name}"
+
+    def build(self, make: Callable[[], nn.Module]) -> tuple[Members, nn.Module]:
+        """``size`` models from ``make`` (each drawn from the seeded generator in turn) as ``Members``, and the
+        member whose layout is measured."""
+        model = Members([make() for _ in range(self.size)])
+        return model, model.members[0]
+
     def spec(self) -> dict:
         """What the ensemble's weights key holds of its objective."""
         spec = {"method": self.method, "lam": self.lam, "size": self.size,

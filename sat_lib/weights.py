@@ -115,20 +115,19 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     ``precision`` replaces ``cfg.precision``. ``teacher``: distil from it (``sat_lib.train.Teacher``); its weights
     and loss weight join the key, and the cache file is named ``<entry>-distilled-<key>.pt``. ``adversary``:
     train adversarially (``sat_lib.train.Adversary``); its attack joins the key (``<entry>-robust-<key>.pt``).
-    ``objective``: train ``objective.size`` copies of the entry jointly
-    (``sat_lib.ensemble_training.EnsembleObjective``; the model is their ``Members``, each member initialised
-    from the seeded generator in turn, the layout measured on one member); the objective joins the key
-    (``<entry>-ens<size>-<objective name>-<key>.pt``)."""
+    ``objective``: train with this loss instead of cross-entropy; it builds the model from the entry
+    (``objective.build``: e.g. ``sat_lib.ensemble_training.EnsembleObjective`` trains ``size`` copies jointly as
+    ``Members``, each initialised from the seeded generator in turn, the layout measured on one member;
+    ``sat_lib.nas.SandwichObjective`` trains a super-network) and joins the key and the file name
+    (``<entry><objective.stem>-<key>.pt``, e.g. ``-ens3-gncl-average``)."""
     cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs), precision=entry.precision or cfg.precision)
     torch.manual_seed(cfg.seed)
     if objective is None:
         model = build_for(entry, data).to(device)
         probe = model
     else:
-        from sat_lib.ensemble_training import Members
-
-        model = Members([build_for(entry, data) for _ in range(objective.size)]).to(device)
-        probe = model.members[0]
+        model, probe = objective.build(lambda: build_for(entry, data))
+        model = model.to(device)
     layout = choose_layout(probe, (data.channels, data.image_size, data.image_size), cfg.precision, device)
     path = None
     if cache_dir is not None:
@@ -137,7 +136,7 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
         okey = None if objective is None else objective.spec()
         stem = entry.name + ("-distilled" if teacher is not None else "") + ("-robust" if adversary is not None else "")
         if objective is not None:
-            stem += f"-ens{objective.size}-{objective.name}"
+            stem += objective.stem
         path = Path(cache_dir) / data.name / f"{stem}-{weights_key(entry, data, cfg, layout, tkey, akey, okey)}.pt"
         if path.exists() and not retrain:
             try:

@@ -735,6 +735,84 @@ def diversity_ensembles() -> nbformat.NotebookNode:
     ])
 
 
+def diversity_nas() -> nbformat.NotebookNode:
+    from sat_lib.experiments.diversity_nas import Config
+
+    return notebook([
+        new_markdown_cell(
+            "# Ensembles of NAS subnetworks\n\n"
+            "Rosales et al. (Sec. 4.2, Fig. 8) repeat their ensemble study on architectures made by neural "
+            "architecture search: a BootstrapNAS super-network trained from a ResNet50, from which they take 11 "
+            "subnetworks \"with different configurations but similar complexity\" (varying depth and width) and "
+            "score all 165 three-member ensembles as they score their heterogeneous pool (previous chapter). They "
+            "report that \"although the correlations seem strong for all metrics, the actual ensemble improvement "
+            "is very low, i.e., less than 0.04 %\", that the two diversity metrics correlate highly positively, "
+            "and (Fig. 9, on six subnetworks) that Saliency ranks the pairs' attribution diversity like "
+            "Integrated Gradients (mean correlation 0.998).\n\n"
+            "**Here**, a weight-sharing super-network is trained on CIFAR-10 (`sat_lib.models.supernet`: a "
+            "32-px bottleneck ResNet whose depth — 1 to 1 + `extra_depth` blocks a stage —, bottleneck expansion "
+            "— 0.2, 0.25 or 0.35 — and width — ×1, ×0.8 or ×0.6 of `stage_widths` — are elastic, as in "
+            "Once-for-All, whose conventions BootstrapNAS follows). It is trained by the *sandwich rule* with "
+            "in-place distillation (`sat_lib.nas`: each step trains the largest subnetwork on the labels and the "
+            "smallest and `sampled` random ones on the largest's predictions), not by BootstrapNAS's progressive "
+            "shrinking, whose stages of tens of epochs a 2-core CPU cannot afford; the zoo's SGD recipe, "
+            "precision and weights cache train it like any model. `n_subnets` subnetworks are kept: those of "
+            "`candidates` seeded random configurations whose parameter counts lie closest to the median. Each is "
+            "cut out of the super-network, its BatchNorm statistics recalibrated on `bn_images` training images "
+            "(as BootstrapNAS does), and scored exactly like the heterogeneous pool: logits on the clean and "
+            "corrupted test images, captum Saliency and Integrated Gradients maps, every ensemble's improvement "
+            "over its best member, disagreement (Eq. 4) and attribution diversity (Eq. 7, on unit-normalised "
+            "maps). Every interval resamples the pool's subnetworks.\n\n"
+            "**Where this was computed:** the `quick` profile on a 2-core CPU; the `paper` profile (longer "
+            "super-network training, attributions on 1 000 images) has not been run here."),
+        params_cell(parameters_source(Config)),
+        new_code_cell(
+            "import pandas as pd\n"
+            "from IPython.display import Markdown, display\n"
+            "from sat_lib.analysis import diversity_ensembles as ensembles\n"
+            "from sat_lib.analysis import diversity_nas as analysis\n"
+            "from sat_lib.experiments.diversity_nas import Config, heterogeneous, run\n"
+            "from sat_lib import plots, report\n"
+            "from sat_lib.plots import diversity_ensembles as figures\n"
+            "from sat_lib.plots import diversity_nas as nas_figures\n\n"
+            "plots.use_style()\n"
+            "pd.set_option('display.max_colwidth', None)  # the claims table's sentences in full\n"
+            "cfg = Config.from_mapping(globals())\n"
+            "ds = run(cfg, mode=mode)\n"
+            "het = heterogeneous(cfg)  # the diversity-ensembles result of `ensembles_profile`, if stored"),
+        new_markdown_cell("## Setting"),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))\n"
+               "display(Markdown(analysis.compute_minutes(ds).capitalize() + '.'))"),
+        new_markdown_cell("## The super-network and its subnetworks\n\nAccuracy first. The super-network's "
+                          "training, then each subnetwork of the pool: blocks per stage, expansion indices per "
+                          "block (0 = 0.2, 1 = 0.25, 2 = 0.35; blocks a shallower stage skips keep an unused index), "
+                          "width indices of the stem and the stages (0 = ×1, 1 = ×0.8, 2 = ×0.6), parameters, and "
+                          "accuracy before and after BatchNorm recalibration and on every set."),
+        hidden("display(analysis.supernet_summary(ds).round(3))"),
+        hidden("display(Markdown(analysis.size_spread(ds)))\ndisplay(analysis.subnets_frame(ds).round(2))"),
+        new_markdown_cell("## Fig. 8: how much do subnetwork ensembles gain?\n\nEvery ensemble's improvement over "
+                          "its best member on clean images, beside the heterogeneous pool of the previous chapter on "
+                          "the same axis, with the paper's bound for its NAS ensembles; then both pools per consensus "
+                          "rule."),
+        hidden("plots.show(nas_figures.improvement_against_heterogeneous(ds, het))"),
+        hidden("display(analysis.comparison_table(ds, het).round(3))"),
+        new_markdown_cell("## Fig. 8: improvement against diversity\n\nAs Fig. 5 draws the heterogeneous pool: "
+                          "improvement against attribution diversity (left) and disagreement (right); then the "
+                          "correlations on every set, with intervals over subnetworks."),
+        hidden("plots.show(figures.fig5(ds))"),
+        hidden("display(ensembles.correlation_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))", ["output_scroll"]),
+        new_markdown_cell("## Fig. 9: Saliency against Integrated Gradients\n\nThe paper's Fig. 9 is on NAS "
+                          "subnetworks: Eq. 7 of every pair of subnetworks from Saliency and from Integrated "
+                          "Gradients at each step count, on the clean attribution images."),
+        hidden("plots.show(figures.fig9(ds))"),
+        hidden("display(ensembles.method_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " The comparison with the "
+                          "heterogeneous pool resamples both pools' models independently."),
+        hidden("display(analysis.claims_table(ds, het, n_boot=cfg.n_boot, seed=cfg.seed))"),
+        *not_reproduced("diversity-nas"),
+    ])
+
+
 def diversity_training() -> nbformat.NotebookNode:
     from sat_lib.experiments.diversity_training import Config
 
@@ -1082,7 +1160,8 @@ CHAPTERS = {"status": status, "sat_matrix": sat_matrix, "sat_components": sat_co
             "sat_training": sat_training, "sat_attacks": sat_attacks,
             "sat_ensembles": sat_ensembles, "sat_distillation": sat_distillation,
             "universality": universality, "salience": salience, "corruptions": corruptions,
-            "diversity_ensembles": diversity_ensembles, "diversity_training": diversity_training,
+            "diversity_ensembles": diversity_ensembles, "diversity_nas": diversity_nas,
+            "diversity_training": diversity_training,
             "measures": measures}
 
 if __name__ == "__main__":

@@ -263,11 +263,16 @@ def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFr
     """The paper's Sec. 4.2 claims beside ours, one row per estimate (the corrupted-set claims one row per set),
     verdicts by the shared rule (``sat_lib.claims.verdict``); every key of the claims file appears, a claim this
     result cannot estimate as an inconclusive row."""
-    claims = paper_claims(CHAPTER)["claims"]
-    found = claim_estimates(ds, n_boot, seed)
+    return estimates_table(CHAPTER, claim_estimates(ds, n_boot, seed), _nan(ds))
+
+
+def estimates_table(chapter: str, found: list[tuple[str, str, Estimate]], missing: Estimate) -> pd.DataFrame:
+    """A claims table from ``chapter``'s claims file and the estimates ``found`` ((key, qualifier, estimate));
+    every key of the file appears, one without an estimate as ``missing`` (inconclusive)."""
+    claims = paper_claims(chapter)["claims"]
     rows = []
     for key, c in claims.items():
-        mine = [(where, e) for k, where, e in found if k == key] or [("", _nan(ds))]
+        mine = [(where, e) for k, where, e in found if k == key] or [("", missing)]
         for where, e in mine:
             what = f"{c['what']} — {where}" if where else c["what"]
             paper = c.get("statement", f"{c.get('value', '')}")

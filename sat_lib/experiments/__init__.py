@@ -12,6 +12,7 @@ from sat_lib.experiments import universality  # noqa: F401, E402
 from sat_lib.experiments import salience  # noqa: F401, E402
 from sat_lib.experiments import corruptions  # noqa: F401, E402
 from sat_lib.experiments import diversity_ensembles  # noqa: F401, E402
+from sat_lib.experiments import diversity_nas  # noqa: F401, E402
 from sat_lib.experiments import diversity_training  # noqa: F401, E402
 from sat_lib.experiments import measures_demo  # noqa: F401, E402
 

@@ -65,25 +65,8 @@ class Config(ChapterConfig):
     n_boot: int = 2000
 
     def __post_init__(self) -> None:
-        for name, low in (("n_images", 2), ("attribution_images", 1), ("n_boot", 1)):
-            if getattr(self, name) < low:
-                raise ValueError(f"parameter {name!r} must be >= {low}, got {getattr(self, name)}")
-        if self.attribution_images > self.n_images:
-            raise ValueError(f"parameter 'attribution_images' = {self.attribution_images} exceeds n_images = "
-                             f"{self.n_images}: attributions are computed on the first images of the draw")
+        check_scoring(self)
         self._check_pool()
-        labels = [set_label(parse_set(s)) for s in self.sets]  # unknown corruption or severity: named
-        if CLEAN not in labels:
-            raise ValueError(f"parameter 'sets' must include {CLEAN!r} (Figs. 5, 6 and 9 are on clean images), "
-                             f"got {list(self.sets)}")
-        if len(set(labels)) != len(labels):
-            raise ValueError(f"parameter 'sets' names a set twice: {labels}")
-        unknown = [c for c in self.consensus if c not in CONSENSUS]
-        if unknown or not self.consensus or len(set(self.consensus)) != len(self.consensus):
-            raise ValueError(f"parameter 'consensus': unknown or repeated rule(s) {unknown or list(self.consensus)}; "
-                             f"use some of {', '.join(CONSENSUS)}")
-        if any(s < 1 for s in self.ig_steps) or len(set(self.ig_steps)) != len(self.ig_steps):
-            raise ValueError(f"parameter 'ig_steps' must list different step counts >= 1, got {list(self.ig_steps)}")
 
     def _check_pool(self) -> None:
         """The pool: different models of the matrix profile's zoo (and of its ``models`` when it names some, so
@@ -96,12 +79,41 @@ class Config(ChapterConfig):
                              f"{self.matrix_profile!r} ({', '.join(mc.models)}), whose stored weights are used")
         if len(set(self.pool)) != len(self.pool):
             raise ValueError(f"parameter 'pool' names a model twice: {list(self.pool)}")
-        if not 2 <= self.size <= len(self.pool):
-            raise ValueError(f"parameter 'size' = {self.size}: an ensemble needs 2 to {len(self.pool)} members "
-                             f"(the pool's size); lower 'size' or add models to 'pool'")
-        if math.comb(len(self.pool), self.size) > MAX_ENSEMBLES:
-            raise ValueError(f"C({len(self.pool)}, {self.size}) = {math.comb(len(self.pool), self.size)} ensembles "
-                             f"exceed {MAX_ENSEMBLES}; use a smaller pool or size")
+        check_size(self.size, len(self.pool))
+
+
+def check_scoring(cfg) -> None:
+    """The parameters of how ensembles are scored, shared by every chapter that scores them like this one
+    (``n_images``, ``attribution_images``, ``n_boot``, ``sets``, ``consensus``, ``ig_steps``): ``ValueError``
+    naming the first bad one."""
+    for name, low in (("n_images", 2), ("attribution_images", 1), ("n_boot", 1)):
+        if getattr(cfg, name) < low:
+            raise ValueError(f"parameter {name!r} must be >= {low}, got {getattr(cfg, name)}")
+    if cfg.attribution_images > cfg.n_images:
+        raise ValueError(f"parameter 'attribution_images' = {cfg.attribution_images} exceeds n_images = "
+                         f"{cfg.n_images}: attributions are computed on a subset of the draw")
+    labels = [set_label(parse_set(s)) for s in cfg.sets]  # unknown corruption or severity: named
+    if CLEAN not in labels:
+        raise ValueError(f"parameter 'sets' must include {CLEAN!r} (Figs. 5, 6 and 9 are on clean images), "
+                         f"got {list(cfg.sets)}")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"parameter 'sets' names a set twice: {labels}")
+    unknown = [c for c in cfg.consensus if c not in CONSENSUS]
+    if unknown or not cfg.consensus or len(set(cfg.consensus)) != len(cfg.consensus):
+        raise ValueError(f"parameter 'consensus': unknown or repeated rule(s) {unknown or list(cfg.consensus)}; "
+                         f"use some of {', '.join(CONSENSUS)}")
+    if any(s < 1 for s in cfg.ig_steps) or len(set(cfg.ig_steps)) != len(cfg.ig_steps):
+        raise ValueError(f"parameter 'ig_steps' must list different step counts >= 1, got {list(cfg.ig_steps)}")
+
+
+def check_size(size: int, pool_size: int, what: str = "pool") -> None:
+    """An ensemble size between 2 and the pool's size, and not too many ensembles to score one by one."""
+    if not 2 <= size <= pool_size:
+        raise ValueError(f"parameter 'size' = {size}: an ensemble needs 2 to {pool_size} members "
+                         f"(the {what}'s size); lower 'size' or enlarge the {what}")
+    if math.comb(pool_size, size) > MAX_ENSEMBLES:
+        raise ValueError(f"C({pool_size}, {size}) = {math.comb(pool_size, size)} ensembles "
+                         f"exceed {MAX_ENSEMBLES}; use a smaller {what} or size")
 
 
 def parse_set(label: str) -> tuple[str, float] | None:
@@ -151,6 +163,8 @@ def outputs_path(spec: dict, weights: Path | None) -> Path:
     parts = [OUTPUTS_VERSION, weights.name, spec["labels"], [Path(p).name if p else None for p in spec["paths"]],
              hashlib.sha256(np.asarray(spec["idx"], dtype=np.int64).tobytes()).hexdigest(),
              spec["attribution_positions"], spec["ig_steps"]]
+    if spec.get("extra"):  # what else determines the model's outputs (e.g. a subnetwork's configuration)
+        parts.append(spec["extra"])
     key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
     return (project_config().cache_dir / "attributions" / spec["model"]["dataset"]
             / f"{spec['model']['name']}-{key}.pt")
@@ -214,23 +228,36 @@ def model_job(spec: dict) -> dict:
     """One pool model: its outputs (``model_outputs``) from the cache, or computed once and cached. Returns the
     cache file, the parameter count and whether anything was computed."""
     from sat_lib.experiments.sat_matrix import _trained
-    from sat_lib.weights import save_tensor
 
     t = _trained(spec["model"])
     path = outputs_path(spec, t.path)
     n_params = sum(p.numel() for p in t.model.parameters())
     if path.exists():
         return {"path": str(path), "n_params": n_params, "from_cache": t.from_cache, "computed": False}
+    save_outputs(t.model, spec, path)
+    return {"path": str(path), "n_params": n_params, "from_cache": t.from_cache, "computed": True}
+
+
+def load_sets(spec: dict) -> tuple[list[torch.Tensor], np.ndarray]:
+    """The job's image sets (uint8 (n, C, H, W): the clean draw and its cached corrupted copies) and labels."""
     idx = np.asarray(spec["idx"], dtype=np.int64)
     test = project_config().load_data(spec["model"]["dataset"], "test")
     images = [test.images[idx] if p is None else np.load(p) for p in spec["paths"]]
-    sets = [torch.from_numpy(np.ascontiguousarray(s)).permute(0, 3, 1, 2).contiguous() for s in images]
-    out = model_outputs(t.model, sets, test.labels[idx], spec)
+    return ([torch.from_numpy(np.ascontiguousarray(s)).permute(0, 3, 1, 2).contiguous() for s in images],
+            test.labels[idx])
+
+
+def save_outputs(model: torch.nn.Module, spec: dict, path: Path) -> dict:
+    """``model_outputs`` of ``model`` on the job's sets, written to ``path`` (atomically) and returned."""
+    from sat_lib.weights import save_tensor
+
+    sets, labels = load_sets(spec)
+    out = model_outputs(model, sets, labels, spec)
     save_tensor(out, path)
-    acc = (out["logits"].argmax(-1).numpy() == test.labels[idx]).mean(-1)
+    acc = (out["logits"].argmax(-1).numpy() == labels).mean(-1)
     scores = ", ".join(f"{lb} {100 * a:.1f} %" for lb, a in zip(spec["labels"], acc))
     note(f"{spec['model']['name']}: accuracy {scores}; attributions {out['seconds'].sum():.1f} s")
-    return {"path": str(path), "n_params": n_params, "from_cache": t.from_cache, "computed": True}
+    return out
 
 
 def load_outputs(paths: list[str]) -> dict[str, np.ndarray]:
@@ -376,8 +403,11 @@ def compute(cfg: Config) -> xr.Dataset:
     sc = ensemble_scores(out, y, members, n_params, cfg)
     ps = pair_scores(out, labels.index(CLEAN))
     combine_seconds = time.perf_counter() - t1
-    ds = result_dataset(cfg, mc, test, idx, labels, members, sc, ps, out, done, get_zoo(mc.zoo),
-                        attrs={"executor": scheduler, "combine_seconds": combine_seconds,
+    zoo = get_zoo(mc.zoo)
+    ds = result_dataset(cfg, list(cfg.pool), [zoo[n].family for n in cfg.pool], test, idx, labels, members, sc,
+                        ps, out, done,
+                        attrs={"matrix_profile": cfg.matrix_profile, "zoo": mc.zoo, "dataset": mc.dataset,
+                               "executor": scheduler, "combine_seconds": combine_seconds,
                                "wall_seconds": time.perf_counter() - t0})
     attributed = np.zeros(len(idx), dtype=np.int8)
     attributed[subset_positions(len(idx), cfg.attribution_images, cfg.seed)] = 1
@@ -385,10 +415,12 @@ def compute(cfg: Config) -> xr.Dataset:
     return ds
 
 
-def result_dataset(cfg: Config, mc, test, idx, labels, members, sc, ps, out, done, zoo, attrs: dict) -> xr.Dataset:
+def result_dataset(cfg, names: list[str], families: list[str], test, idx, labels, members, sc, ps, out, done,
+                   attrs: dict) -> xr.Dataset:
     """The chapter's result: ensemble × set (× consensus) scores, per-model predictions and accuracies, and the
-    Fig. 9 pair scores (pair × method). Members are named by the ``members`` coordinate (ensemble × member)."""
-    pool = np.array(cfg.pool)
+    Fig. 9 pair scores (pair × method), for the pool of models ``names`` (of ``families``). Members are named by
+    the ``members`` coordinate (ensemble × member). ``cfg``: the scoring parameters (``check_scoring``)."""
+    pool = np.array(names)
     ens_names = ["+".join(pool[m]) for m in members]
     pairs = ps["pairs"]
     methods = method_names(cfg.ig_steps)
@@ -426,11 +458,10 @@ def result_dataset(cfg: Config, mc, test, idx, labels, members, sc, ps, out, don
                 "set": labels, "corruption": ("set", ["none" if p is None else p[0] for p in parsed]),
                 "severity": ("set", [0.0 if p is None else p[1] for p in parsed]),
                 "consensus": list(cfg.consensus), "model": list(pool),
-                "family": ("model", [zoo[n].family for n in pool]),
+                "family": ("model", list(families)),
                 "method": methods, "steps": ("method", [1, *cfg.ig_steps]),
                 "pair": ["+".join(pool[p]) for p in pairs], "pair_member": [0, 1], "image": idx},
-        attrs={"matrix_profile": cfg.matrix_profile, "zoo": mc.zoo, "dataset": mc.dataset,
-               "dataset_source": test.source,
+        attrs={"dataset_source": test.source,
                "attributions_computed": int(sum(r["computed"] for r in done)), **attrs},
     )
 

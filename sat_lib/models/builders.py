@@ -168,3 +168,15 @@ def build_plain_cnn(entry: ZooEntry, *, num_classes: int, img_size: int, in_chan
     """``PlainCNN`` (VGG-style conv groups, no skip connections); kwargs: ``widths``."""
     _no_pretrained(entry, pretrained)
     return PlainCNN(num_classes=num_classes, in_chans=in_chans, **_kwargs(entry, img_size, in_chans))
+
+
+@BUILDERS.decorator("elastic_resnet")
+def build_elastic_resnet(entry: ZooEntry, *, num_classes: int, img_size: int, in_chans: int,
+                         pretrained: bool) -> nn.Module:
+    """The weight-sharing super-network ``sat_lib.models.supernet.ElasticResNet``; kwargs: the ``SearchSpace``
+    fields (``stage_widths``, ``extra_depth``, ``expansions`` …)."""
+    from sat_lib.models.supernet import ElasticResNet, SearchSpace
+
+    _no_pretrained(entry, pretrained)
+    return ElasticResNet(SearchSpace(**_kwargs(entry, img_size, in_chans)), num_classes=num_classes,
+                         in_chans=in_chans)
