@@ -182,7 +182,7 @@ def _cmd_retime(args) -> int:
         print(f"sat-companion: {err}\n(the redone files stay in {scratch})", file=sys.stderr)
         return 1
     shutil.rmtree(scratch)
-    print(f"replaced {len(outcomes)} stored files; now `sat-companion run {args.chapter} --recompute`")
+    print(f"replaced {len(outcomes)} stored files; now `{retime.RETIMERS[args.chapter].next_step(args.chapter)}`")
     return 0
 
 

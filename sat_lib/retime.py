@@ -14,7 +14,8 @@ deterministic on a given machine and thread count, so the work can be done again
    a mismatch changes nothing and names the file and the entry that differ.
 
 Afterwards ``sat-companion run <chapter> --recompute`` rebuilds the chapter's result from the cache, reporting
-the new timings. ``sat-companion retime`` is the command line.
+the new timings (``Retimer.then``: for salience, whose populations *are* the result, a plain ``run``).
+``sat-companion retime`` is the command line.
 """
 from __future__ import annotations
 
@@ -61,6 +62,12 @@ class Retimer:
 
     jobs: Callable[[Any], dict[str, Any]]
     job: Callable[[Any], Any]
+    then: str = "sat-companion run {chapter} --recompute"
+    """What to run afterwards so the chapter shows the new timings (``{chapter}`` is filled in): rebuild its
+    result from the cache, or — where the redone files *are* the chapter's result — just re-execute it."""
+
+    def next_step(self, chapter: str) -> str:
+        return self.then.format(chapter=chapter)
 
 
 RETIMERS: Registry[Retimer] = Registry("re-timeable chapter")
@@ -119,7 +126,9 @@ def _salience_job(job: tuple):
 RETIMERS.register("sat-matrix", Retimer(_matrix_jobs, _model_job))
 RETIMERS.register("sat-training", Retimer(_training_jobs, _model_job))
 RETIMERS.register("universality", Retimer(_universality_jobs, _universality_job))
-RETIMERS.register("salience", Retimer(_salience_jobs, _salience_job))
+RETIMERS.register("salience", Retimer(_salience_jobs, _salience_job,
+                                      then="sat-companion run {chapter}  (the populations are the chapter's result: "
+                                           "--recompute would train them again)"))
 
 
 # ------------------------------------------------------------------------------------------ comparison

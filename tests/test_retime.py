@@ -124,3 +124,9 @@ def test_cli_usage_errors_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.rglob("*.pt")) and not any(tmp_path.rglob("*.nc"))
+
+
+def test_the_next_step_never_retrains_a_chapter_whose_result_was_redone():
+    assert retime.RETIMERS["sat-matrix"].next_step("sat-matrix") == "sat-companion run sat-matrix --recompute"
+    step = retime.RETIMERS["salience"].next_step("salience")
+    assert step.startswith("sat-companion run salience ") and "--recompute would" in step

@@ -782,7 +782,7 @@ def diversity_nas() -> nbformat.NotebookNode:
             "het = heterogeneous(cfg)  # the diversity-ensembles result of `ensembles_profile`, if stored"),
         new_markdown_cell("## Setting"),
         hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))\n"
-               "display(Markdown(analysis.compute_minutes(ds).capitalize() + '.'))"),
+               "display(Markdown(analysis.compute_minutes(ds) + '.'))"),
         new_markdown_cell("## The super-network and its subnetworks\n\nAccuracy first. The super-network's "
                           "training, then each subnetwork of the pool: blocks per stage, expansion indices per "
                           "block (0 = 0.2, 1 = 0.25, 2 = 0.35; blocks a shallower stage skips keep an unused index), "

@@ -44,7 +44,7 @@ def size_spread(ds: xr.Dataset) -> str:
     """One sentence: how close in size the pool is, and its clean accuracy band."""
     p = ds["model_params"].values / 1e6
     acc = ds["model_accuracy"].sel(set=de.CLEAN).values
-    return (f"The {len(p)} subnetworks have {p.min():.2f}–{p.max():.2f} M parameters (spread "
+    return (f"The {len(p)} subnetworks have {1e3 * p.min():,.0f}–{1e3 * p.max():,.0f} thousand parameters (spread "
             f"{100 * (p.max() - p.min()) / np.median(p):.1f} % of the median) and reach {acc.min():.1f}–{acc.max():.1f} % "
             f"clean test accuracy (median {np.median(acc):.1f} %).")
 
@@ -62,10 +62,10 @@ def supernet_summary(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def compute_minutes(ds: xr.Dataset) -> str:
-    """The chapter's computation: super-network training plus the subnetworks' jobs, in minutes."""
+    """The chapter's computation, one sentence: super-network training plus the subnetworks' jobs, in minutes."""
     train = ds.attrs["supernet_train_seconds"] / 60
     jobs = float(ds["job_seconds"].sum()) / 60
-    return (f"the computation took {train + jobs:.0f} minutes: {train:.0f} to train the super-network, {jobs:.0f} for "
+    return (f"The computation took {train + jobs:.0f} minutes: {train:.0f} to train the super-network, {jobs:.0f} for "
             f"the {ds.sizes['model']} subnetworks (extraction, BatchNorm recalibration, logits on every set and "
             "attribution maps)")
 

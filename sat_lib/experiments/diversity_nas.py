@@ -155,8 +155,8 @@ def subnet_job(spec: dict) -> dict:
 
     sup = trained_supernet(spec)
     config = SubnetConfig.from_dict(spec["subnet"])
-    sub = subnetwork(sup.model, config, spec)
-    n_params = sum(p.numel() for p in sub.parameters())
+    raw = extracted(sup.model, config)  # with the super-network's BatchNorm statistics
+    n_params = sum(p.numel() for p in raw.parameters())
     path = de.outputs_path(spec, sup.path)
     if path.exists():
         blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -165,8 +165,8 @@ def subnet_job(spec: dict) -> dict:
     t0 = time.perf_counter()
     sets, labels = de.load_sets(spec)
     clean = sets[spec["labels"].index(de.CLEAN)]
-    raw = extracted(sup.model, config)  # the super-network's statistics, for the record
     unadapted = float((logits(raw, clean, precision="fp32").argmax(1).numpy() == labels).mean())
+    sub = subnetwork(sup.model, config, spec)
     out = de.model_outputs(sub, sets, labels, spec)
     out["unadapted"] = torch.tensor(unadapted, dtype=torch.float64)
     out["job_seconds"] = torch.tensor(time.perf_counter() - t0, dtype=torch.float64)

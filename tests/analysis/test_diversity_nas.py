@@ -70,7 +70,7 @@ def test_tables_describe_the_pool_and_the_supernet():
     f = A.subnets_frame(ds)
     assert list(f.index) == list(ds["model"].values) and f["blocks per stage"].iloc[0] == "1 2"
     assert "clean, before recalibration (%)" in f.columns
-    assert "M parameters" in A.size_spread(ds)
+    assert "thousand parameters" in A.size_spread(ds)
     assert A.supernet_summary(ds)["training (min)"].iloc[0] == 10.0
     c = A.comparison_table(ds, _result(m=8, seed=3))
     assert len(c) == 2

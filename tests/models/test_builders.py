@@ -165,9 +165,25 @@ def test_resolve_kwargs_fills_placeholders_and_tuples():
         resolve_kwargs({"w": "{width}"}, img_size=28, in_chans=1, where="t")
 
 
-def test_every_builder_is_used_by_some_zoo():
+def test_every_builder_is_used_by_some_zoo_or_chapter():
+    from sat_lib.experiments import resolve_params
+    from sat_lib.experiments.diversity_nas import supernet_entry
+
     used = {entry.builder for zoo in ZOOS for entry in get_zoo(zoo)}
+    used.add(supernet_entry(resolve_params("diversity-nas", "smoke")).builder)  # the super-network, built in code
     assert used == set(BUILDERS)
+
+
+def test_the_supernet_entry_builds_the_configured_search_space():
+    from sat_lib.experiments import resolve_params
+    from sat_lib.experiments.diversity_nas import supernet_entry
+    from sat_lib.models.supernet import ElasticResNet
+
+    cfg = resolve_params("diversity-nas", "smoke")
+    net = supernet_entry(cfg).build(num_classes=10, img_size=8, in_chans=1)
+    assert isinstance(net, ElasticResNet) and net.space == cfg.space()
+    with pytest.raises(ValueError, match="pretrained"):
+        supernet_entry(cfg).build(num_classes=10, img_size=8, in_chans=1, pretrained=True)
 
 
 def test_unknown_builder_is_refused_with_suggestions():
