@@ -110,7 +110,7 @@ def check_size(size: int, pool_size: int, what: str = "pool") -> None:
     """An ensemble size between 2 and the pool's size, and not too many ensembles to score one by one."""
     if not 2 <= size <= pool_size:
         raise ValueError(f"parameter 'size' = {size}: an ensemble needs 2 to {pool_size} members "
-                         f"(the {what}'s size); lower 'size' or enlarge the {what}")
+                         f"(the size of the {what}); lower 'size' or enlarge the {what}")
     if math.comb(pool_size, size) > MAX_ENSEMBLES:
         raise ValueError(f"C({pool_size}, {size}) = {math.comb(pool_size, size)} ensembles "
                          f"exceed {MAX_ENSEMBLES}; use a smaller {what} or size")
