@@ -107,11 +107,11 @@ def model_estimate(members: np.ndarray, n_models: int, stat: Callable[[np.ndarra
     return resample(on_models, n_models, unit="models", n_resamples=n_boot, seed=seed)
 
 
-def _resampled(ds: xr.Dataset, stat, n_boot: int, seed: int) -> Estimate:
+def resampled(ds: xr.Dataset, stat, n_boot: int, seed: int) -> Estimate:
     return model_estimate(ds["member_index"].values, ds.sizes["model"], stat, n_boot, seed)
 
 
-def _columns(ds: xr.Dataset, set: str, consensus: str) -> dict[str, np.ndarray]:
+def columns(ds: xr.Dataset, set: str, consensus: str) -> dict[str, np.ndarray]:
     """Arrays per ensemble for the statistics: improvement, accuracy and each metric."""
     e = ds.sel(set=set, consensus=consensus)
     return {"improvement": e["improvement"].values, "accuracy": e["accuracy"].values,
@@ -127,11 +127,11 @@ def correlation_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0, set_nam
     rows = []
     for s in set_names or sets(ds):
         for r in rules or list(ds["consensus"].values):
-            c = _columns(ds, s, r)
+            c = columns(ds, s, r)
             for metric, label in {**METRICS, "attribution_variance": "Eq. 7 on raw maps"}.items():
                 row = {"set": s, "consensus": r, "improvement against": label}
                 for kind in ("pearson", "spearman"):
-                    est = _resampled(ds, lambda i, k=kind, m=metric: correlation(c[m][i], c["improvement"][i], k),
+                    est = resampled(ds, lambda i, k=kind, m=metric: correlation(c[m][i], c["improvement"][i], k),
                                      n_boot, seed)
                     row[f"{kind.capitalize()} [95 % CI, models]"] = est.text()
                 rows.append(row)
@@ -153,10 +153,10 @@ def trend_table(ds: xr.Dataset, consensus: str = AVERAGING, n_boot: int = 2000, 
     Pearson r, each with a 95 % interval over models."""
     rows = []
     for s in sets(ds):
-        c = _columns(ds, s, consensus)
+        c = columns(ds, s, consensus)
         for metric, label in METRICS.items():
-            slope = _resampled(ds, lambda i, m=metric: trend_slope(c[m][i], c["improvement"][i]), n_boot, seed)
-            r = _resampled(ds, lambda i, m=metric: correlation(c[m][i], c["improvement"][i]), n_boot, seed)
+            slope = resampled(ds, lambda i, m=metric: trend_slope(c[m][i], c["improvement"][i]), n_boot, seed)
+            r = resampled(ds, lambda i, m=metric: correlation(c[m][i], c["improvement"][i]), n_boot, seed)
             rows.append({"set": s, "metric": label, "slope (pp per range) [95 % CI]": slope.text(),
                          "Pearson r [95 % CI]": r.text(), "slope": slope.value})
     return pd.DataFrame(rows).set_index(["set", "metric"])
@@ -190,7 +190,7 @@ def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
                         columns=[str(m) for m in ds["method"].values])
 
 
-def _pair_estimate(ds: xr.Dataset, stat, n_boot: int, seed: int) -> Estimate:
+def pair_estimate(ds: xr.Dataset, stat, n_boot: int, seed: int) -> Estimate:
     return model_estimate(ds["pair_index"].values, ds.sizes["model"], stat, n_boot, seed)
 
 
@@ -212,7 +212,7 @@ def method_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFr
     for j, m in enumerate(methods[1:], start=1):
         row = {"method": m, "backward passes": int(ds["steps"].values[j]), "seconds per set": float(seconds[j])}
         for kind in ("spearman", "pearson"):
-            est = _pair_estimate(ds, lambda i, k=kind: correlation(d[i, 0], d[i, j], k), n_boot, seed)
+            est = pair_estimate(ds, lambda i, k=kind: correlation(d[i, 0], d[i, j], k), n_boot, seed)
             row[f"{kind.capitalize()} with Saliency [95 % CI, models]"] = est.text(".3f")
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
@@ -220,17 +220,17 @@ def method_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFr
 
 # -------------------------------------------------------------------------------------------------- claims
 
-def _nan(ds: xr.Dataset) -> Estimate:
+def no_estimate(ds: xr.Dataset) -> Estimate:
     return Estimate(math.nan, math.nan, math.nan, "models", ds.sizes["model"])
 
 
 def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[tuple[str, str, Estimate]]:
     """(key, what is estimated, estimate) per claims-table row; claims needing a consensus rule or sets the
     result lacks get NaN (inconclusive)."""
-    est = lambda stat: _resampled(ds, stat, n_boot, seed)  # noqa: E731
+    est = lambda stat: resampled(ds, stat, n_boot, seed)  # noqa: E731
     out = []
     if has(ds, AVERAGING):
-        c = _columns(ds, CLEAN, AVERAGING)
+        c = columns(ds, CLEAN, AVERAGING)
         out += [("attribution_correlates_positively", "",
                  est(lambda i: correlation(c["attribution_diversity"][i], c["improvement"][i]))),
                 ("disagreement_correlates_negatively", "",
@@ -239,22 +239,22 @@ def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[t
                 ("attribution_tradeoff_better_accuracy", "",
                  est(correlation_gap(c, "attribution_diversity", "disagreement", y="accuracy")))]
     if has(ds, VOTE):
-        v = _columns(ds, CLEAN, VOTE)
+        v = columns(ds, CLEAN, VOTE)
         out += [("same_trends_with_voting", "", est(correlation_gap(v, "attribution_diversity", "disagreement"))),
                 ("voting_mostly_below_zero", "", est(lambda i: 100 * float((v["improvement"][i] < 0).mean()) - 50))]
     if has(ds, VOTE) and has(ds, AVERAGING):
-        a, v = _columns(ds, CLEAN, AVERAGING), _columns(ds, CLEAN, VOTE)
+        a, v = columns(ds, CLEAN, AVERAGING), columns(ds, CLEAN, VOTE)
         out.append(("voting_worse_than_averaging", "",
                     est(lambda i: float((v["improvement"][i] - a["improvement"][i]).mean()))))
     if has(ds, AVERAGING):
         for s in corrupted_sets(ds):
-            c = _columns(ds, s, AVERAGING)
+            c = columns(ds, s, AVERAGING)
             out += [("trend_holds_under_corruption", s, est(correlation_gap(c, "attribution_diversity",
                                                                               "disagreement"))),
                     ("member_accuracy_stronger_under_corruption", s,
                      est(correlation_gap(c, "member_accuracy", "attribution_diversity")))]
     d = ds["pair_diversity"].values
-    out.append(("saliency_agrees_with_ig", "", _pair_estimate(ds, lambda i: mean_method_correlation(d, i),
+    out.append(("saliency_agrees_with_ig", "", pair_estimate(ds, lambda i: mean_method_correlation(d, i),
                                                               n_boot, seed)))
     return out
 
@@ -263,7 +263,7 @@ def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFr
     """The paper's Sec. 4.2 claims beside ours, one row per estimate (the corrupted-set claims one row per set),
     verdicts by the shared rule (``sat_lib.claims.verdict``); every key of the claims file appears, a claim this
     result cannot estimate as an inconclusive row."""
-    return estimates_table(CHAPTER, claim_estimates(ds, n_boot, seed), _nan(ds))
+    return estimates_table(CHAPTER, claim_estimates(ds, n_boot, seed), no_estimate(ds))
 
 
 def estimates_table(chapter: str, found: list[tuple[str, str, Estimate]], missing: Estimate) -> pd.DataFrame:

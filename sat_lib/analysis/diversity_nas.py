@@ -106,13 +106,13 @@ def claim_estimates(ds: xr.Dataset, het: xr.Dataset | None, n_boot: int = 2000,
                     seed: int = 0) -> list[tuple[str, str, Estimate]]:
     """(key, qualifier, estimate) per claims-table row; a claim this result (or a missing heterogeneous result)
     cannot estimate is left out and shows as inconclusive."""
-    est = lambda stat: de._resampled(ds, stat, n_boot, seed)  # noqa: E731
+    est = lambda stat: de.resampled(ds, stat, n_boot, seed)  # noqa: E731
     out = []
     if de.has(ds, de.AVERAGING):
-        c = de._columns(ds, de.CLEAN, de.AVERAGING)
+        c = de.columns(ds, de.CLEAN, de.AVERAGING)
         out.append(("nas_improvement_tiny", "", est(lambda i: float(np.max(c["improvement"][i])))))
         if het is not None and de.has(het, de.AVERAGING):
-            h = de._columns(het, de.CLEAN, de.AVERAGING)
+            h = de.columns(het, de.CLEAN, de.AVERAGING)
             out.append(("nas_below_heterogeneous", "",
                         two_pool_estimate(ds, het, lambda i: float(c["improvement"][i].mean()),
                                           lambda i: float(h["improvement"][i].mean()), n_boot, seed)))
@@ -121,11 +121,11 @@ def claim_estimates(ds: xr.Dataset, het: xr.Dataset | None, n_boot: int = 2000,
     out.append(("diversity_metrics_agree", "", est(lambda i: correlation(ad[i], dis[i]))))
     d = ds["pair_diversity"].values
     out.append(("saliency_agrees_with_ig_nas", "",
-                de._pair_estimate(ds, lambda i: de.mean_method_correlation(d, i), n_boot, seed)))
+                de.pair_estimate(ds, lambda i: de.mean_method_correlation(d, i), n_boot, seed)))
     return out
 
 
 def claims_table(ds: xr.Dataset, het: xr.Dataset | None = None, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """The paper's Fig. 8 and 9 claims beside ours, verdicts by the shared rule (``sat_lib.claims.verdict``);
     every key of the claims file appears, one this result cannot estimate as an inconclusive row."""
-    return de.estimates_table(CHAPTER, claim_estimates(ds, het, n_boot, seed), de._nan(ds))
+    return de.estimates_table(CHAPTER, claim_estimates(ds, het, n_boot, seed), de.no_estimate(ds))

@@ -100,25 +100,24 @@ def supernet_entry(cfg: Config):
                                epoch_scale=1.0, precision="")
 
 
-def objective(cfg: Config):
-    from sat_lib.nas import SandwichObjective
-
-    return SandwichObjective(sampled=cfg.sampled, seed=cfg.seed)
-
-
 def _spec_train(cfg: Config) -> dict:
     return {"dataset": cfg.dataset, "train_size": cfg.train_size, "seed": cfg.seed,
             "train": dataclasses.asdict(cfg.train_config()), "entry": supernet_entry(cfg), "sampled": cfg.sampled}
 
 
-def trained_supernet(spec: dict):
-    """The trained super-network (``TrainedModel``), from the weights cache or trained now."""
+def train_split(spec: dict):
+    return training_split(spec["dataset"], spec["train_size"], spec["seed"])
+
+
+def trained_supernet(spec: dict, train=None):
+    """The trained super-network (``TrainedModel``), from the weights cache or trained now; ``train``: the
+    training split when the caller has it already."""
     from sat_lib.nas import SandwichObjective
     from sat_lib.provenance import default_device
     from sat_lib.train import TrainConfig
     from sat_lib.weights import trained_model
 
-    train = training_split(spec["dataset"], spec["train_size"], spec["seed"])
+    train = train_split(spec) if train is None else train
     return trained_model(spec["entry"], train, TrainConfig(**spec["train"]), device=default_device(),
                          cache_dir=project_config().weights_dir,
                          objective=SandwichObjective(sampled=spec["sampled"], seed=spec["seed"]))
@@ -133,13 +132,13 @@ def extracted(supernet, config):
     return Normalized(extract(supernet, config), supernet.mean_values, supernet.std_values).eval()
 
 
-def subnetwork(supernet, config, spec: dict):
+def subnetwork(supernet, config, spec: dict, train=None):
     """Subnetwork ``config`` of the trained super-network (``extracted``), its BatchNorm recalibrated on
-    ``spec['bn_images']`` seeded training images."""
+    ``spec['bn_images']`` seeded images of the training split (``train``, loaded when not given)."""
     from sat_lib.nas import adapt_batchnorm
 
     sub = extracted(supernet, config)
-    train = training_split(spec["dataset"], spec["train_size"], spec["seed"])
+    train = train_split(spec) if train is None else train
     pick = np.sort(np.random.default_rng([spec["seed"], 1]).choice(len(train), spec["bn_images"], replace=False))
     images = torch.from_numpy(np.ascontiguousarray(train.images[pick])).permute(0, 3, 1, 2).contiguous()
     return adapt_batchnorm(sub, images)
@@ -148,12 +147,14 @@ def subnetwork(supernet, config, spec: dict):
 def subnet_job(spec: dict) -> dict:
     """One subnetwork of the pool: extracted, recalibrated, and its outputs (``diversity_ensembles.model_outputs``)
     from the cache or computed once and cached. Returns the cache file, its parameter count, its clean accuracy
-    with the super-network's BatchNorm statistics (before recalibration) and whether anything was computed."""
+    with the super-network's BatchNorm statistics (before recalibration), the job's seconds and whether anything
+    was computed."""
     from sat_lib.models.supernet import SubnetConfig
     from sat_lib.train import logits
     from sat_lib.weights import save_tensor
 
-    sup = trained_supernet(spec)
+    train = train_split(spec)
+    sup = trained_supernet(spec, train)
     config = SubnetConfig.from_dict(spec["subnet"])
     raw = extracted(sup.model, config)  # with the super-network's BatchNorm statistics
     n_params = sum(p.numel() for p in raw.parameters())
@@ -161,21 +162,22 @@ def subnet_job(spec: dict) -> dict:
     if path.exists():
         blob = torch.load(path, map_location="cpu", weights_only=True)
         return {"path": str(path), "n_params": n_params, "from_cache": sup.from_cache, "computed": False,
-                "unadapted": float(blob["unadapted"])}
+                "unadapted": float(blob["unadapted"]), "job_seconds": float(blob["job_seconds"])}
     t0 = time.perf_counter()
     sets, labels = de.load_sets(spec)
     clean = sets[spec["labels"].index(de.CLEAN)]
     unadapted = float((logits(raw, clean, precision="fp32").argmax(1).numpy() == labels).mean())
-    sub = subnetwork(sup.model, config, spec)
+    sub = subnetwork(sup.model, config, spec, train)
     out = de.model_outputs(sub, sets, labels, spec)
+    seconds = time.perf_counter() - t0
     out["unadapted"] = torch.tensor(unadapted, dtype=torch.float64)
-    out["job_seconds"] = torch.tensor(time.perf_counter() - t0, dtype=torch.float64)
+    out["job_seconds"] = torch.tensor(seconds, dtype=torch.float64)
     save_tensor(out, path)
     acc = (out["logits"].argmax(-1).numpy() == labels).mean(-1)
     note(f"{spec['model']['name']}: clean {100 * acc[0]:.1f} % (before BatchNorm recalibration "
          f"{100 * unadapted:.1f} %); attributions {out['seconds'].sum():.1f} s")
     return {"path": str(path), "n_params": n_params, "from_cache": sup.from_cache, "computed": True,
-            "unadapted": unadapted}
+            "unadapted": unadapted, "job_seconds": seconds}
 
 
 def job_specs(cfg: Config, configs, names: list[str], idx: np.ndarray, labels: list[str],
@@ -219,7 +221,6 @@ def compute(cfg: Config) -> xr.Dataset:
     sc = de.ensemble_scores(out, y, members, n_params, cfg)
     ps = de.pair_scores(out, labels.index(de.CLEAN))
     combine_seconds = time.perf_counter() - t1
-    job_seconds = [float(torch.load(r["path"], map_location="cpu", weights_only=True)["job_seconds"]) for r in done]
     ds = de.result_dataset(cfg, names, [FAMILY] * len(names), test, idx, labels, members, sc, ps, out, done,
                            attrs={"dataset": cfg.dataset, "executor": scheduler, "combine_seconds": combine_seconds,
                                   "wall_seconds": time.perf_counter() - t0,
@@ -233,7 +234,7 @@ def compute(cfg: Config) -> xr.Dataset:
     ds["subnet_label"] = ("model", [c.label() for c in configs])
     ds["unadapted_accuracy"] = ("model", 100 * np.array([r["unadapted"] for r in done]),
                                 {"long_name": "clean accuracy with the super-network's BatchNorm statistics (%)"})
-    ds["job_seconds"] = ("model", np.array(job_seconds),
+    ds["job_seconds"] = ("model", np.array([r["job_seconds"] for r in done]),
                          {"long_name": "extraction, recalibration, logits and attributions (s)"})
     attributed = np.zeros(len(idx), dtype=np.int8)
     attributed[subset_positions(len(idx), cfg.attribution_images, cfg.seed)] = 1

@@ -161,8 +161,13 @@ class ElasticBatchNorm2d(nn.BatchNorm2d):
         c = x.shape[1]
         if c == self.num_features:
             return super().forward(x)
+        momentum = self.momentum
+        if self.training:  # as nn.BatchNorm2d counts batches: momentum None is a cumulative average
+            self.num_batches_tracked.add_(1)
+            if momentum is None:
+                momentum = 1.0 / float(self.num_batches_tracked)
         return F.batch_norm(x, self.running_mean[:c], self.running_var[:c], self.weight[:c], self.bias[:c],
-                            self.training, self.momentum if self.momentum is not None else 0.0, self.eps)
+                            self.training, 0.0 if momentum is None else momentum, self.eps)
 
 
 class ElasticBottleneck(nn.Module):

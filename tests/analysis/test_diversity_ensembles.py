@@ -63,7 +63,7 @@ def test_ensemble_rows_keep_ensembles_whose_members_were_all_drawn():
 
 def test_model_estimate_covers_a_known_correlation():
     ds = fake_result()
-    c = A._columns(ds, "clean", "averaging")
+    c = A.columns(ds, "clean", "averaging")
     est = A.model_estimate(ds["member_index"].values, ds.sizes["model"],
                            lambda i: A.correlation(c["disagreement"][i], c["improvement"][i]), n_boot=200)
     assert est.unit == "models" and est.n == 10

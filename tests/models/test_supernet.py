@@ -104,3 +104,18 @@ def test_similar_size_picks_distinct_configurations_near_the_median_size():
     with pytest.raises(ValueError, match="different subnetworks"):
         similar_size(SearchSpace(stem_width=8, stage_widths=(8,), strides=(1,), extra_depth=0, expansions=(0.25,),
                                  width_multipliers=(1.0,)), 2, candidates=20)
+
+
+def test_a_sliced_batchnorm_with_momentum_none_keeps_a_cumulative_average():
+    net = _net().train()
+    net.set_active(SPACE.smallest())
+    bn, width = net.stem_bn, SPACE.plan(SPACE.smallest()).stem
+    bn.reset_running_stats()
+    bn.momentum = None
+    batches = [torch.randn(8, 3, 32, 32) + k for k in range(3)]
+    means = []
+    for xb in batches:
+        net(xb)
+        with torch.no_grad():
+            means.append(net.stem_conv(xb, width).mean((0, 2, 3)))
+    torch.testing.assert_close(bn.running_mean[:width], torch.stack(means).mean(0), rtol=1e-4, atol=1e-5)
