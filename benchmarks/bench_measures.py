@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import re
 import statistics
 import sys
@@ -36,6 +35,7 @@ from scipy.linalg import orthogonal_procrustes
 from sklearn.neighbors import NearestNeighbors
 
 from sat_lib.measures import knn_jaccard, linear_cka, pairwise, procrustes_similarity
+from sat_lib.provenance import device_name
 
 # ------------------------------------------------------------------------------------------------ CPU baselines
 
@@ -97,12 +97,6 @@ def timed(fn: Callable[[], Any], repeats: int, device: torch.device, warmup: boo
         sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), result
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} CPUs, {torch.get_num_threads()} threads)"
 
 
 def slug(text: str) -> str:

@@ -15,6 +15,7 @@ noise. Not a test: run it, read the ratios.
     python benchmarks/bench_train.py                                   # vgg_c32, budgets 60/120/180/600 s
     python benchmarks/bench_train.py --model resnet10_c32 --budgets 60 180
     python benchmarks/bench_train.py --budgets 60 180 --precision-check --check-epochs 2
+    python benchmarks/bench_train.py --model vit_d64_p4 --budgets --precision-check   # the check alone
 """
 from __future__ import annotations
 
@@ -106,7 +107,8 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--zoo", default="cifar-cpu")
     p.add_argument("--model", default="vgg_c32", help="a model of --zoo (default: the zoo's plain CNN)")
-    p.add_argument("--budgets", type=float, nargs="+", default=[60, 120, 180, 600], help="seconds of training")
+    p.add_argument("--budgets", type=float, nargs="*", default=[60, 120, 180, 600],
+                   help="seconds of training (none: only the --precision-check)")
     p.add_argument("--target", type=float, default=0.80)
     p.add_argument("--precision-check", action="store_true")
     p.add_argument("--check-epochs", type=int, default=2)

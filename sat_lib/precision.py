@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ import torch
 import torch.nn as nn
 
 from sat_lib._files import atomic_path
+from sat_lib.provenance import processor_name
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +111,10 @@ def candidates(precision: str, device: torch.device) -> list[Layout]:
     return [Layout(p, cl) for p in precs for cl in (False, True)]
 
 
-def _processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def calibration_key(model: nn.Module, input_shape: tuple[int, ...], precision: str, device: torch.device) -> str:
     """What decides the fastest layout: the model's structure, the input, the processor and thread count."""
     device = torch.device(device)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else _processor()
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else processor_name()
     spec = [CALIBRATION_VERSION, repr(model), list(input_shape), precision, device.type, where,
             torch.get_num_threads(), torch.__version__]
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:20]

@@ -37,12 +37,27 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return out
 
 
+def processor_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), e.g. ``AMD EPYC 9R14`` or ``Intel(R) Xeon(R) Processor``; the
+    architecture (``x86_64``) where the model is not readable. Two CPUs of one architecture can differ several-fold
+    in speed and in which precision is fastest, so timings and layouts are reported against it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: torch.device | str | None = None) -> str:
-    """A human-readable name of the device that computed a result, e.g. ``cuda:0 (NVIDIA H100 80GB HBM3)``."""
+    """A human-readable name of the device that computed a result, e.g. ``cuda:0 (NVIDIA H100 80GB HBM3)`` or
+    ``cpu (AMD EPYC 9R14, x86_64, 2 threads)``."""
     device = torch.device(device) if device is not None else default_device()
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
-    cpu = platform.processor() or platform.machine()
+    model, arch = processor_name(), platform.machine()
+    cpu = model if model == arch or not arch else f"{model}, {arch}"
     return f"cpu ({cpu}, {torch.get_num_threads()} threads)"
 
 

@@ -25,3 +25,30 @@ def parameters(ds: xr.Dataset) -> pd.DataFrame:
     params = json.loads(ds.attrs.get("params_json", "{}"))
     return pd.DataFrame({"value": [json.dumps(v) if isinstance(v, list) else str(v) for v in params.values()]},
                         index=pd.Index(list(params), name="parameter"))
+
+
+MISSING = "—"
+"""How a table cell without a value (NaN: a correlation of a constant, a p-value a test does not give) prints."""
+MAX_ROWS = 300
+
+
+def frame_html(df: pd.DataFrame) -> str:
+    """A DataFrame as the notebook shows it, but with missing values as ``MISSING`` instead of ``NaN``."""
+    return df.to_html(na_rep=MISSING, notebook=True, max_rows=pd.get_option("display.max_rows"),
+                      max_cols=pd.get_option("display.max_columns"), show_dimensions=False)
+
+
+def use_display() -> None:
+    """Tables in a chapter print whole: no cell cut at 50 characters, no rows or columns elided (up to
+    ``MAX_ROWS`` rows), and a missing value prints as ``MISSING``. Call once per notebook, after the imports."""
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_rows", MAX_ROWS)
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.width", None)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the notebook stack
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, frame_html)

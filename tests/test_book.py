@@ -23,6 +23,18 @@ def test_every_chapter_is_executed_into_the_book(name):
     assert nb["metadata"]["papermill"]["parameters"], "executed by papermill with its parameters"
 
 
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_no_table_cell_prints_nan_or_is_cut_short(name):
+    """Tables print whole (no cell cut at 50 characters with "...", no rows elided) and a missing value prints as
+    a dash, not ``NaN`` (``sat_lib.report.use_display``)."""
+    nb = json.loads((BOOK / "chapters" / f"{name}.ipynb").read_text())
+    tables = ["".join(o.get("data", {}).get("text/html", "")) for c in nb["cells"] for o in c.get("outputs", [])]
+    cells = [cell for t in tables for cell in re.findall(r"<td>(.*?)</td>", t, re.S)]
+    assert not [c for c in cells if c.strip() in ("NaN", "nan", "None")], "a table prints NaN"
+    assert not [c for c in cells if c.rstrip().endswith("...")], "a table cell is cut short"
+    assert not [t for t in tables if "<td>...</td>" in t or "<th>...</th>" in t], "a table elides rows or columns"
+
+
 @pytest.fixture(scope="module")
 def html(tmp_path_factory):
     """The committed book, built once into a temporary folder with warnings as errors: its HTML folder."""

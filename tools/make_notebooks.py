@@ -41,7 +41,9 @@ def parameters_source(config_cls) -> str:
 
 VERDICT_RULE = ("One rule for every row (`sat_lib.claims.verdict`): a value the paper reports *agrees* when it lies "
                 "in our 95 % bootstrap interval; a direction agrees when the whole interval has its sign, and is "
-                "*inconclusive* when the interval contains 0. The column `resampled` names the unit of the "
+                "*inconclusive* when the interval contains 0; a band the paper says a quantity stays inside "
+                "agrees when the whole interval lies inside it, disagrees when it lies wholly outside, and is "
+                "inconclusive when it straddles an edge. The column `resampled` names the unit of the "
                 "bootstrap; `key` names the paper claim (the status page collects the verdicts by it).")
 
 
@@ -81,7 +83,7 @@ def sat_matrix() -> nbformat.NotebookNode:
             "from sat_lib.experiments.sat_matrix import Config, run\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import sat as figures\n\n"
-            "plots.use_style()\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)"),
         new_markdown_cell("## Setting\n\nThe parameters and provenance of the result shown below "
@@ -138,6 +140,7 @@ def sat_matrix() -> nbformat.NotebookNode:
 
 
 def sat_components() -> nbformat.NotebookNode:
+    from sat_lib.analysis.components import R2_RESAMPLES
     from sat_lib.experiments.sat_components import Config
 
     return notebook([
@@ -166,7 +169,7 @@ def sat_components() -> nbformat.NotebookNode:
             "from sat_lib.experiments.sat_components import Config, matrix_config, run\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import components as figures\n\n"
-            "plots.use_style()\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)"),
         new_markdown_cell("## Setting\n\nThis chapter's parameters and provenance, then those of the zoo result "
@@ -180,10 +183,22 @@ def sat_components() -> nbformat.NotebookNode:
                           "difference for the regressor fitted on all pairs (as the paper), with a 95 % interval "
                           "from refits on bootstrap resamples of the models. A component that takes one value "
                           "across the zoo (hollow bar) never differs between two models and cannot matter here."),
-        hidden("plots.show(figures.importance(ds))\ndisplay(analysis.importance_table(ds).drop(columns='importance'))"),
+        hidden("r2 = analysis.held_out_r2_estimates(ds, cfg.gbr, seed=cfg.seed)  # about a minute: refits\n"
+               "plots.show(figures.importance(ds, r2['refit']))\n"
+               "display(analysis.importance_table(ds).drop(columns='importance'))"),
         new_markdown_cell("### Does the regression mean anything?\n\nEvery pair's SAT against the SAT predicted "
-                          "for it by a regressor that never saw either model's other pairs (5 folds of models)."),
-        hidden("plots.show(figures.held_out(ds))"),
+                          "for it by a regressor that never saw either model's other pairs (5 folds of models), and "
+                          "the R² of those predictions with two 95 % intervals that resample the *models*, as the "
+                          "importances' do. The first redoes the whole 5-fold fit on each resample (a model drawn "
+                          "twice stays in one fold): it covers the fit's own variability, but each refit costs five "
+                          "fits of the appendix's regressor (500 stages, depth 12), so it uses only "
+                          f"{R2_RESAMPLES} "
+                          "resamples (about a minute on a 2-core CPU; the interval's ends are rough), and a resample "
+                          "holds only ~63 % of the models, so its fits see fewer architectures and its R² runs low "
+                          "(the interval need not contain the full-zoo value). The second keeps the stored held-out "
+                          "predictions and recomputes R² on 2 000 resamples of the models: how precisely these "
+                          "predictions' skill is measured on this zoo."),
+        hidden("display(analysis.held_out_table(r2))\nplots.show(figures.held_out(ds, r2['refit']))"),
         new_markdown_cell("## Fig. 4a and B.1: spectral features\n\nDistances between the models' "
                           "`n_spectral` spectral features, rows and columns sorted by spectral cluster (white "
                           "lines), families along the edges."),
@@ -191,7 +206,7 @@ def sat_components() -> nbformat.NotebookNode:
         new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " Fig. 3's bar heights are not "
                           "in the paper's text; its claims are the orderings the text states."),
         hidden("table = analysis.claims_table(ds)\ndisplay(table)"),
-        hidden("display(Markdown(analysis.discussion(ds, table)))"),
+        hidden("display(Markdown(analysis.discussion(ds, table, r2)))"),
         *not_reproduced("sat-components"),
     ])
 
@@ -226,7 +241,7 @@ def sat_training() -> nbformat.NotebookNode:
             "from sat_lib.experiments.sat_training import Config, matrix_config, run\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import training as figures\n\n"
-            "plots.use_style()\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)\n"
             "zoo = sat_matrix.run(matrix_config(cfg), mode=mode)  # the between-architecture baseline"),
@@ -290,7 +305,7 @@ def sat_attacks() -> nbformat.NotebookNode:
             "from sat_lib.experiments.sat_attacks import Config, matrix_config, run, training_config\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import attacks as figures\n\n"
-            "plots.use_style()\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)\n"
             "zoo = sat_matrix.run(matrix_config(cfg), mode='cache_only')"),
@@ -304,13 +319,25 @@ def sat_attacks() -> nbformat.NotebookNode:
         hidden("display(analysis.white_box(ds, zoo).round(1))"),
         new_markdown_cell("Every pair of the 8 models: SAT by AutoAttack against SAT by PGD, least-squares line with "
                           "its 90 % band as the paper draws it. Correlations carry 95 % intervals over models (pairs "
-                          "share models); p treats pairs as independent, as the paper's does."),
-        hidden("plots.show(figures.pgd_vs_autoattack(ds))\ndisplay(analysis.attack_table(ds, seed=cfg.seed))"),
+                          "share models); p treats pairs as independent, as the paper's does. The figure's title "
+                          "prints the table's Pearson r, with as many decimals as it takes to show on which side of "
+                          "each end of the interval the paper's value lies."),
+        hidden("g1 = analysis.attack_estimates(ds, seed=cfg.seed)\n"
+               "plots.show(figures.pgd_vs_autoattack(ds, g1['pearson']))\n"
+               "display(analysis.attack_table(ds, estimates=g1))"),
         new_markdown_cell("## Fig. G.2: one-sided against two-sided SAT\n\nOne-sided SAT of (A, B) uses only A's "
                           "examples on B — the score a new model A gets when only A is attacked. Left: every ordered "
                           "pair of the zoo (from the stored transfers); right: every (new model, zoo model) pair, "
-                          "where the new models are the retrained copies of `sat-training`."),
-        hidden("plots.show(figures.one_vs_two_sided(ds, zoo))\ndisplay(analysis.sided_table(ds, zoo, seed=cfg.seed))"),
+                          "where the new models are the retrained copies of `sat-training`. The paper reports "
+                          "Pearson's r; the table adds the rank correlation (Spearman: Pearson of ranks), which does "
+                          "not lean on the few most or least similar pairs, and the mean one-sided − two-sided "
+                          "difference (log %), which says whether the approximation is biased. All with 95 % "
+                          "intervals: models resampled for the zoo's pairs (pairs share models), new models for "
+                          "the (new, zoo) pairs. The panels' titles print the table's Pearson r."),
+        hidden("g2 = {kind: analysis.sided_estimates(ds, zoo, seed=cfg.seed, kind=kind)\n"
+               "      for kind in analysis.SIDED_STATS}\n"
+               "plots.show(figures.one_vs_two_sided(ds, zoo, g2['pearson']))\n"
+               "display(analysis.sided_table(ds, zoo, estimates=g2))"),
         new_markdown_cell("## A new model's cluster (appendix G)\n\nThe zoo's SAT graph is cut into `n_clusters` "
                           "spectral clusters (as `sat-matrix`, appendix B). Each new model goes to the cluster whose "
                           "members it is most similar to on average — by one-sided SAT (the approximation) and by "
@@ -334,9 +361,12 @@ def sat_attacks() -> nbformat.NotebookNode:
         new_markdown_cell("At equal compute, by the paper's count (SAT on n images: n × (PGD steps + 1) × 2 "
                           "inferences; a decision-region score on t triplets: t × resolution² × 2):"),
         hidden("display(analysis.equal_compute(ds, zoo).round(2))\nplots.show(figures.stability(ds, zoo))"),
-        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE),
+        new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " A value row prints ours with "
+                          "as many decimals (two to four) as it takes for neither end of the interval to print as the "
+                          "paper's value, so the side of each end on which the paper's value lies — what decides the "
+                          "verdict — is visible."),
         hidden("table = analysis.claims_table(ds, zoo, cfg, seed=cfg.seed)\ndisplay(table)"),
-        hidden("display(Markdown(analysis.discussion(ds, zoo, table)))"),
+        hidden("display(Markdown(analysis.discussion(ds, zoo, table, g2)))"),
         *not_reproduced("sat-attacks"),
     ])
 
@@ -365,12 +395,13 @@ def sat_ensembles() -> nbformat.NotebookNode:
             "from IPython.display import Markdown, display\n"
             "from sat_lib.analysis import ensembles as analysis\n"
             "from sat_lib.experiments import sat_matrix, sat_training\n"
-            "from sat_lib.experiments.sat_ensembles import Config, matrix_config, run, training_config\n"
+            "from sat_lib.experiments.sat_ensembles import Config, fig6, matrix_config, run, training_config\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import ensembles as figures\n\n"
-            "plots.use_style()\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
-            "ds = run(cfg, mode=mode)"),
+            "ds = run(cfg, mode=mode)\n"
+            "f6 = fig6(cfg, ds)  # Fig. 6's scores: stored, or rescored from the zoo's stored logits"),
         new_markdown_cell("## Setting\n\nThis chapter's parameters and provenance, then those of the two results "
                           "it reads."),
         hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))\n"
@@ -385,27 +416,39 @@ def sat_ensembles() -> nbformat.NotebookNode:
                           "The line is a least-squares fit with its 90 % band, as the paper draws it. Pearson's r "
                           "with its p-value (which treats pairs as independent, as the paper's does) and a 95 % "
                           "interval that resamples *models* — pairs share models, so models are drawn with "
-                          "replacement and the pairs among them kept."),
-        hidden("plots.show(figures.sat_vs_err(ds))\ndisplay(analysis.fig5_table(ds, seed=cfg.seed))"),
+                          "replacement and the pairs among them kept. The figure's title prints the table's r."),
+        hidden("fig5 = analysis.fig5_estimates(ds, seed=cfg.seed)\n"
+               "plots.show(figures.sat_vs_err(ds, fig5['Pearson r(SAT, ERR)']))\n"
+               "display(analysis.fig5_table(ds, estimates=fig5))"),
         new_markdown_cell("## Fig. 6 and E.1: ensembles from k clusters\n\nThe zoo's SAT graph is cut into "
-                          "`n_clusters` spectral clusters (as the `sat-matrix` chapter, appendix B); an N-ensemble "
-                          "from k clusters takes one model from each of k random clusters and the rest from those "
-                          "clusters' remaining models. Means over the random draws, with 95 % intervals over the "
-                          "draws (they share models, so the intervals say how well this zoo's mean is pinned "
-                          "down, not how another zoo would behave)."),
-        hidden("plots.show(figures.by_clusters(ds))"),
-        new_markdown_cell("Mean ERR [95 % CI over draws]:"),
-        hidden("display(analysis.fig6_table(ds, 'err', seed=cfg.seed))"),
+                          "`n_clusters` spectral clusters (the `sat-matrix` chapter's method, appendix B; its Table 3 cuts "
+                          "the same graph into more clusters — the members of these are listed below); an N-ensemble "
+                          "from k clusters is a set of N different models whose members come from exactly k "
+                          "clusters. A cell (N, k) with at most `n_draws` distinct ensembles is **enumerated**: each "
+                          "of them is scored once. A larger cell is sampled: `n_draws` draws, each uniform over the "
+                          "cell's distinct ensembles, so both kinds of cell estimate the same thing, the mean over "
+                          "the cell's ensembles. Means with 95 % intervals that resample the cell's ensembles (they "
+                          "share models, so an interval says how much the mean depends on which of this zoo's "
+                          "ensembles are averaged, not how another zoo would behave). Where the clusters' sizes allow "
+                          "a single ensemble there is nothing to resample, and no interval: one ensemble is one "
+                          "observation however often it is drawn, and an interval over its test images would say how "
+                          "well that one ensemble is measured, not how ensembles from one cluster behave."),
+        hidden("display(analysis.cluster_members(ds))"),
+        hidden("display(Markdown(f\"Fig. 6's scores are {f6.attrs['source']}. Distinct ensembles of each cell, and "
+               "how many were scored:\"))\ndisplay(analysis.fig6_counts(f6))"),
+        hidden("plots.show(figures.by_clusters(f6))"),
+        new_markdown_cell("Mean ERR [95 % CI over the cell's ensembles]:"),
+        hidden("display(analysis.fig6_table(f6, 'err', seed=cfg.seed))"),
         new_markdown_cell("Mean share of test samples that every member gets wrong, percent (Fig. 6b):"),
-        hidden("display(analysis.fig6_table(ds, 'all_wrong', seed=cfg.seed))"),
+        hidden("display(analysis.fig6_table(f6, 'all_wrong', seed=cfg.seed))"),
         new_markdown_cell("## Fig. 7: training diversity against architecture diversity\n\nN-ensembles of one "
                           "architecture's retrained copies — all subsets of a group when there are few — against "
                           "N-ensembles of different architectures, one from each of N clusters of the zoo (the "
                           "paper's yellow lines, N = k)."),
         hidden("plots.show(figures.by_training(ds))"),
         new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE),
-        hidden("table = analysis.claims_table(ds, seed=cfg.seed)\ndisplay(table)"),
-        hidden("display(Markdown(analysis.discussion(ds, table)))"),
+        hidden("table = analysis.claims_table(ds, seed=cfg.seed, fig6=f6)\ndisplay(table)"),
+        hidden("display(Markdown(analysis.discussion(ds, table, f6)))"),
         *not_reproduced("sat-ensembles"),
     ])
 
@@ -443,7 +486,7 @@ def sat_distillation() -> nbformat.NotebookNode:
             "from sat_lib.experiments.sat_distillation import Config, matrix_config, run\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import distillation as figures\n\n"
-            "plots.use_style()\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)\n"
             "try:  # the student architecture's seed copies, when the training chapter retrained it (for scale)\n"
@@ -509,11 +552,15 @@ def universality() -> nbformat.NotebookNode:
             "normalised L2 steps of decaying length in the valid pixel range, the robustness library's way); every "
             "pair (A, B) within one ε is compared on A's and on B's inverted images, as the paper does. Fig. 5's "
             "ImageNet50/100 become a drawn subset of `subset_classes` CIFAR-10 classes (all their images: fewer "
-            "classes, as the paper's subsets), trained for three of the families; Fig. 6's SAT-6, not available "
+            "classes, as the paper's subsets), trained for the architectures of `subset_archs`; Fig. 6's SAT-6, "
+            "not available "
             "here, becomes `ood_dataset` turned into 32-px RGB. Each (setting, architecture, ε) model is its own "
             "stored result (`universality-model`), so the grid resumes model by model.\n\n"
             "**Where this was computed:** the `quick` profile on a 2-core CPU: small models trained for a few "
-            "epochs, far from the paper's ~90. Read every similarity below together with Table 4's accuracies. The "
+            "epochs, far from the paper's (see *Training recipe* below). Read every similarity below together with "
+            "Table 4's accuracies. Every similarity figure overlays each box (one dot per pair of models) with the "
+            "pairs' mean and its 95 % bootstrap interval, which resamples architectures because pairs share them — "
+            "the numbers of the summary table at the end. The "
             "`paper` profile (ResNet-18/50, ResNeXt-50, DenseNet-121 and a ViT of the `cifar` zoo, 90 epochs, "
             "10 000 inverted images) has not been run here."),
         params_cell(parameters_source(Config)),
@@ -523,7 +570,7 @@ def universality() -> nbformat.NotebookNode:
             "from sat_lib.experiments.universality import Config, run\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import universality as figures\n\n"
-            "plots.use_style()\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)"),
         new_markdown_cell("## Setting"),
@@ -531,14 +578,22 @@ def universality() -> nbformat.NotebookNode:
         new_markdown_cell("## Table 4: the models\n\nAccuracy comes first: clean test accuracy and L2 PGD accuracy "
                           "at the model's own ε (ε = 0 models at ε = 0.25, as the paper), ours per architecture, "
                           "beside the paper's seven CNNs (mean and range per ε; their table follows, verbatim)."),
-        hidden("plots.show(figures.accuracy(ds))\ndisplay(analysis.accuracy_by_eps(ds, seed=cfg.seed))"),
+        hidden("plots.show(figures.accuracy(ds))\n"
+               "display(analysis.accuracy_by_eps(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
         hidden("display(analysis.model_table(ds).round(2))"),
         hidden("display(analysis.paper_table4())", ["output_scroll"]),
+        new_markdown_cell("Our adversarial accuracies do not behave as Table 4's; the *discussion* at the end says "
+                          "where they fall short and what we think the reasons are."),
+        new_markdown_cell("### Training recipe\n\nOptimiser, weight decay, batch size, label smoothing and epochs "
+                          "of each architecture as it trained here — read from the training recipes "
+                          "(`sat_lib.train.RECIPES`) of the zoo entries and the stored parameters — beside the "
+                          "paper's (Appendix A.4)."),
+        hidden("display(Markdown(analysis.recipe_text(ds)))\ndisplay(analysis.training_recipes(ds))"),
         new_markdown_cell("### Did the inversion work?\n\nEq. 7's objective, the relative distance between the "
-                          "representations of the inverted image and of its target, per image after inversion "
-                          "(at the seed it starts near 1). Robust models are harder to invert in a fixed number of "
-                          "steps; the paper does not report this number."),
-        hidden("plots.show(figures.inversion_distance(ds))"),
+                          "representations of the inverted image and of its target, per image after inversion; "
+                          "the paper does not report this number."),
+        hidden("display(Markdown(analysis.inversion_text(ds, n_boot=cfg.n_boot, seed=cfg.seed)))\n"
+               "plots.show(figures.inversion_distance(ds))"),
         new_markdown_cell("### What it cost\n\nSeconds per model on the machine named in *Setting* (adversarial "
                           "training costs about `at_steps` + 1 standard epochs per epoch; a model whose weights came "
                           "from the cache reports the seconds of the run that trained it; setting `ood` reuses the "
@@ -550,41 +605,46 @@ def universality() -> nbformat.NotebookNode:
                           "redoing that work bit for bit on a quiet machine (`sat-companion retime`, see the README)."),
         hidden("display(analysis.compute_minutes(ds).round(1))"),
         new_markdown_cell("## Fig. 1: predictions on regular images\n\nAgreement and JSDSim of every pair "
-                          "within one ε on the whole test split. Red: each pair's Fort et al. upper bound on "
-                          "agreement, 1 − |acc_A − acc_B| — two models can disagree no less than their accuracies "
-                          "differ."),
-        hidden("plots.show(figures.regular(ds))"),
+                          "within one ε on the whole test split, with the pairs' mean and its 95 % interval. Red, "
+                          "left of each box: each pair's Fort et al. upper bound on agreement, "
+                          "1 − |acc_A − acc_B| (the line: the pairs' mean bound) — two models can disagree no less "
+                          "than their accuracies differ."),
+        hidden("plots.show(figures.regular(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
         new_markdown_cell("## Fig. 2: inverted images\n\nSeed, target and inverted image of a standard and of "
                           "the most robust model of two architectures."),
         hidden("plots.show(figures.examples(ds))"),
         new_markdown_cell("## Fig. 3: predictions on inverted images"),
-        hidden("plots.show(figures.inverted_predictions(ds))"),
+        hidden("plots.show(figures.inverted_predictions(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
         new_markdown_cell("## Fig. 4: representations on inverted images\n\nLinear CKA, ProcrustesSim and "
                           "k-NN Jaccard (cosine neighbours of centred penultimate representations) of every pair."),
-        hidden("plots.show(figures.representations(ds))"),
+        hidden("plots.show(figures.representations(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
         new_markdown_cell("## Fig. 5: fewer classes\n\nThe same measures for models trained on the drawn class "
                           "subset (their inverted images come from the subset's test images), beside all classes."),
-        hidden("display(Markdown(analysis.subset_text(ds)))\n"
-               "plots.show(figures.representations(ds, ('full', 'subset'), 'paper Fig. 5'))"),
+        hidden("display(Markdown(analysis.subset_text(ds, n_boot=cfg.n_boot, seed=cfg.seed)))\n"
+               "plots.show(figures.representations(ds, ('full', 'subset'), 'paper Fig. 5', n_boot=cfg.n_boot, "
+               "seed=cfg.seed))\n"
+               "display(analysis.subset_accuracy(ds).round(1))"),
         new_markdown_cell("## Fig. 6: out-of-distribution seeds and targets\n\nThe CIFAR-10 models invert "
                           "images of another dataset (seed and target both from it) and are compared on them."),
-        hidden("plots.show(figures.representations(ds, ('full', 'ood'), 'paper Fig. 6'))"),
+        hidden("plots.show(figures.representations(ds, ('full', 'ood'), 'paper Fig. 6', n_boot=cfg.n_boot, "
+               "seed=cfg.seed))"),
         new_markdown_cell("## Fig. 7: neighbourhood size\n\nk-NN Jaccard at every k of `ks`; with "
                           "`n_images` inverted images the overlap of unrelated neighbourhoods (dotted) is no longer "
                           "near 0 at large k."),
-        hidden("plots.show(figures.jaccard_k(ds))"),
+        hidden("plots.show(figures.jaccard_k(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
         new_markdown_cell("## Every number behind the figures\n\nMean over pairs with a 95 % interval that "
                           "resamples architectures, and the pairs' range."),
         hidden("import pandas as pd\nwith pd.option_context('display.max_rows', 200):\n"
-               "    display(analysis.summary(ds, seed=cfg.seed).round(3))", ["output_scroll"]),
+               "    display(analysis.summary(ds, n_boot=cfg.n_boot, seed=cfg.seed).round(3))", ["output_scroll"]),
         new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " A claim that a quantity "
                           "stays inside a band (\"barely changes\", \"comparable\": ±0.05, stated in "
                           "`sat_lib/claims/universality.yaml`) agrees when our whole interval lies inside it and "
                           "disagrees when it lies wholly outside. Differences are the most robust ε minus ε = 0, "
                           "paired over architectures."),
-        hidden("table = analysis.claims_table(ds, seed=cfg.seed)\ndisplay(table)\n"
+        hidden("table = analysis.claims_table(ds, n_boot=cfg.n_boot, seed=cfg.seed)\ndisplay(table)\n"
                "display(Markdown(table.attrs['note']))"),
-        hidden("display(Markdown(analysis.discussion(ds, table)))"),
+        new_markdown_cell("## Discussion"),
+        hidden("display(Markdown(analysis.discussion(ds, table, n_boot=cfg.n_boot, seed=cfg.seed)))"),
         *not_reproduced("universality"),
     ])
 
@@ -608,8 +668,10 @@ def corruptions() -> nbformat.NotebookNode:
             "corruptions batched in torch, each image with its own seeded parameters; the corrupted sets are "
             "cached, never committed). Relative resilience = corrupted accuracy / clean accuracy.\n\n"
             "**Where this was computed:** the `quick` profile on a 2-core CPU; the `paper` profile (the `cifar` "
-            "zoo, all test images, all five levels) has not been run here. The zoo has no self-supervised member; "
-            "the ensembles are the next chapter (`diversity-ensembles`), negative-correlation training the one after "
+            "zoo, all test images, all five levels) has not been run here. The zoo has no self-supervised member "
+            "(none trains in minutes here) and no distilled one: the `sat-distillation` chapter's ViT students "
+            "are distilled, but this chapter scores the `sat-matrix` zoo as it stands, so that its resilience "
+            "and the SAT chapters speak of the same models. The ensembles are the next chapter (`diversity-ensembles`), negative-correlation training the one after "
             "(`diversity-training`)."),
         params_cell(parameters_source(Config)),
         new_code_cell(
@@ -619,7 +681,7 @@ def corruptions() -> nbformat.NotebookNode:
             "from sat_lib.experiments.corruptions import Config, run\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import corruptions as figures\n\n"
-            "plots.use_style()\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)"),
         new_markdown_cell("## Setting"),
@@ -695,8 +757,7 @@ def diversity_ensembles() -> nbformat.NotebookNode:
             "from sat_lib.experiments.diversity_ensembles import Config, run\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import diversity_ensembles as figures\n\n"
-            "plots.use_style()\n"
-            "pd.set_option('display.max_colwidth', None)  # the claims table's sentences in full\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)"),
         new_markdown_cell("## Setting"),
@@ -775,8 +836,7 @@ def diversity_nas() -> nbformat.NotebookNode:
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import diversity_ensembles as figures\n"
             "from sat_lib.plots import diversity_nas as nas_figures\n\n"
-            "plots.use_style()\n"
-            "pd.set_option('display.max_colwidth', None)  # the claims table's sentences in full\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)\n"
             "het = heterogeneous(cfg)  # the diversity-ensembles result of `ensembles_profile`, if stored"),
@@ -795,7 +855,8 @@ def diversity_nas() -> nbformat.NotebookNode:
                           "the same axis, with the paper's bound for its NAS ensembles; then both pools per consensus "
                           "rule."),
         hidden("plots.show(nas_figures.improvement_against_heterogeneous(ds, het))"),
-        hidden("display(analysis.comparison_table(ds, het).round(3))"),
+        hidden("display(analysis.comparison_table(ds, het).round(3))\n"
+               "display(Markdown(analysis.comparison_caveat(ds, het)))"),
         new_markdown_cell("## Fig. 8: improvement against diversity\n\nAs Fig. 5 draws the heterogeneous pool: "
                           "improvement against attribution diversity (left) and disagreement (right); then the "
                           "correlations on every set, with intervals over subnetworks."),
@@ -808,7 +869,8 @@ def diversity_nas() -> nbformat.NotebookNode:
         hidden("display(ensembles.method_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
         new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " The comparison with the "
                           "heterogeneous pool resamples both pools' models independently."),
-        hidden("display(analysis.claims_table(ds, het, n_boot=cfg.n_boot, seed=cfg.seed))"),
+        hidden("display(Markdown(analysis.claims_note(ds, het)))\n"
+               "display(analysis.claims_table(ds, het, n_boot=cfg.n_boot, seed=cfg.seed))"),
         *not_reproduced("diversity-nas"),
     ])
 
@@ -859,12 +921,12 @@ def diversity_training() -> nbformat.NotebookNode:
             "from sat_lib.experiments.diversity_training import Config, run\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import diversity_training as figures\n\n"
-            "plots.use_style()\n"
-            "pd.set_option('display.max_colwidth', None)  # the claims table's sentences in full\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)"),
         new_markdown_cell("## Setting"),
-        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))"),
+        hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))\n"
+               "display(Markdown(analysis.compute_minutes(ds) + '.'))"),
         new_markdown_cell("## Accuracy first\n\nEach heuristic's ensembles (under their own consensus rule) and "
                           "their members on the clean test images and the four corruptions, mean over seeds with "
                           "95 % intervals over seeds × images; the heterogeneous ensemble last. The paper's "
@@ -872,10 +934,15 @@ def diversity_training() -> nbformat.NotebookNode:
                           "diversity 63.7 %."),
         hidden("display(analysis.accuracy_table(ds, n_boot=cfg.n_boot))", ["output_scroll"]),
         hidden("display(analysis.training_table(ds).round(3))"),
-        new_markdown_cell("## Fig. 10: resilience of the heuristics\n\nEnsemble accuracy per set; then each "
-                          "heuristic minus the independently trained ensembles, per set and on the corruptions' "
-                          "mean (pp, 95 % intervals over seeds × images)."),
+        new_markdown_cell("## Fig. 10: resilience of the heuristics\n\nEnsemble accuracy per set (top) and "
+                          "*resilience* — accuracy on a corruption over clean accuracy, as the corruptions chapter "
+                          "defines it — per corruption (bottom), for the ensembles (the ratio of their mean "
+                          "accuracies over seeds; 95 % intervals over seeds × images, each seed's clean and "
+                          "corrupted images drawn together) and their members; then the resilience in numbers, and "
+                          "each heuristic minus the independently trained ensembles, per set and on the corruptions' "
+                          "mean, in accuracy and in resilience (pp, 95 % intervals over seeds × images)."),
         hidden("plots.show(figures.fig10(ds, n_boot=min(cfg.n_boot, 1000)))"),
+        hidden("display(analysis.resilience_table(ds, n_boot=cfg.n_boot))", ["output_scroll"]),
         hidden("display(analysis.versus_table(ds, n_boot=cfg.n_boot))", ["output_scroll"]),
         new_markdown_cell("## Table 2: prediction diversity\n\nShannon equitability of the members' predictions "
                           "(Eq. 5) on the images the ensemble classifies correctly ($H_{corr}$) and incorrectly "
@@ -903,22 +970,38 @@ def diversity_training() -> nbformat.NotebookNode:
             "A design methodology $A$ (an architecture family; a training heuristic) is a distribution over "
             "trained models; its difficulty function $\\theta_A(x)$ is the probability that a model drawn from it "
             "fails on input $x$ — estimated by the share of its models that fail (the zoo's families from the "
-            "corruptions chapter's predictions on the same images; the heuristics from their members, 3 seeds × 3). "
+            "corruptions chapter's predictions on the same images; the heuristics from the members of all their "
+            "seeds' ensembles). "
             "For one model drawn from each of $A$ and $B$,\n\n"
             "$$P(\\text{both fail}) = E[\\theta_A \\theta_B] = E[\\theta_A]E[\\theta_B] + "
             "\\mathrm{Cov}(\\theta_A, \\theta_B),$$\n\n"
             "so diverse designs beat independent failures only where their difficulty functions are negatively "
             "correlated. The figure puts every pair of methodologies on those axes; the table gives, per set, how "
             "much more two models of *different* methodologies fail together beyond independence than two of the "
-            "*same* one, the mean covariance of different methodologies' θ, and how well the LM prediction — θ "
-            "estimated from the *other* models, never the pair itself — and independence predict each pair's "
-            "observed coincident failures (members of one jointly trained ensemble are never paired: they are not "
-            "independent draws). Intervals resample the images."),
+            "*same* one, the mean covariance of different methodologies' θ, how much more often a pair of models "
+            "fails together than independence, $E[\\theta'_A]E[\\theta'_B]$, predicts (mean over pairs), and how "
+            "far single pairs stray from the LM prediction $E[\\theta'_A \\theta'_B]$ beyond test-set noise. θ' is "
+            "estimated from the *other* models, never the pair itself; for two models of one methodology, from the "
+            "pairs of its other models from different ensembles (members of one jointly trained ensemble are never "
+            "paired: they are not independent draws).\n\n"
+            "**Which error of the LM prediction.** Its mean *signed* error over the pairs is ≈ 0 by construction — "
+            "each pair's prediction averages other pairs of the same models — so it tests nothing. Its mean "
+            "*absolute* error is mostly test-set noise: biased upward, the bootstrap's replicates more than the "
+            "estimate, so a percentile interval of it can miss its own estimate (a BCa interval degenerates as "
+            "well). The table gives instead the root mean square of observed − LM *beyond* the noise: the mean over "
+            "pairs of $(obs - LM)^2 - s^2/n$, with $s^2$ the variance of a pair's per-image error over the $n$ "
+            "images — an unbiased estimate — and the noise $\\sqrt{\\overline{s^2/n}}$ beside it. Its interval adds "
+            "the bootstrap replicates' deviations from the sample's own mean square (on which they are centred) to "
+            "the estimate, then takes roots. Intervals resample the images; the claims table's LM row (the "
+            "independence error minus the LM's, both mean absolute errors) has a bias-corrected and accelerated "
+            "(BCa) interval."),
         hidden("plots.show(figures.coincidence(ds))"),
         hidden("plots.show(figures.difficulty_correlation(ds))"),
         hidden("display(analysis.lm_table(ds, n_boot=min(cfg.n_boot, 1000)))", ["output_scroll"]),
         new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " Claims about a heuristic or "
-                          "set have one row per heuristic or set."),
+                          "set have one row per heuristic or set. `resampled` counts each ensemble once, however "
+                          "many of its quantities a row combines (equitability and correctness of the same "
+                          "ensembles are drawn together)."),
         hidden("claims = analysis.claims_table(ds, cfg)\n"
                "display(claims)"),
         new_markdown_cell("## What this shows"),
@@ -981,7 +1064,12 @@ def salience() -> nbformat.NotebookNode:
             "whose pixels differ slightly from the original files) and on Fashion-MNIST. Training follows the "
             "official code (plain SGD, learning rate 0.1 decayed as $1/\\sqrt{\\mathrm{epoch}+1}$, batch 128, no "
             "augmentation, dataset mean/std normalisation) but for far fewer epochs, so every model's accuracy "
-            "and loss are shown first. The parameters table below says which profile produced these results."),
+            "and loss are shown first. The parameters table below says which profile produced these results.\n\n"
+            "**Where this was computed.** The committed result is the `quick` profile, computed on a 2-core CPU "
+            "population by population. The `paper` profile (the paper's widths and seeds, more epochs) is sized "
+            "for GPUs or a Dask cluster and **has not been run here**; each population is one job of the "
+            "project's executor, so `sat-companion run salience --profile paper --scheduler tcp://…` trains the "
+            "populations side by side on a user's cluster, each stored as it finishes."),
         params_cell(parameters_source(Config)),
         new_code_cell(
             "import pandas as pd\n"
@@ -990,8 +1078,7 @@ def salience() -> nbformat.NotebookNode:
             "from sat_lib.analysis import salience as analysis\n"
             "from sat_lib.experiments.salience import Config, run\n"
             "from sat_lib.plots import salience as figures\n\n"
-            "plots.use_style()\n"
-            "pd.set_option('display.max_colwidth', None)  # the claims table's sentences in full\n"
+            "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "pops = run(cfg, mode=mode)\n"
             "main = analysis.main_populations(pops)\n"
@@ -1007,7 +1094,7 @@ def salience() -> nbformat.NotebookNode:
         hidden("display(analysis.accuracy_table(pops))"),
         new_markdown_cell("Every model (click to show):"),
         hidden("display(analysis.model_table(pops))", extra_tags=["hide-output"]),
-        new_markdown_cell("## 1. Similarity rises with width (paper Fig. 2 / 12)\n\n"
+        new_markdown_cell("## 1. Does similarity rise with width? (paper Fig. 2 / 12)\n\n"
                           "$p(k_1, k_2)$ is the mean of $p_{ind}$ over pairs of distinct models of widths $k_1$, "
                           "$k_2$. Each population at full resolution and, as in the official code, with the "
                           "gradients area-downsampled to 8×8 first. The paper reports that $p$ rises along both "
@@ -1086,15 +1173,15 @@ def salience() -> nbformat.NotebookNode:
                           "and the official script's first 2 × 128 images would all be airplanes), drawn as their "
                           "`saliency_similarity.py` draws it, and at full resolution beside; the one-step "
                           "attack's α across their models; the paper's width trends read from them, with 95 % "
-                          "intervals over images; and our populations beside theirs at equal width."),
+                          "intervals over images; and our populations beside theirs: at equal width, and our "
+                          "ρ(k1, k2) across widths beside theirs on the same images."),
         hidden("from sat_lib.analysis import official\n"
                "from sat_lib.config import project_config\n"
                "from sat_lib.experiments import salience_official\n"
                "ods = salience_official.run(salience_official.Config(n_salience=cfg.n_salience, "
                "salience_seed=cfg.seed), mode=mode) if cfg.official_models else None\n"
                "if ods is None:\n"
-               "    display(Markdown('*The authors\\' checkpoints are not configured here (`models.salience_official` '\n"
-               "                     'in `_config.yml`, or `SAT_MODELS_SALIENCE_OFFICIAL`); this section is skipped.*'))\n"
+               "    display(Markdown(f'*This section is skipped: {salience_official.skip_reason(cfg.official_models)}.*'))\n"
                "else:\n"
                "    display(official.accuracy_table(ods).round(3))\n"
                "    plots.show(figures.official_maps(ods))\n"
@@ -1102,7 +1189,9 @@ def salience() -> nbformat.NotebookNode:
                "    std = project_config().load_data('cifar10', 'test').std\n"
                "    versus = official.ours_vs_theirs(ods, main, std)\n"
                "    display(versus)\n"
-               "    display(Markdown(official.summary(ods, versus)))"),
+               "    cross = official.cross_width(ods, main, std)\n"
+               "    display(cross)\n"
+               "    display(Markdown(official.summary(ods, versus, cross)))"),
         new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE + " Salience statistics are "
                           "resampled over the fixed test images (the 8×8 fingerprints are stored per image), "
                           "attacks over target models, correlations over models, the Saw slope over the "
@@ -1133,7 +1222,9 @@ def status() -> nbformat.NotebookNode:
             "from IPython.display import Markdown, display\n"
             "from sat_lib.claims import status\n"
             "from sat_lib.experiments.status import Config, collect\n"
-            "from sat_lib.config import project_config\n\n"
+            "from sat_lib.config import project_config\n"
+            "from sat_lib import report\n\n"
+            "report.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "profile = cfg.profile or project_config().default_profile\n"
             "found = collect(cfg)\n"
@@ -1150,9 +1241,7 @@ def status() -> nbformat.NotebookNode:
                                   ("salience", "Convergence of input salience"),
                                   ("diversity", "Design diversity under natural corruptions"))
           for cell in (new_markdown_cell(f"## {title}"),
-                       hidden("import pandas as pd\n"
-                              "with pd.option_context('display.max_colwidth', None):\n"
-                              f"    display(status.items_table({key!r}, claims).set_index('item'))"))],
+                       hidden(f"display(status.items_table({key!r}, claims).set_index('item'))"))],
     ])
 
 

@@ -32,23 +32,50 @@ def attack_pairs(ds: xr.Dataset) -> pd.DataFrame:
                          "pgd": pgd[i, j], "autoattack": aa[i, j]})
 
 
-def attack_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Pearson and Spearman correlation of SAT by PGD and by AutoAttack over the pairs, 95 % intervals over
-    models, scipy's p (pairs as independent, as the paper's)."""
+def decisive_format(paper: float, ours: Estimate, digits: int = 2, most: int = 4) -> str:
+    """The fixed-point format with the fewest decimals (at least ``digits``, at most ``most``) at which neither end
+    of ``ours``'s interval prints as the paper's value, so a reader sees on which side of each end the paper's
+    value lies — the side a value verdict is decided by (``0.856 [0.823, 0.875]`` against 0.82, where two
+    decimals would print ``0.86 [0.82, 0.87]`` and hide why it disagrees)."""
+    if not ours.has_interval or not math.isfinite(paper):
+        return f".{digits}f"
+    for d in range(digits, most + 1):
+        p = f"{paper:.{d}f}"
+        if f"{ours.low:.{d}f}" != p and f"{ours.high:.{d}f}" != p:
+            return f".{d}f"
+    return f".{most}f"
+
+
+ATTACK_STATS = {"pearson": "Pearson r (PGD, AutoAttack)", "spearman": "Spearman r (PGD, AutoAttack)",
+                "difference": "mean SAT(AutoAttack) − SAT(PGD)"}
+
+
+def attack_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate]:
+    """Fig. G.1a's statistics over the pairs of the re-attacked models (``ATTACK_STATS``), each with a 95 %
+    interval over models (pairs share models). The table, the figure's title and the claims table print these."""
     p = attack_pairs(ds)
     m = ds.sizes["attacked"]
+    stats = {"pearson": lambda q: correlation(q["pgd"], q["autoattack"]),
+             "spearman": lambda q: correlation(q["pgd"], q["autoattack"], "spearman"),
+             "difference": lambda q: float((q["autoattack"] - q["pgd"]).mean())}
+    return {k: interval(pairs_bootstrap(p, m, f, n_boot, seed), f(p), "models", m) for k, f in stats.items()}
+
+
+def attack_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0,
+                 estimates: dict[str, Estimate] | None = None) -> pd.DataFrame:
+    """Pearson and Spearman correlation of SAT by PGD and by AutoAttack over the pairs and their mean difference,
+    95 % intervals over models (``attack_estimates``), scipy's p (pairs as independent, as the paper's). The
+    Pearson r prints with enough decimals to show on which side of its interval the paper's 0.98 lies."""
+    p = attack_pairs(ds)
+    estimates = estimates or attack_estimates(ds, n_boot, seed)
+    paper = paper_claims("sat-attacks")["claims"]["pgd_vs_autoattack"]["value"]
     rows = []
-    for kind in ("pearson", "spearman"):
-        stat = lambda q, k=kind: correlation(q["pgd"], q["autoattack"], k)  # noqa: E731
-        est = interval(pairs_bootstrap(p, m, stat, n_boot, seed), stat(p), "models", m)
-        rows.append({"statistic": f"{kind.capitalize()} r (PGD, AutoAttack)", "value [95 % CI, models]": est.text(),
+    for kind, name in ATTACK_STATS.items():
+        est = estimates[kind]
+        rows.append({"statistic": name,
+                     "value [95 % CI, models]": est.text(decisive_format(paper, est) if kind == "pearson" else ".2f"),
                      "p": correlation_p(p["pgd"], p["autoattack"]) if kind == "pearson" else math.nan,
                      "pairs": len(p)})
-    d = p["autoattack"] - p["pgd"]
-    est = interval(pairs_bootstrap(p, m, lambda q: float((q["autoattack"] - q["pgd"]).mean()), n_boot, seed),
-                   float(d.mean()), "models", m)
-    rows.append({"statistic": "mean SAT(AutoAttack) − SAT(PGD)", "value [95 % CI, models]": est.text(),
-                 "p": math.nan, "pairs": len(p)})
     return pd.DataFrame(rows).set_index("statistic")
 
 
@@ -103,30 +130,53 @@ def sided_new(ds: xr.Dataset) -> pd.DataFrame:
             .rename(columns={"new_sat_one_sided": "one_sided", "new_sat_two_sided": "two_sided"}).reset_index())
 
 
-def sided_estimates(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate]:
-    """Pearson r of one- and two-sided SAT over the zoo's ordered pairs (models resampled) and over the (new,
-    zoo) pairs (new models resampled)."""
+SIDED = ("the zoo's ordered pairs", "new model × zoo pairs")
+SIDED_STATS = {"pearson": "Pearson r", "spearman": "Spearman r", "difference": "mean one-sided − two-sided"}
+
+
+def _sided_stat(kind: str):
+    if kind == "pearson":
+        return lambda a, b: correlation(a, b)
+    if kind == "spearman":
+        return lambda a, b: correlation(a, b, "spearman")
+    if kind == "difference":
+        return lambda a, b: float(np.nanmean(np.asarray(a, float) - np.asarray(b, float)))
+    raise KeyError(f"unknown statistic {kind!r}; known: {list(SIDED_STATS)}")
+
+
+def sided_estimates(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0,
+                    kind: str = "pearson") -> dict[str, Estimate]:
+    """One statistic of one- against two-sided SAT (``SIDED_STATS``: Pearson r, Spearman r — Pearson of ranks —
+    or the mean one-sided − two-sided difference, log %) over the zoo's ordered pairs (models resampled) and over
+    the (new, zoo) pairs (new models resampled), with 95 % intervals."""
+    f = _sided_stat(kind)
     z = sided_zoo(zoo)
-    stat = lambda q: correlation(q["one_sided"], q["two_sided"])  # noqa: E731
+    stat = lambda q: f(q["one_sided"], q["two_sided"])  # noqa: E731
     zoo_est = interval(pairs_bootstrap(z, zoo.sizes["model"], stat, n_boot, seed, ordered=True), stat(z), "models",
                        zoo.sizes["model"])
     one, two = ds["new_sat_one_sided"].values, ds["new_sat_two_sided"].values
-    new_est = resample(lambda idx: correlation(one[idx].ravel(), two[idx].ravel()), ds.sizes["new"],
+    new_est = resample(lambda idx: f(one[idx].ravel(), two[idx].ravel()), ds.sizes["new"],
                        unit="new models", n_resamples=n_boot, seed=seed)
-    return {"the zoo's ordered pairs": zoo_est, "new model × zoo pairs": new_est}
+    return dict(zip(SIDED, (zoo_est, new_est)))
 
 
-def sided_table(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    z, n = sided_zoo(zoo), sided_new(ds)
-    est = sided_estimates(ds, zoo, n_boot, seed)
-    return pd.DataFrame([
-        {"pairs": "the zoo's ordered pairs", "n": len(z), "Pearson r [95 % CI]": est["the zoo's ordered pairs"].text(),
-         "resampled": "models", "p": correlation_p(z["one_sided"], z["two_sided"]),
-         "mean one-sided − two-sided": float((z["one_sided"] - z["two_sided"]).mean())},
-        {"pairs": "new model × zoo pairs", "n": len(n), "Pearson r [95 % CI]": est["new model × zoo pairs"].text(),
-         "resampled": "new models", "p": correlation_p(n["one_sided"], n["two_sided"]),
-         "mean one-sided − two-sided": float((n["one_sided"] - n["two_sided"]).mean())},
-    ]).set_index("pairs")
+def sided_table(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0,
+                estimates: dict[str, dict[str, Estimate]] | None = None) -> pd.DataFrame:
+    """Fig. G.2 in numbers: for both sets of pairs, Pearson and Spearman r of one- and two-sided SAT and their
+    mean difference, each with its 95 % interval (``sided_estimates``; ``estimates``: {kind: its answer}).
+    Pearson prints with enough decimals to show on which side of its interval the paper's 0.82 lies."""
+    estimates = estimates or {k: sided_estimates(ds, zoo, n_boot, seed, k) for k in SIDED_STATS}
+    paper = paper_claims("sat-attacks")["claims"]["one_vs_two_sided"]["value"]
+    frames = dict(zip(SIDED, (sided_zoo(zoo), sided_new(ds))))
+    rows = []
+    for what, q in frames.items():
+        pe = estimates["pearson"][what]
+        rows.append({"pairs": what, "n": len(q), "Pearson r [95 % CI]": pe.text(decisive_format(paper, pe)),
+                     "p (Pearson)": correlation_p(q["one_sided"], q["two_sided"]),
+                     "Spearman r [95 % CI]": estimates["spearman"][what].text(),
+                     "mean one-sided − two-sided [95 % CI]": estimates["difference"][what].text(".3f"),
+                     "resampled": "models" if what == SIDED[0] else "new models"})
+    return pd.DataFrame(rows).set_index("pairs")
 
 
 # --------------------------------------------------------------------------- appendix G: a new model's cluster
@@ -229,24 +279,27 @@ def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, 
     claims = paper_claims("sat-attacks")["claims"]
     n_clusters = cfg.n_clusters if cfg is not None else json.loads(ds.attrs["params_json"])["n_clusters"]
     rows = []
+    # value rows print with enough decimals to show on which side of each interval end the paper's value lies
     c = claims["pgd_vs_autoattack"]
     p = attack_pairs(ds)
     m = ds.sizes["attacked"]
-    stat = lambda q: correlation(q["pgd"], q["autoattack"])  # noqa: E731
-    est = interval(pairs_bootstrap(p, m, stat, n_boot, seed), stat(p), "models", m)
+    est = attack_estimates(ds, n_boot, seed)["pearson"]
     rows.append(claim_row(f"r(SAT by PGD, SAT by AutoAttack), {len(p)} pairs of {m} models", f"{c['value']:.2f}",
-                          est, value_verdict(c["value"], est), c["where"], key="pgd_vs_autoattack"))
+                          est, value_verdict(c["value"], est), c["where"], decisive_format(c["value"], est),
+                          key="pgd_vs_autoattack"))
     c = claims["one_vs_two_sided"]
     for what, est in sided_estimates(ds, zoo, n_boot, seed).items():
         rows.append(claim_row(f"r(one-sided SAT, two-sided SAT), {what}", f"{c['value']:.2f}", est,
-                              value_verdict(c["value"], est), c["where"], key="one_vs_two_sided"))
+                              value_verdict(c["value"], est), c["where"], decisive_format(c["value"], est),
+                              key="one_vs_two_sided"))
     c = claims["new_model_cluster"]
     a = assignment(ds, zoo, n_clusters, seed)
     est = bootstrap(a["sibling's cluster (one-sided)"].to_numpy(float), np.mean, unit="new models",
                     n_resamples=n_boot, seed=seed)
     rows.append(claim_row(f"share of {len(a)} new models in their sibling's cluster (one-sided SAT, "
                           f"{n_clusters} clusters)", f"{c['value']:.2f} (2 of 2)", est,
-                          value_verdict(c["value"], est), c["where"], key="new_model_cluster"))
+                          value_verdict(c["value"], est), c["where"], decisive_format(c["value"], est),
+                          key="new_model_cluster"))
     c = claims["boundary_std"]
     for t in ds["tsize"].values:
         paper = c["by_size"].get(int(t))
@@ -255,7 +308,8 @@ def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, 
         v = ds["boundary_rate"].sel(tsize=t).values
         est = bootstrap(v, lambda x: np.std(x, ddof=1), unit="triplet sets", n_resamples=n_boot, seed=seed)
         rows.append(claim_row(f"std of the pair's decision-region similarity at {int(t)} triplets (pp)",
-                              f"{paper:.2f}", est, value_verdict(paper, est), c["where"], key="boundary_std"))
+                              f"{paper:.2f}", est, value_verdict(paper, est), c["where"], decisive_format(paper, est),
+                              key="boundary_std"))
     c = claims["sat_more_stable"]
     eq = equal_compute(ds, zoo)
     for n, row in eq.iterrows():
@@ -267,14 +321,26 @@ def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, 
     return pd.DataFrame(rows).set_index("claim")
 
 
-def discussion(ds: xr.Dataset, zoo: xr.Dataset, table: pd.DataFrame) -> str:
-    """A short Markdown reading of the claims table, every number from the results."""
+def discussion(ds: xr.Dataset, zoo: xr.Dataset, table: pd.DataFrame,
+               sided: dict[str, dict[str, Estimate]] | None = None) -> str:
+    """A short Markdown reading of the claims table, every number from the results; ``sided``: the Fig. G.2
+    estimates the chapter's table printed (``{kind: sided_estimates(..., kind=kind)}``), read when given."""
     rows = lambda key: table[table["key"] == key]  # noqa: E731
     g1 = rows("pgd_vs_autoattack").iloc[0]
     lines = [f"* **Fig. G.1a.** SAT by PGD and by AutoAttack: r = **{g1['ours [95 % CI]']}** (models resampled) "
              f"against the paper's 0.98: **{g1['verdict']}**."]
     for claim, r in rows("one_vs_two_sided").iterrows():
         lines.append(f"* **Fig. G.2.** {claim}: {r['ours [95 % CI]']} against the paper's 0.82: **{r['verdict']}**.")
+    if sided is not None:
+        def bias(e: Estimate) -> str:
+            if not e.has_interval or e.low <= 0 <= e.high:
+                return "no detectable bias"
+            return "one-sided runs lower" if e.high < 0 else "one-sided runs higher"
+        lines.append("* **Fig. G.2, ranks and bias.** Spearman r of one- and two-sided SAT: "
+                     + "; ".join(f"{what} {sided['spearman'][what].text()}" for what in SIDED)
+                     + ". Mean one-sided − two-sided (log %): "
+                     + "; ".join(f"{what} {sided['difference'][what].text('.3f')} ({bias(sided['difference'][what])})"
+                                 for what in SIDED) + ".")
     r = rows("new_model_cluster").iloc[0]
     lines.append(f"* **A new model.** {r.name[0].upper() + r.name[1:]}: {r['ours [95 % CI]']} (the paper: 2 of 2): "
                  f"**{r['verdict']}**.")

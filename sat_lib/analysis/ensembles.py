@@ -6,9 +6,14 @@ ensemble is a set of member indices, scored by logit averaging (as the paper) wi
 """
 from __future__ import annotations
 
-from itertools import combinations
+from itertools import combinations, product
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pandas and xarray are imported where used: the scoring kernels need numpy alone
+    import pandas as pd
+    import xarray as xr
 
 
 def batch_scores(logits: np.ndarray, labels: np.ndarray, members: np.ndarray, chunk: int = 256) -> dict[str, np.ndarray]:
@@ -63,6 +68,97 @@ def cluster_draws(clusters: np.ndarray, size: int, k: int, n_draws: int, rng: np
     return out
 
 
+def _cluster_compositions(clusters: np.ndarray, size: int, k: int) -> list[tuple[tuple, tuple[int, ...], int]]:
+    """Every way to make an ensemble of ``size`` distinct models from exactly ``k`` clusters: (the k cluster
+    labels, how many models from each — at least one —, how many distinct ensembles that gives)."""
+    from math import comb, prod
+
+    labels = np.unique(clusters)
+    count = {c: int((clusters == c).sum()) for c in labels}
+    out = []
+    for chosen in combinations(labels, k):
+        caps = [count[c] for c in chosen]
+        for split in product(*(range(1, cap + 1) for cap in caps)):
+            if sum(split) == size:
+                out.append((chosen, split, prod(comb(cap, n) for cap, n in zip(caps, split))))
+    return out
+
+
+def n_cluster_ensembles(clusters: np.ndarray, size: int, k: int) -> int:
+    """How many distinct ensembles of ``size`` distinct models have members from exactly ``k`` clusters (Fig. 6's
+    cell (N, k)); 0 when none."""
+    clusters = np.asarray(clusters)
+    if not 1 <= k <= min(size, len(np.unique(clusters))):
+        return 0
+    return sum(n for *_, n in _cluster_compositions(clusters, size, k))
+
+
+def cluster_ensembles(clusters: np.ndarray, size: int, k: int, n_draws: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray | None, int]:
+    """Fig. 6's ensembles for the cell (N = ``size``, ``k``): N distinct models whose members come from exactly
+    k clusters (paper: "the ensembled models are only sampled from the selected k clusters"), each ensemble's
+    members in increasing order. Returns (ensembles, how many distinct ensembles the cell has):
+
+    * when the cell has at most ``n_draws`` distinct ensembles, every one of them, once (no copies: a cell with
+      one possible ensemble scores it once);
+    * otherwise ``n_draws`` draws, each uniform over the cell's distinct ensembles (a cluster set and a split of
+      N among its clusters with probability ∝ the ensembles they make, then the members uniformly), so an
+      enumerated cell and a drawn one estimate the same thing: the mean over the cell's distinct ensembles.
+
+    (None, 0) when no k clusters hold N models."""
+    clusters = np.asarray(clusters)
+    if not 1 <= k <= min(size, len(np.unique(clusters))):
+        return None, 0
+    ways = _cluster_compositions(clusters, size, k)
+    total = sum(n for *_, n in ways)
+    if total == 0:
+        return None, 0
+    members = {c: np.flatnonzero(clusters == c) for c in np.unique(clusters)}
+    if total <= n_draws:
+        out = [sorted(np.concatenate(parts)) for chosen, split, _ in ways
+               for parts in product(*(combinations(members[c], n) for c, n in zip(chosen, split)))]
+        return np.array(out, dtype=np.int64).reshape(-1, size), total
+    weights = np.array([n for *_, n in ways], dtype=float)
+    picks = rng.choice(len(ways), n_draws, p=weights / weights.sum())
+    out = np.empty((n_draws, size), dtype=np.int64)
+    for d, w in enumerate(picks):
+        chosen, split, _ = ways[w]
+        out[d] = np.sort(np.concatenate([rng.choice(members[c], n, replace=False) for c, n in zip(chosen, split)]))
+    return out, total
+
+
+def fig6_scores(logits: np.ndarray, labels: np.ndarray, clusters: np.ndarray, sizes, n_draws: int,
+                seed: int) -> "xr.Dataset":
+    """Fig. 6 / E.1 from stored test logits: for every cell (N in ``sizes``, k = 1 … max N) the scores of its
+    ensembles (``cluster_ensembles``: all distinct ones when there are at most ``n_draws``, else ``n_draws``
+    uniform draws), NaN-padded along ``draw``; ``clusters_ensembles`` (how many distinct ensembles the cell has)
+    and ``clusters_scored`` (how many were scored). Deterministic in ``seed``."""
+    import xarray as xr
+
+    sizes = [int(n) for n in sizes]
+    ks = list(range(1, max(sizes) + 1))
+    rng = np.random.default_rng([seed, 6])  # Fig. 6's own stream: the same draws wherever this is computed
+    scores = {s: np.full((len(sizes), len(ks), n_draws), np.nan) for s in ("err", "error", "all_wrong")}
+    distinct = np.zeros((len(sizes), len(ks)), dtype=np.int64)
+    scored = np.zeros((len(sizes), len(ks)), dtype=np.int64)
+    for i, n in enumerate(sizes):
+        for j, k in enumerate(ks):
+            ens, distinct[i, j] = cluster_ensembles(clusters, n, k, n_draws, rng)
+            if ens is None:
+                continue
+            sc = batch_scores(logits, labels, ens)
+            scored[i, j] = len(ens)
+            for s in scores:
+                scores[s][i, j, :len(ens)] = sc[s]
+    return xr.Dataset(
+        data_vars={**{f"clusters_{s}": (("size", "k", "draw"), v) for s, v in scores.items()},
+                   "clusters_ensembles": (("size", "k"), distinct,
+                                          {"long_name": "distinct ensembles of N models from exactly k clusters"}),
+                   "clusters_scored": (("size", "k"), scored,
+                                       {"long_name": "ensembles scored: all distinct ones, or n_draws drawn"})},
+        coords={"size": sizes, "k": ks, "draw": np.arange(n_draws)})
+
+
 def group_draws(group: np.ndarray, size: int, n_draws: int, rng: np.random.Generator) -> np.ndarray | None:
     """``n_draws`` ensembles of ``size`` distinct members of ``group`` (indices); every subset when there are
     no more than ``n_draws`` of them. None when the group is smaller than ``size``."""
@@ -114,20 +210,31 @@ def partial_pearson(p) -> float:
     return float(pearsonr(a, b).statistic)
 
 
-def fig5_table(ds, n_boot: int = 2000, seed: int = 0) -> "pd.DataFrame":
-    """Pearson r (with p) of SAT and ERR over the zoo's pairs and the partial r given accuracy, each with a
-    95 % interval over models (``pairs_bootstrap``)."""
-    import pandas as pd
-    from scipy.stats import pearsonr
+FIG5 = (("Pearson r(SAT, ERR)", pearson), ("partial r given mean accuracy", partial_pearson))
 
+
+def fig5_estimates(ds, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Fig. 5's two statistics (``FIG5``: Pearson r of SAT and ERR, and the partial r given the pair's mean
+    accuracy), each an ``Estimate`` with its 95 % interval over models (``pairs_bootstrap``). The table, the
+    figure's title and the claims table all print these."""
     from sat_lib.analysis.sat import pairs_bootstrap
     from sat_lib.claims.verdict import interval
 
     p = pair_frame(ds)
+    m = ds.sizes["model"]
+    return {name: interval(pairs_bootstrap(p, m, stat, n_boot, seed), stat(p), "models", m) for name, stat in FIG5}
+
+
+def fig5_table(ds, n_boot: int = 2000, seed: int = 0, estimates: dict | None = None) -> "pd.DataFrame":
+    """Pearson r (with p) of SAT and ERR over the zoo's pairs and the partial r given accuracy, each with a
+    95 % interval over models (``fig5_estimates``, or the ``estimates`` it returned)."""
+    import pandas as pd
+    from scipy.stats import pearsonr
+
+    p = pair_frame(ds)
+    estimates = estimates or fig5_estimates(ds, n_boot, seed)
     rows = []
-    for name, stat in (("Pearson r(SAT, ERR)", pearson), ("partial r given mean accuracy", partial_pearson)):
-        est = interval(pairs_bootstrap(p, ds.sizes["model"], stat, n_boot, seed), stat(p), "models",
-                       ds.sizes["model"])
+    for name, est in estimates.items():
         rows.append({"statistic": name, "value [95 % CI, models]": est.text(),
                      "p (pairs as independent)": pearsonr(p["sat"], p["err"]).pvalue
                      if name.startswith("P") and np.isfinite(est.value) else np.nan,
@@ -135,27 +242,82 @@ def fig5_table(ds, n_boot: int = 2000, seed: int = 0) -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index("statistic")
 
 
-def _mean_interval(values: np.ndarray, unit: str, n_boot: int, seed: int):
+def fig6_source(ds, fig6=None):
+    """The Dataset that holds Fig. 6's scores: ``fig6`` when given (``sat_lib.experiments.sat_ensembles.fig6``),
+    else ``ds`` when it stores them with their counts of distinct ensembles. A result stored before small cells
+    were enumerated (its draws repeat the few ensembles such a cell has) is refused: rescore it."""
+    if fig6 is not None:
+        return fig6
+    if "clusters_ensembles" in ds:
+        return ds
+    raise ValueError("this result's Fig. 6 draws predate the enumeration of small cells (they repeat the few "
+                     "ensembles such a cell has as if they were separate draws): rescore them from the stored logits "
+                     "with sat_lib.experiments.sat_ensembles.fig6(cfg, ds) and pass fig6=")
+
+
+def _scored(f6, n: int, k: int) -> str:
+    """"all 8" (every distinct ensemble scored once) or "300 drawn of 2 400"."""
+    total, scored = int(f6["clusters_ensembles"].sel(size=n, k=k)), int(f6["clusters_scored"].sel(size=n, k=k))
+    return f"all {total:,}".replace(",", " ") if scored >= total else \
+        f"{scored:,} drawn of {total:,}".replace(",", " ")
+
+
+def fig6_cell(f6, score: str, n: int, k: int, n_boot: int = 1000, seed: int = 0):
+    """Mean ``score`` (err | error | all_wrong, the last two in percent) over the cell's scored ensembles with a
+    95 % interval that resamples them (the unit: ensembles, all distinct ones or the draws); no interval with
+    fewer than 3 (a cell whose clusters allow one ensemble has nothing to resample). None for an empty cell."""
     from sat_lib.claims.verdict import bootstrap
 
-    return bootstrap(values[np.isfinite(values)], np.mean, unit=unit, n_resamples=n_boot, seed=seed)
+    vals = (1 if score == "err" else 100) * f6[f"clusters_{score}"].sel(size=n, k=k).values
+    vals = vals[np.isfinite(vals)]
+    if not len(vals) or k > n:
+        return None
+    enumerated = int(f6["clusters_scored"].sel(size=n, k=k)) >= int(f6["clusters_ensembles"].sel(size=n, k=k))
+    return bootstrap(vals, np.mean, unit="ensembles (all)" if enumerated else "drawn ensembles",
+                     n_resamples=n_boot, seed=seed)
 
 
-def fig6_table(ds, score: str = "err", n_boot: int = 1000, seed: int = 0) -> "pd.DataFrame":
-    """Mean ``score`` (err | error | all_wrong, in percent for the last two) of random N-ensembles from k
-    clusters, with its 95 % interval over the draws; N rows, k columns; blank where no k clusters hold N models."""
+def fig6_table(f6, score: str = "err", n_boot: int = 1000, seed: int = 0) -> "pd.DataFrame":
+    """Mean ``score`` (err | error | all_wrong, in percent for the last two) of the N-ensembles from k clusters,
+    with its 95 % interval over the cell's ensembles (``fig6_cell``); N rows, k columns; blank where no k clusters
+    hold N models. ``f6``: the Fig. 6 scores (``fig6_source``)."""
     import pandas as pd
 
-    scale = 1 if score == "err" else 100
-    v = ds[f"clusters_{score}"]
-    out = pd.DataFrame(index=pd.Index(ds["size"].values, name="N"),
-                       columns=pd.Index(ds["k"].values, name="k clusters"), dtype=object)
-    for n in ds["size"].values:
-        for k in ds["k"].values:
-            vals = scale * v.sel(size=n, k=k).values
-            if np.isfinite(vals).any() and k <= n:
-                out.loc[n, k] = _mean_interval(vals, "draws", n_boot, seed).text(".3f" if score == "err" else ".1f")
+    f6 = fig6_source(f6)
+    fmt = ".3f" if score == "err" else ".1f"
+    out = pd.DataFrame(index=pd.Index(f6["size"].values, name="N"),
+                       columns=pd.Index(f6["k"].values, name="k clusters"), dtype=object)
+    for n in f6["size"].values:
+        for k in f6["k"].values:
+            est = fig6_cell(f6, score, n, k, n_boot, seed)
+            if est is None:
+                continue
+            out.loc[n, k] = est.text(fmt) if est.has_interval else \
+                f"{est.value:{fmt}} ({est.n} ensemble{'s' if est.n > 1 else ''}: no interval)"
     return out.fillna("")
+
+
+def fig6_counts(f6) -> "pd.DataFrame":
+    """How many distinct ensembles each cell (N, k) has and how many were scored: "all 43" (each once) or
+    "300 drawn of 2 400" (uniform draws); blank where no k clusters hold N models."""
+    import pandas as pd
+
+    f6 = fig6_source(f6)
+    out = pd.DataFrame(index=pd.Index(f6["size"].values, name="N"),
+                       columns=pd.Index(f6["k"].values, name="k clusters"), dtype=object)
+    for n in f6["size"].values:
+        for k in f6["k"].values:
+            if k <= n and int(f6["clusters_ensembles"].sel(size=n, k=k)):
+                out.loc[n, k] = _scored(f6, n, k)
+    return out.fillna("")
+
+
+def single_ensemble_cells(f6) -> list[tuple[int, int]]:
+    """The cells (N, k) whose clusters allow exactly one ensemble."""
+    f6 = fig6_source(f6)
+    c = f6["clusters_ensembles"]
+    return [(int(n), int(k)) for n in f6["size"].values for k in f6["k"].values
+            if k <= n and int(c.sel(size=n, k=k)) == 1]
 
 
 def fig7_frame(ds) -> "pd.DataFrame":
@@ -190,41 +352,49 @@ def _group_difference(ds, arch: str, a: str, b: str, n: int, score: str, n_boot:
     return _mean_difference(va, vb, 1, "ensembles (both groups)", n_boot, seed, min_each=3)
 
 
-def claims_table(ds, n_boot: int = 2000, seed: int = 0) -> "pd.DataFrame":
-    """The paper's Sec. 5.1 claims beside ours, verdicts by the shared rule (``sat_lib.claims.verdict``)."""
+def claims_table(ds, n_boot: int = 2000, seed: int = 0, fig6=None) -> "pd.DataFrame":
+    """The paper's Sec. 5.1 claims beside ours, verdicts by the shared rule (``sat_lib.claims.verdict``).
+    ``fig6``: the Fig. 6 scores when ``ds`` does not store them in their current form (``fig6_source``)."""
     import pandas as pd
 
-    from sat_lib.analysis.sat import pairs_bootstrap
     from sat_lib.claims import paper_claims
-    from sat_lib.claims.verdict import claim_row, direction_verdict, interval, value_verdict
+    from sat_lib.claims.verdict import claim_row, direction_verdict, value_verdict
 
     claims = paper_claims("sat-ensembles")["claims"]
-    p = pair_frame(ds)
-    m = ds.sizes["model"]
+    f6 = fig6_source(ds, fig6)
+    fig5 = fig5_estimates(ds, n_boot, seed)
     rows = []
     c = claims["pearson_sat_err"]
-    est = interval(pairs_bootstrap(p, m, pearson, n_boot, seed), pearson(p), "models", m)
+    est = fig5["Pearson r(SAT, ERR)"]
     rows.append(claim_row("Pearson r of SAT and ERR over the zoo's pairs", f"{c['value']:.2f}", est,
                           value_verdict(c["value"], est), c["where"], key="pearson_sat_err"))
     c = claims["diversity_helps"]
     rows.append(claim_row("the same r: less similar pairs ensemble better", c["statement"], est,
                           direction_verdict(c["sign"], est), c["where"], key="diversity_helps"))
-    est = interval(pairs_bootstrap(p, m, partial_pearson, n_boot, seed), partial_pearson(p), "models", m)
+    est = fig5["partial r given mean accuracy"]
     rows.append(claim_row("the same r with the pair's mean accuracy partialled out", c["statement"], est,
                           direction_verdict(c["sign"], est), c["where"], key="diversity_helps"))
     for score, key in (("err", "more_clusters_err"), ("all_wrong", "more_clusters_all_wrong")):
         c = claims[key]
-        for n in ds["size"].values:
-            hi = ds[f"clusters_{score}"].sel(size=n, k=n).values
-            lo = ds[f"clusters_{score}"].sel(size=n, k=1).values
+        for n in f6["size"].values:
+            hi = f6[f"clusters_{score}"].sel(size=n, k=n).values
+            lo = f6[f"clusters_{score}"].sel(size=n, k=1).values
             hi, lo = hi[np.isfinite(hi)], lo[np.isfinite(lo)]
             if not len(hi) or not len(lo):
                 continue
-            est = _mean_difference(hi, lo, 1 if score == "err" else 100, "draws", n_boot, seed)
+            # each cell's ensembles once (or its uniform draws), resampled independently; a cell with fewer
+            # than 3 ensembles (one, where the clusters allow no other) gives no interval: inconclusive
+            unit = f"ensembles (k = {n}: {_scored(f6, n, n)}; k = 1: {_scored(f6, n, 1)})"
+            est = _mean_difference(hi, lo, 1 if score == "err" else 100, unit, n_boot, seed, min_each=3)
             what = "ERR" if score == "err" else "all-wrong share (pp)"
-            rows.append(claim_row(f"{what}: N = {n} models from {n} clusters minus from 1 cluster", c["statement"],
-                                  est, direction_verdict(c["sign"], est), c["where"],
-                                  fmt=".3f" if score == "err" else ".2f", key=key))
+            fmt = ".3f" if score == "err" else ".2f"
+            row = claim_row(f"{what}: N = {n} models from {n} clusters minus from 1 cluster", c["statement"],
+                            est, direction_verdict(c["sign"], est), c["where"], fmt=fmt, key=key)
+            if not est.has_interval:  # name the cell that has too few ensembles, not the pooled count
+                few = [f"k = {kk} has {len(v)} ensemble{'s' if len(v) > 1 else ''}"
+                       for kk, v in ((n, hi), (1, lo)) if len(v) < 3]
+                row["ours [95 % CI]"] = f"{est.value:{fmt}} (no interval: {'; '.join(few)})"
+            rows.append(row)
     n7 = claims["architecture_vs_training"]["size"]
     for arch in ds["arch"].values:
         for a, b, key in (("architecture", "regime", "architecture_vs_training"),
@@ -238,7 +408,7 @@ def claims_table(ds, n_boot: int = 2000, seed: int = 0) -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index("claim")
 
 
-def discussion(ds, table) -> str:
+def discussion(ds, table, fig6=None) -> str:
     """A short Markdown reading of the claims table, every number from the result."""
     p = pair_frame(ds)
     acc = 100 * ds["accuracy"].values
@@ -256,6 +426,11 @@ def discussion(ds, table) -> str:
             lines.append(f"* **Fig. 6.** {what} of N models from N clusters against N models from one cluster: "
                          + ", ".join(f"{v} {counts[v]}" for v in ("agrees", "disagrees", "inconclusive") if v in counts)
                          + f" of {len(rows)} ensemble sizes.")
+    single = single_ensemble_cells(fig6_source(ds, fig6))
+    if single:
+        lines.append("* **Fig. 6, cells of one ensemble.** The zoo's cluster sizes allow a single ensemble for "
+                     + ", ".join(f"N = {n} from {k} cluster{'s' if k > 1 else ''}" for n, k in single)
+                     + ": it is scored once and has no interval, so a comparison that needs it is inconclusive.")
     for key, what in (("architecture_vs_training", "different architectures against training regimes"),
                       ("regime_vs_initialization", "training regimes against seeds")):
         rows = table[table["key"] == key]
@@ -263,3 +438,14 @@ def discussion(ds, table) -> str:
             lines.append(f"* **Fig. 7.** {claim.split(':')[0]}, {what}: ERR difference {row['ours [95 % CI]']}, "
                          f"**{row['verdict']}**.")
     return "\n".join(lines)
+
+
+
+def cluster_members(ds) -> "pd.DataFrame":
+    """The spectral clusters the ensembles are drawn from: each cluster's size, models and their families."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"cluster": ds["cluster"].values, "model": ds["model"].values,
+                          "family": ds["family"].values})
+    return frame.groupby("cluster").agg(size=("model", "size"), members=("model", ", ".join),
+                                        families=("family", lambda f: ", ".join(sorted(set(f)))))

@@ -65,22 +65,65 @@ def _pixel_units(ds: xr.Dataset, std) -> np.ndarray:
     return flat / np.maximum(np.linalg.norm(flat, axis=-1, keepdims=True), 1e-300)
 
 
+def _their_fingerprints(ods: xr.Dataset) -> np.ndarray:
+    theirs = ods["pixel_fingerprint"].values.astype(np.float64)
+    return theirs.reshape(theirs.shape[0], theirs.shape[1], -1)
+
+
+def _comparable(ods: xr.Dataset, pops: Populations, std):
+    """Our CIFAR-10 CNNSmall populations fingerprinted on the same images as theirs, with unit pixel-unit rows."""
+    for ds in pops.values():
+        if ds.attrs.get("family") != "cnn_small" or ds.attrs.get("dataset") != "cifar10":
+            continue
+        if np.array_equal(ds["sample"].values, ods["sample"].values):
+            yield ds, _pixel_units(ds, std)
+
+
+def _common_widths(ds: xr.Dataset, ods: xr.Dataset) -> list[int]:
+    return [int(k) for k in sorted(set(ds["k"].values.tolist()) & set(ods["k"].values.tolist()))]
+
+
+def cross_width(ods: xr.Dataset, pops: Populations, std, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """ρ(k1, k2) of our population beside theirs, for every pair of widths both have, on the same images: ours is
+    E_x cos between one of our seeds at k1 and one at k2 (all seed pairs), theirs between their k1 and k2 models;
+    95 % intervals over images, and of the difference (paired by image)."""
+    theirs = _their_fingerprints(ods)
+    widths = list(ods["k"].values)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for ds, ours in _comparable(ods, pops, std):
+        common = _common_widths(ds, ods)
+        for x, k1 in enumerate(common):
+            for k2 in common[x + 1:]:
+                a, b = np.flatnonzero(ds["k"].values == k1), np.flatnonzero(ds["k"].values == k2)
+                oo = np.stack([(ours[i] * ours[j]).sum(-1) for i in a for j in b])          # (pairs, n)
+                tt = (theirs[widths.index(k1)] * theirs[widths.index(k2)]).sum(-1)         # (n,)
+                n = tt.shape[0]
+
+                def stat(r, oo=oo, tt=tt):
+                    return oo[:, r].mean(), tt[r].mean()
+
+                boot = np.array([stat(rng.integers(0, n, n)) for _ in range(n_boot)])
+                point = stat(np.arange(n))
+                rows.append({"population": ds.attrs.get("unit", ""), "k1": k1, "k2": k2,
+                             "our seed pairs": len(oo),
+                             "ρ(k1, k2) ours": interval(boot[:, 0], point[0], "images", n).text(),
+                             "ρ(k1, k2) theirs": interval(boot[:, 1], point[1], "images", n).text(),
+                             "ours − theirs": interval(boot[:, 0] - boot[:, 1], point[0] - point[1], "images",
+                                                       n).text()})
+    return pd.DataFrame(rows)
+
+
 def ours_vs_theirs(ods: xr.Dataset, pops: Populations, std, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """At every width both have, on the salience chapter's image subset: E_x cos between two of *our* seeds
     (ours–ours) and between one of our seeds and *their* model (ours–theirs), each with a 95 % interval over
     images — does a model trained by our engine think like theirs as much as like its siblings? ``std``: our
     data's normalisation std (puts our fingerprints in pixel units, as theirs are stored)."""
-    theirs = ods["pixel_fingerprint"].values.astype(np.float64)
-    theirs = theirs.reshape(theirs.shape[0], theirs.shape[1], -1)
+    theirs = _their_fingerprints(ods)
     rng = np.random.default_rng(seed)
     rows = []
-    for ds in pops.values():
-        if ds.attrs.get("family") != "cnn_small" or ds.attrs.get("dataset") != "cifar10":
-            continue
-        if not np.array_equal(ds["sample"].values, ods["sample"].values):
-            continue
-        ours = _pixel_units(ds, std)
-        for k in sorted(set(ds["k"].values.tolist()) & set(ods["k"].values.tolist())):
+    for ds, ours in _comparable(ods, pops, std):
+        for k in _common_widths(ds, ods):
             members = np.flatnonzero(ds["k"].values == k)
             t = theirs[list(ods["k"].values).index(k)]
             ot = np.stack([(ours[m] * t).sum(-1) for m in members])               # (seeds, n)
@@ -103,8 +146,9 @@ def ours_vs_theirs(ods: xr.Dataset, pops: Populations, std, n_boot: int = 1000, 
     return pd.DataFrame(rows)
 
 
-def summary(ods: xr.Dataset, versus: pd.DataFrame) -> str:
-    """Markdown reading of the section, every number computed from ``ods`` and ``ours_vs_theirs``'s table."""
+def summary(ods: xr.Dataset, versus: pd.DataFrame, cross: pd.DataFrame | None = None) -> str:
+    """Markdown reading of the section, every number computed from ``ods`` and the tables of ``ours_vs_theirs``
+    and ``cross_width``."""
     acc = 100 * ods["accuracy"].values
     k = ods["k"].values
     lines = [f"* **Their models on our copy:** {acc.min():.1f} % (k = {k[acc.argmin()]}) to {acc.max():.1f} % "
@@ -116,10 +160,23 @@ def summary(ods: xr.Dataset, versus: pd.DataFrame) -> str:
                      f"(mean {off.mean():.2f}) over the {len(off) // 2} pairs of different widths.")
     for _, row in versus.iterrows():
         diff = row["ours–theirs − ours–ours"]
-        lo, hi = (float(v) for v in diff.split("[")[1].rstrip("]").split(","))
+        lo, hi = _bounds(diff)
         reading = ("resemble theirs more than each other" if lo > 0 else
                    "resemble each other more than theirs" if hi < 0 else "resemble theirs as much as each other")
         lines.append(f"* **k = {row['k']}:** our {row['our seeds']} seeds ({row['our accuracy (%)']:.1f} %, theirs "
                      f"{row['their accuracy (%)']:.1f} %) have ours–ours {row['ours–ours']} and ours–theirs "
                      f"{row['ours–theirs']}: our models {reading} (difference {diff}, images resampled).")
+    for _, row in (cross if cross is not None else pd.DataFrame()).iterrows():
+        lo, hi = _bounds(row["ours − theirs"])
+        reading = ("higher for ours" if lo > 0 else "lower for ours" if hi < 0 else
+                   "indistinguishable between ours and theirs")
+        lines.append(f"* **ρ({row['k1']}, {row['k2']}) across widths:** ours {row['ρ(k1, k2) ours']} (over "
+                     f"{row['our seed pairs']} seed pairs), theirs {row['ρ(k1, k2) theirs']}: {reading} "
+                     f"(difference {row['ours − theirs']}, images resampled).")
     return "\n".join(lines)
+
+
+def _bounds(text: str) -> tuple[float, float]:
+    """The interval of an ``Estimate.text()`` string, ``"0.12 [0.10, 0.14]"`` → (0.10, 0.14)."""
+    lo, hi = (float(v) for v in text.split("[")[1].rstrip("]").split(","))
+    return lo, hi

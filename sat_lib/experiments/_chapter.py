@@ -26,6 +26,8 @@ class Chapter:
     claims: Callable[[ChapterConfig, str], tuple[pd.DataFrame, str]] | None = None
     reads_all_results: bool = False  # the status page: executed after every other chapter, depends on all results
     version: int = 1  # the result schema version its ``cached`` call uses (part of the result key)
+    # cfg → the configs of the stored results it reads; their keys join its own result key (see ``result_key_params``)
+    upstream: Callable[[ChapterConfig], tuple[ChapterConfig, ...]] = lambda cfg: ()
 
 
 def execution_order() -> list[str]:
@@ -61,23 +63,34 @@ def resolve_params(name: str, profile: str | None = None, overrides: dict | None
 
 
 def cached(cfg: ChapterConfig, compute: Callable[[ChapterConfig], xr.Dataset], *, version: int,
-           mode: str = "auto", extra: dict | None = None) -> xr.Dataset:
-    """A chapter's one compute call: the stored result for these parameters, or compute and store it.
-    ``extra`` joins the parameters in the result's key (e.g. the keys of the upstream results it reads)."""
+           mode: str = "auto") -> xr.Dataset:
+    """A chapter's one compute call: the stored result for these parameters (and upstream results, see
+    ``result_key_params``), or compute and store it."""
     from sat_lib.provenance import default_device
     from sat_lib.results import load_or_compute
 
     pc = project_config()
-    return load_or_compute(cfg.chapter, {**result_params(cfg), **(extra or {})}, lambda: compute(cfg), mode=mode,
+    return load_or_compute(cfg.chapter, result_key_params(cfg), lambda: compute(cfg), mode=mode,
                            version=version, results_dir=pc.results_dir, device=default_device())
 
 
+def result_key_params(cfg: ChapterConfig) -> dict:
+    """What a chapter's stored result is keyed by: its parameters (``result_params``) and, for a chapter that
+    reads other chapters' stored results (``Chapter.upstream``), their keys under ``upstream`` — each computed
+    the same way, so a key covers the whole chain: a recomputed result two steps up is never answered by scores
+    computed from the old one."""
+    params = result_params(cfg)
+    ups = CHAPTERS[cfg.chapter].upstream(cfg)
+    if ups:
+        params["upstream"] = upstream_keys(*ups)
+    return params
+
+
 def upstream_keys(*cfgs: ChapterConfig) -> dict[str, str]:
-    """The result keys of the stored results a chapter reads (``{chapter: key}``), for its own result key: a
-    recomputed upstream result is never answered by scores computed from the old one."""
+    """The result keys of the stored results a chapter reads (``{chapter: key}``)."""
     from sat_lib.results import cache_key
 
-    return {c.chapter: cache_key(c.chapter, result_params(c), version=CHAPTERS[c.chapter].version) for c in cfgs}
+    return {c.chapter: cache_key(c.chapter, result_key_params(c), version=CHAPTERS[c.chapter].version) for c in cfgs}
 
 
 def result_params(cfg: ChapterConfig) -> dict:

@@ -21,7 +21,7 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params, upstream_keys
+from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
 
@@ -203,7 +203,7 @@ def compute(cfg: Config) -> xr.Dataset:
 
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    return cached(cfg, compute, version=VERSION, mode=mode, extra={"upstream": upstream_keys(matrix_config(cfg))})
+    return cached(cfg, compute, version=VERSION, mode=mode)
 
 
 def claims(cfg: Config, mode: str = "cache_only"):
@@ -225,4 +225,5 @@ CHAPTER = register(Chapter(
             "size and architecture against resilience (Table 1, Fig. 4).",
     claims=claims,
     version=VERSION,
+    upstream=lambda cfg: (matrix_config(cfg),),
 ))

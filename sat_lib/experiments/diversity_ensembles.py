@@ -30,8 +30,7 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments._chapter import (Chapter, cached, check_zoo_and_dataset, register, resolve_params,
-                                          upstream_keys)
+from sat_lib.experiments._chapter import (Chapter, cached, check_zoo_and_dataset, register, resolve_params)
 from sat_lib.experiments.corruptions import corrupted_path, corrupted_set, sample_indices, subset_positions
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
@@ -467,7 +466,7 @@ def result_dataset(cfg, names: list[str], families: list[str], test, idx, labels
 
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    return cached(cfg, compute, version=VERSION, mode=mode, extra={"upstream": upstream_keys(matrix_config(cfg))})
+    return cached(cfg, compute, version=VERSION, mode=mode)
 
 
 def claims(cfg: Config, mode: str = "cache_only"):
@@ -490,4 +489,5 @@ CHAPTER = register(Chapter(
             "averaging and majority vote; Saliency against Integrated Gradients (Figs. 5, 6, 7, 9).",
     claims=claims,
     version=VERSION,
+    upstream=lambda cfg: (matrix_config(cfg),),
 ))

@@ -33,7 +33,7 @@ import xarray as xr
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
 from sat_lib.experiments._chapter import (Chapter, cached, check_zoo_and_dataset, register, resolve_params,
-                                          training_split, upstream_keys)
+                                          training_split)
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
 
@@ -336,7 +336,7 @@ def compute(cfg: Config) -> xr.Dataset:
 
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    return cached(cfg, compute, version=VERSION, mode=mode, extra={"upstream": upstream_keys(cfg.corruptions_config())})
+    return cached(cfg, compute, version=VERSION, mode=mode)
 
 
 def claims(cfg: Config, mode: str = "cache_only"):
@@ -360,4 +360,5 @@ CHAPTER = register(Chapter(
             "Figs. 11–12).",
     claims=claims,
     version=VERSION,
+    upstream=lambda cfg: (cfg.corruptions_config(),),
 ))

@@ -376,15 +376,42 @@ def stored_unit(cfg: Config, unit: Unit, mode: str = "auto") -> xr.Dataset:
                            version=VERSION, results_dir=project_config().results_dir, device=default_device())
 
 
+def unit_job(spec: tuple[Config, Unit, str]) -> xr.Dataset:
+    """One population as an executor job: computed and stored where it runs (on a cluster the results folder,
+    like the weights cache, is shared storage), so its provenance names the worker's device and time."""
+    cfg, unit, mode = spec
+    return stored_unit(cfg, unit, mode)
+
+
 def run(cfg: Config, mode: str = "auto") -> dict[str, xr.Dataset]:
-    """Every population of this run, by ``Unit.name``: each stored result, or computed and stored in turn."""
+    """Every population of this run, by ``Unit.name``: the stored ones read, the others computed and stored as
+    independent jobs of ``sat_lib.executor`` (serially on a small CPU, across a Dask cluster when configured)."""
+    from sat_lib.executor import Executor
+    from sat_lib.results import result_path, try_load
+
     main = {u.name for u in units(cfg.replace(batch_sizes=()))}
-    out = {}
-    for unit in units(cfg):
-        ds = stored_unit(cfg, unit, mode)
+    all_units = units(cfg)
+    out: dict[str, xr.Dataset] = {}
+    if mode != "recompute":
+        for unit in all_units:
+            path = result_path(cfg.chapter, unit_params(cfg, unit), version=VERSION,
+                               results_dir=project_config().results_dir)
+            ds = try_load(path)
+            if ds is not None:
+                out[unit.name] = ds
+    todo = [u for u in all_units if u.name not in out]
+    if todo and mode == "cache_only":
+        stored_unit(cfg, todo[0], mode)  # raises CacheMiss naming the missing population
+    if todo:
+        done = Executor().map(unit_job, [(cfg, u, mode) for u in todo], desc="salience populations",
+                              names=[u.name for u in todo])
+        out.update({u.name: ds for u, ds in zip(todo, done)})
+    result = {}
+    for unit in all_units:  # the order of ``units``, whatever order they were computed in
+        ds = out[unit.name]
         ds.attrs["role"] = "main" if unit.name in main else "batch-study"  # in memory only: depends on the run
-        out[unit.name] = ds
-    return out
+        result[unit.name] = ds
+    return result
 
 
 def claims(cfg: Config, mode: str = "cache_only"):

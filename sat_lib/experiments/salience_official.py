@@ -126,6 +126,20 @@ def compute(cfg: Config) -> xr.Dataset:
     )
 
 
+def skip_reason(enabled: bool = True) -> str:
+    """Why the chapter's section on the authors' models shows nothing (what ``run`` returning None means here)."""
+    if not enabled:
+        return "this profile leaves the section out (`official_models: false`)"
+    folder = project_config().models_dir(MODELS)
+    if folder is None:
+        return ("no folder of the authors' checkpoints is configured (`models.salience_official` in `_config.yml`, "
+                "or `SAT_MODELS_SALIENCE_OFFICIAL`)")
+    if not folder.is_dir():
+        return (f"the folder `models.salience_official` in `_config.yml` names (`{folder.name}`) is not there; "
+                "point it, or `SAT_MODELS_SALIENCE_OFFICIAL`, at the checkpoints")
+    return "no stored result of this section was found (run the chapter without `--cache-only` to compute it)"
+
+
 def run(cfg: Config | None = None, mode: str = "auto") -> xr.Dataset | None:
     """The stored result, or computed and stored; ``None`` when no checkpoint folder is configured or present
     (the chapter then says so and skips the section)."""

@@ -27,7 +27,7 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params, upstream_keys
+from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
 from sat_lib.experiments.sat_matrix import (ZooAttack, _attack_and_evaluate, _spec, _trained, attack_sample,
                                             cross_evaluate, model_job, variant_spec)
 from sat_lib.measures import sat_matrix
@@ -225,8 +225,7 @@ def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     """Stored result for these parameters and these upstream results, or compute and store it."""
-    return cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode,
-                  extra={"upstream": upstream_keys(matrix_config(cfg), training_config(cfg))})
+    return cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode)
 
 
 def claims(cfg: Config, mode: str = "cache_only"):
@@ -250,4 +249,5 @@ CHAPTER = register(Chapter(
             "new model (Fig. G.2, appendix G), SAT's stability against decision-region similarity (Table 1).",
     claims=claims,
     version=VERSION,
+    upstream=lambda cfg: (matrix_config(cfg), training_config(cfg)),
 ))

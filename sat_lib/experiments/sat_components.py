@@ -13,7 +13,7 @@ import xarray as xr
 
 from sat_lib.analysis import components as C
 from sat_lib.analysis.sat import spectral_clusters
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params, upstream_keys
+from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
 from sat_lib.params import ChapterConfig
 
 VERSION = 1
@@ -99,8 +99,7 @@ def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     """Stored result for these parameters and this zoo result, or compute and store it."""
-    return cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode,
-                  extra={"upstream": upstream_keys(matrix_config(cfg))})
+    return cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode)
 
 
 def claims(cfg: Config, mode: str = "cache_only"):
@@ -122,4 +121,5 @@ CHAPTER = register(Chapter(
             "spectral features of the SAT graph (Fig. 4a, B.1).",
     claims=claims,
     version=VERSION,
+    upstream=lambda cfg: (matrix_config(cfg),),
 ))

@@ -18,7 +18,7 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params, training_split, upstream_keys
+from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params, training_split
 from sat_lib.experiments.sat_matrix import ZooAttack, _as_tensor, _spec, _trained
 from sat_lib.precision import choose_layout
 from sat_lib.progress import note
@@ -177,8 +177,7 @@ def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     """Stored result for these parameters and this zoo result, or compute and store it."""
-    return cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode,
-                  extra={"upstream": upstream_keys(matrix_config(cfg))})
+    return cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode)
 
 
 def claims(cfg: Config, mode: str = "cache_only"):
@@ -201,4 +200,5 @@ CHAPTER = register(Chapter(
             "against teacher–student SAT and against teacher accuracy (Fig. 8, F.1).",
     claims=claims,
     version=VERSION,
+    upstream=lambda cfg: (matrix_config(cfg),),
 ))

@@ -41,6 +41,15 @@ MODEL_VERSION = 1
 MODEL_RESULTS = "universality-model"   # the per-model stored results (results_dir/universality-model/<key>.nc)
 SETTINGS = ("full", "subset", "ood")   # models trained on all classes / on a class subset / full models on OOD data
 N_EXAMPLES = 4                         # seed / target / inverted triples kept per model for Fig. 2
+# Images per class of the test splits whose contents are fixed (as the project loads them: default options), so that
+# parameters asking for more images or classes than a split holds are refused when they are parsed, without reading
+# any data. A dataset not listed here is checked once its test split is loaded, still before anything is trained
+# (``check_split_sizes``); tests/experiments/test_universality.py compares this table with the loaded splits.
+TEST_SPLIT_CLASS_COUNTS: dict[str, tuple[int, ...]] = {
+    "cifar10": (1000,) * 10,
+    "fashion_mnist": (1000,) * 10,
+    "digits": (36, 36, 35, 37, 36, 37, 36, 36, 35, 36),  # scikit-learn's 1 797 digits, stratified 20 % test split
+}
 
 
 @dataclass(frozen=True)
@@ -98,15 +107,24 @@ class Config(ChapterConfig):
             raise ValueError(f"parameter 'eval_eps0' must be a radius > 0, got {self.eval_eps0}")
         InversionConfig(steps=self.invert_steps, step_size=self.invert_step_size)
         if not self.ks or min(self.ks) < 1:
-            raise ValueError(f"parameter 'ks' must list neighbourhood sizes >= 1, got {list(self.ks)}")
-        for name in ("n_images", *(("subset_images",) if self.subset_classes else ()),
-                     *(("ood_images",) if self.ood_dataset else ())):
-            if min(self.ks[:1]) >= getattr(self, name):
-                raise ValueError(f"parameter 'ks': k = {self.ks[0]} needs more than {getattr(self, name)} images "
-                                 f"({name}); lower k or raise {name}")
+            raise ValueError(f"parameter 'ks': neighbourhood sizes must be >= 1, got {list(self.ks)}")
+        # Fig. 7 scores every k on the n_images inverted test images: k neighbours among the n − 1 others
         if max(self.ks) >= self.n_images:
             raise ValueError(f"parameter 'ks': k = {max(self.ks)} needs more than n_images = {self.n_images} "
                              "images (k nearest neighbours of each image among the others); lower k or raise n_images")
+        # the subset and OOD settings score every k on their own image sets; k = the set's size is left empty there
+        # (as the committed quick profile's k = 500 on 500 images), a larger k is refused
+        for name in (*(("subset_images",) if self.subset_classes else ()),
+                     *(("ood_images",) if self.ood_dataset else ())):
+            n = getattr(self, name)
+            if n < 1:
+                raise ValueError(f"parameter {name!r} must be >= 1, got {n}")
+            if self.ks[0] >= n:
+                raise ValueError(f"parameter 'ks': k = {self.ks[0]} (the first, Figs. 5 and 6) needs more than "
+                                 f"{name} = {n} images; lower k or raise {name}")
+            if max(self.ks) > n:
+                raise ValueError(f"parameter 'ks': k = {max(self.ks)} is more than {name} = {n} images (every k is "
+                                 f"scored on them); lower k or raise {name}")
         if self.subset_classes == 1 or self.subset_classes < 0:
             raise ValueError(f"parameter 'subset_classes' must be 0 (no subset setting) or >= 2, "
                              f"got {self.subset_classes}")
@@ -117,6 +135,9 @@ class Config(ChapterConfig):
             if self.ood_dataset == self.dataset:
                 raise ValueError(f"parameter 'ood_dataset' is the training dataset {self.dataset!r}; name another "
                                  "dataset (e.g. fashion_mnist or digits), or '' for no OOD setting")
+        test = TEST_SPLIT_CLASS_COUNTS.get(self.dataset)
+        ood = TEST_SPLIT_CLASS_COUNTS.get(self.ood_dataset) if self.ood_dataset else None
+        check_split_sizes(self, test, None if ood is None else sum(ood))
 
     @property
     def train(self) -> TrainConfig:
@@ -151,6 +172,28 @@ class Config(ChapterConfig):
 
 
 # ------------------------------------------------------------------------------------------ images and indices
+
+def check_split_sizes(cfg: Config, class_counts, ood_size: int | None) -> None:
+    """Refuse parameters that ask for more than the test splits hold: ``subset_classes`` at least the dataset's
+    classes, ``n_images`` targets beyond its test split, ``subset_images`` beyond the test images of the drawn
+    classes, ``ood_images`` beyond the OOD test split. ``class_counts``: test images per class of ``cfg.dataset``
+    (None: unknown, not checked); ``ood_size``: the OOD test split's size (None: unknown or no OOD setting)."""
+    if class_counts is not None:
+        counts = list(class_counts)
+        if cfg.subset_classes:
+            classes = subset_class_indices(cfg, len(counts))  # raises when subset_classes >= the classes
+            n_subset = sum(counts[c] for c in classes)
+            if cfg.subset_images > n_subset:
+                raise ValueError(f"parameter 'subset_images' = {cfg.subset_images} is more than the {n_subset} test "
+                                 f"images of the {cfg.subset_classes} drawn classes of {cfg.dataset}; lower it or "
+                                 "raise subset_classes")
+        if cfg.n_images > sum(counts):
+            raise ValueError(f"parameter 'n_images' = {cfg.n_images} is more than the {sum(counts)} images of "
+                             f"the {cfg.dataset} test split")
+    if ood_size is not None and cfg.ood_dataset and cfg.ood_images > ood_size:
+        raise ValueError(f"parameter 'ood_images' = {cfg.ood_images} is more than the {ood_size} images of "
+                         f"the {cfg.ood_dataset} test split")
+
 
 def subset_class_indices(cfg: Config, n_classes: int) -> list[int]:
     """The seeded draw of ``subset_classes`` of the dataset's ``n_classes`` classes (sorted), as the paper drew
@@ -388,8 +431,12 @@ def model_specs(cfg: Config) -> dict[tuple[str, str, float], dict]:
 def compute(cfg: Config) -> xr.Dataset:
     pc = project_config()
     settings = cfg.settings()
-    if cfg.ood_dataset:  # fail before anything is trained when the OOD data cannot be read
-        pc.load_data(cfg.ood_dataset, "test")
+    # fail before anything is trained when the data cannot be read or holds fewer images or classes than asked
+    # (parsing checked the datasets of TEST_SPLIT_CLASS_COUNTS already; this covers the others)
+    test = pc.load_data(cfg.dataset, "test")
+    ood = pc.load_data(cfg.ood_dataset, "test") if cfg.ood_dataset else None
+    check_split_sizes(cfg, np.bincount(test.labels, minlength=test.num_classes).tolist(),
+                      None if ood is None else len(ood))
     specs = model_specs(cfg)
     classes = next((sp["classes"] for sp in specs.values() if sp["classes"]), None)  # the subset setting's draw
     keys = list(specs)

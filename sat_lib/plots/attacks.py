@@ -9,7 +9,8 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 
-from sat_lib.analysis.attacks import attack_pairs, sided_new, sided_zoo
+from sat_lib.analysis.attacks import (SIDED, attack_estimates, attack_pairs, decisive_format, sided_estimates,
+                                     sided_new, sided_zoo)
 from sat_lib.claims import paper_claims
 
 
@@ -19,41 +20,52 @@ def _identity(ax) -> None:
     ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls=":", label="y = x")
 
 
-def pgd_vs_autoattack(ds: xr.Dataset):
-    """Fig. G.1a: every pair's SAT by AutoAttack against its SAT by PGD, least-squares line with a 90 % band."""
+def pgd_vs_autoattack(ds: xr.Dataset, ours=None):
+    """Fig. G.1a: every pair's SAT by AutoAttack against its SAT by PGD, least-squares line with a 90 % band. The
+    title prints our Pearson r with its 95 % interval over models — ``ours``, the ``Estimate`` the chapter's
+    table prints (``attack_estimates(...)["pearson"]``), or computed so — beside the paper's."""
     p = attack_pairs(ds)
+    paper = paper_claims("sat-attacks")["claims"]["pgd_vs_autoattack"]["value"]
+    if ours is None:
+        ours = attack_estimates(ds)["pearson"]
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
     sns.regplot(data=p, x="pgd", y="autoattack", ci=90, color="C0", scatter_kws={"s": 22}, ax=ax)
     _identity(ax)
     ax.set_xlabel("SAT by PGD (log %)")
     ax.set_ylabel("SAT by AutoAttack (log %)")
     ax.legend(fontsize=8, frameon=False)
-    ax.set_title(f"{ds.sizes['attacked']} models, {len(p)} pairs (paper Fig. G.1a: r = "
-                 f"{paper_claims('sat-attacks')['claims']['pgd_vs_autoattack']['value']:.2f})", fontsize=10)
+    ax.set_title(f"{ds.sizes['attacked']} models, {len(p)} pairs: Pearson r = "
+                 f"{ours.text(decisive_format(paper, ours))} (95 % CI, {ours.unit})\n"
+                 f"paper Fig. G.1a: r = {paper:.2f}", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def one_vs_two_sided(ds: xr.Dataset, zoo: xr.Dataset):
+def one_vs_two_sided(ds: xr.Dataset, zoo: xr.Dataset, ours=None):
     """Fig. G.2: one-sided against two-sided SAT, for the zoo's ordered pairs and for (new model, zoo) pairs
-    (coloured by the new model's architecture)."""
+    (coloured by the new model's architecture). Each panel's title prints our Pearson r with its 95 % interval —
+    ``ours``, what ``sided_estimates`` returns for the chapter's table, or computed so — the suptitle the
+    paper's."""
     z, n = sided_zoo(zoo), sided_new(ds)
+    paper = paper_claims("sat-attacks")["claims"]["one_vs_two_sided"]["value"]
+    if ours is None:
+        ours = sided_estimates(ds, zoo)
+    r = {what: f"r = {e.text(decisive_format(paper, e))} (95 % CI, {e.unit})" for what, e in ours.items()}
     n = n.assign(sibling=ds["new_arch"].sel(new=n["new"].to_numpy()).values)
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), sharex=True, sharey=True)
     sns.regplot(data=z, x="two_sided", y="one_sided", ci=90, color="C0", scatter_kws={"s": 10, "alpha": 0.6},
                 ax=axes[0])
-    axes[0].set_title(f"the zoo's {len(z)} ordered pairs", fontsize=10)
+    axes[0].set_title(f"the zoo's {len(z)} ordered pairs\n{r[SIDED[0]]}", fontsize=10)
     sns.scatterplot(data=n, x="two_sided", y="one_sided", hue="sibling", s=14, alpha=0.7, ax=axes[1])
     sns.regplot(data=n, x="two_sided", y="one_sided", ci=90, scatter=False, color="black", line_kws={"lw": 1},
                 ax=axes[1])
-    axes[1].set_title(f"{ds.sizes['new']} new models × {ds.sizes['model']} zoo models", fontsize=10)
+    axes[1].set_title(f"{ds.sizes['new']} new models × {ds.sizes['model']} zoo models\n{r[SIDED[1]]}", fontsize=10)
     for ax in axes:
         _identity(ax)
         ax.set_xlabel("two-sided SAT, Eq. 1 (log %)")
         ax.set_ylabel("one-sided SAT: only the first model attacked (log %)")
     axes[1].legend(fontsize=7, frameon=False, title="new model's architecture", title_fontsize=7)
-    fig.suptitle(f"One-sided against two-sided SAT (paper Fig. G.2: r = "
-                 f"{paper_claims('sat-attacks')['claims']['one_vs_two_sided']['value']:.2f})")
+    fig.suptitle(f"One-sided against two-sided SAT, Pearson r (paper Fig. G.2: r = {paper:.2f})")
     fig.tight_layout()
     return fig
 

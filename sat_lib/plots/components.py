@@ -10,9 +10,14 @@ from sat_lib.analysis.components import LABELS, feature_distances, importance_ta
 from sat_lib.plots import family_bands
 
 
-def importance(ds: xr.Dataset):
+def _r2_text(ds: xr.Dataset, r2) -> str:
+    """The held-out R², with its interval when ``r2`` (an ``Estimate``: ``held_out_r2_estimates(...)['refit']``)."""
+    return f"{ds.attrs['held_out_r2']:.2f}" if r2 is None else f"{r2.text()}\n(95 % CI over {r2.unit})"
+
+
+def importance(ds: xr.Dataset, r2=None):
     """Fig. 3: permutation importance per component, sorted, with 95 % intervals over models; components that
-    take one value in the zoo are drawn hollow."""
+    take one value in the zoo are drawn hollow. ``r2``: the held-out R²'s ``Estimate`` for the title."""
     t = importance_table(ds)
     boot = ds["importance_boot"].values
     comps = [LABELS.get(c, c) for c in ds["component"].values]
@@ -28,7 +33,7 @@ def importance(ds: xr.Dataset):
     ax.invert_yaxis()
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_xlabel("permutation importance (drop of R²) [95 % CI, models]")
-    ax.set_title(f"components against SAT (paper Fig. 3); held-out R² {ds.attrs['held_out_r2']:.2f}")
+    ax.set_title(f"components against SAT (paper Fig. 3); held-out R² {_r2_text(ds, r2)}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -52,14 +57,14 @@ def spectral_distances(ds: xr.Dataset):
     return fig
 
 
-def held_out(ds: xr.Dataset):
-    """SAT of every pair against the SAT predicted with its models held out."""
+def held_out(ds: xr.Dataset, r2=None):
+    """SAT of every pair against the SAT predicted with its models held out; ``r2`` as for ``importance``."""
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     ax.scatter(ds["held_out_prediction"], ds["pair_sat"], s=10, alpha=0.6)
     lims = [float(np.nanmin(ds["pair_sat"])), float(np.nanmax(ds["pair_sat"]))]
     ax.plot(lims, lims, color="0.5", lw=0.8)
     ax.set_xlabel("predicted from component differences (models held out)")
     ax.set_ylabel("SAT of the pair")
-    ax.set_title(f"held-out R² = {ds.attrs['held_out_r2']:.2f}")
+    ax.set_title(f"held-out R² = {_r2_text(ds, r2)}", fontsize=9)
     fig.tight_layout()
     return fig

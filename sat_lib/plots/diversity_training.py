@@ -16,33 +16,39 @@ ROLES = ("prediction", "attribution", HETEROGENEOUS)
 
 
 def method_colors(ds: xr.Dataset) -> dict[str, tuple]:
-    """One colour per training heuristic (in the result's order), grey for the heterogeneous ensemble."""
+    """One colour per training heuristic (in the result's order), black for the heterogeneous ensemble."""
     names = methods(ds)
     colors = dict(zip(names, sns.color_palette(METHOD_CMAP, len(names))))
-    colors[HETEROGENEOUS] = (0.35, 0.35, 0.35)
+    colors[HETEROGENEOUS] = (0.0, 0.0, 0.0)  # black: tab10 has a grey of its own
     return colors
 
 
 def fig10(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0):
-    """Fig. 10: ensemble accuracy (each under its own consensus rule; 95 % intervals over seeds × images) of every
-    heuristic on the clean set and each corruption; hollow markers: the members' mean accuracy."""
+    """Fig. 10: (top) ensemble accuracy (each under its own consensus rule) of every heuristic on the clean set and
+    each corruption; (bottom) resilience, corrupted over clean accuracy, on each corruption. Filled: the ensembles
+    with 95 % intervals over seeds × images; hollow: their members' mean."""
     f = accuracy_frame(ds, n_boot, seed)
-    sets = list(dict.fromkeys(f["set"]))
     names = list(dict.fromkeys(f["method"]))
     colors = method_colors(ds)
-    fig, ax = plt.subplots(figsize=(11, 4.6), layout="constrained")
+    fig, axes = plt.subplots(2, 1, figsize=(11, 8), layout="constrained")
+    panels = ((axes[0], list(dict.fromkeys(f["set"])), ("accuracy", "low", "high", "members"), "accuracy (%)",
+               "accuracy: ensembles (filled, 95 % CI) and their members' mean (hollow)"),
+              (axes[1], [s for s in dict.fromkeys(f["set"]) if s != CLEAN],
+               ("resilience", "resilience_low", "resilience_high", "members_resilience"),
+               "corrupted / clean accuracy (%)", "resilience: ensembles (filled, 95 % CI) and their members (hollow)"))
     width = 0.8 / len(names)
-    for k, m in enumerate(names):
-        g = f[f["method"] == m].set_index("set").loc[sets]
-        x = np.arange(len(sets)) - 0.4 + (k + 0.5) * width
-        err = np.vstack([g["accuracy"] - g["low"], g["high"] - g["accuracy"]])
-        ax.errorbar(x, g["accuracy"], yerr=np.where(np.isfinite(err), err, 0), fmt="o", ms=5, color=colors[m],
-                    capsize=2, label=m)
-        ax.scatter(x, g["members"], marker="o", s=18, facecolors="none", edgecolors=colors[m], linewidths=0.8)
-    ax.set_xticks(np.arange(len(sets)), sets)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("ensembles (filled, 95 % CI) and their members' mean (hollow)", fontsize=10)
-    legend_outside(ax, title="training")
+    for ax, sets, (value, low, high, members), ylabel, title in panels:
+        for k, m in enumerate(names):
+            g = f[f["method"] == m].set_index("set").loc[sets]
+            x = np.arange(len(sets)) - 0.4 + (k + 0.5) * width
+            err = np.vstack([g[value] - g[low], g[high] - g[value]])
+            ax.errorbar(x, g[value], yerr=np.where(np.isfinite(err), err, 0), fmt="o", ms=5, color=colors[m],
+                        capsize=2, label=m)
+            ax.scatter(x, g[members], marker="o", s=18, facecolors="none", edgecolors=colors[m], linewidths=0.8)
+        ax.set_xticks(np.arange(len(sets)), sets)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+    legend_outside(axes[0], title="training")
     return fig
 
 

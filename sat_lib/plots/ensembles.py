@@ -6,7 +6,8 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 
-from sat_lib.analysis.ensembles import fig7_frame, pair_frame
+from sat_lib.analysis.ensembles import fig5_estimates, fig6_source, fig7_frame, pair_frame
+from sat_lib.claims import paper_claims
 from sat_lib.plots import legend_outside
 from sat_lib.plots.sat import OTHER_COLOR
 from sat_lib.plots.training import GROUP_COLORS
@@ -19,10 +20,15 @@ def _scaled(frame, score):
     return frame.assign(value=frame[score] * (1 if score == "err" else 100))
 
 
-def sat_vs_err(ds: xr.Dataset):
+def sat_vs_err(ds: xr.Dataset, ours=None):
     """Fig. 5: every pair's ERR against its SAT, the least-squares line with its 90 % band (as the paper draws
-    it); pairs of one family in colour."""
+    it); pairs of one family in colour. The title prints our Pearson r with its 95 % interval over models —
+    ``ours``, the ``Estimate`` the chapter's table prints (``fig5_estimates``), or computed so — beside the
+    paper's."""
     p = pair_frame(ds)
+    if ours is None:
+        ours = fig5_estimates(ds)["Pearson r(SAT, ERR)"]
+    paper = paper_claims("sat-ensembles")["claims"]["pearson_sat_err"]["value"]
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     ax.scatter(p.loc[~p["same_family"], "sat"], p.loc[~p["same_family"], "err"], s=12, color=OTHER_COLOR,
                label="different families")
@@ -32,16 +38,19 @@ def sat_vs_err(ds: xr.Dataset):
     ax.set_xlabel("SAT of the pair (log %)")
     ax.set_ylabel(SCORE_LABELS["err"])
     ax.legend(fontsize=8, frameon=False)
-    ax.set_title("2-model ensembles of the zoo (paper Fig. 5: Pearson −0.31)")
+    ax.set_title(f"2-model ensembles of the zoo: Pearson r = {ours.text()} (95 % CI, {ours.unit})\n"
+                 f"paper Fig. 5: {paper:.2f}", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def by_clusters(ds: xr.Dataset):
-    """Figs. 6 and E.1: mean ERR, ensemble error and all-wrong share of N-ensembles drawn from k clusters, with
-    95 % intervals over the draws."""
+def by_clusters(f6: xr.Dataset):
+    """Figs. 6 and E.1: mean ERR, ensemble error and all-wrong share of N-ensembles from k clusters, with 95 %
+    intervals over the cell's ensembles (every distinct one, or the draws; none where a cell has one ensemble).
+    ``f6``: the Fig. 6 scores (``sat_lib.analysis.ensembles.fig6_source``)."""
+    f6 = fig6_source(f6)
     scores = ("err", "error", "all_wrong")
-    frame = (ds[[f"clusters_{s}" for s in scores]].to_dataframe().dropna(how="all")
+    frame = (f6[[f"clusters_{s}" for s in scores]].to_dataframe().dropna(how="all")
              .rename(columns=lambda c: c.replace("clusters_", "")).reset_index())
     frame = frame[frame["k"] <= frame["size"]]
     palette = dict(zip(sorted(frame["k"].unique()), sns.color_palette("viridis", frame["k"].nunique())))
@@ -53,7 +62,7 @@ def by_clusters(ds: xr.Dataset):
         ax.set_ylabel(SCORE_LABELS[score])
         ax.set_xticks(sorted(frame["size"].unique()))
     legend_outside(axes[-1], title="k clusters")
-    fig.suptitle("N-model ensembles drawn from k clusters of the SAT graph (paper Fig. 6 a/b, E.1)")
+    fig.suptitle("N-model ensembles from k clusters of the SAT graph (paper Fig. 6 a/b, E.1)")
     fig.tight_layout()
     return fig
 

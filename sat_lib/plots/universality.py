@@ -6,11 +6,16 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import xarray as xr
+from matplotlib.colors import to_rgba
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from sat_lib.analysis import universality as A
 
 SETTING_LABELS = {"full": "CIFAR-10 (all classes)", "subset": "fewer classes", "ood": "OOD seeds and targets"}
 IMAGES_COLORS = {"regular": "#4c72b0", "inverted": "#dd8452"}
+CI_COLOR = "0.1"
+CI_LABEL = "mean of the pairs, 95 % bootstrap interval (architectures resampled)"
 
 
 def arch_colors(ds: xr.Dataset) -> dict[str, tuple]:
@@ -49,99 +54,136 @@ def accuracy(ds: xr.Dataset, setting: str = "full"):
     return fig
 
 
-def _boxes(ax, frame: pd.DataFrame, color: str, eps: list[float]) -> None:
-    sns.boxplot(data=frame, x="eps", y="value", order=eps, color=color, width=0.5, fliersize=0,
-                boxprops={"alpha": 0.55}, ax=ax)
-    sns.stripplot(data=frame, x="eps", y="value", order=eps, color="0.2", size=3.5, jitter=0.12, ax=ax)
+def _position(eps: list[float], e: float) -> int:
+    return int(np.flatnonzero(np.isclose(eps, float(e)))[0])
+
+
+def _boxes(ax, groups: list[tuple[str, pd.DataFrame, pd.DataFrame | None]], eps: list[float], width: float = 0.5,
+           seed: int = 0) -> None:
+    """Box plots of pair values per ε, one box per group (a colour, its pairs ``A.pairs_long`` and their
+    estimates ``A.pair_estimates``) side by side: a dot per pair, and beside each box the pairs' mean with its
+    95 % bootstrap interval over architectures — the numbers of the summary table."""
+    n = len(groups)
+    bw = width / n
+    rng = np.random.default_rng(seed)
+    for i, (color, frame, est) in enumerate(groups):
+        offset = (i - (n - 1) / 2) * bw
+        data, pos = [], []
+        for x, e in enumerate(eps):
+            v = frame.loc[np.isclose(frame["eps"], e), "value"].to_numpy(float) if len(frame) else np.array([])
+            if len(v):
+                data.append(v)
+                pos.append(x + offset)
+        if data:
+            ax.boxplot(data, positions=pos, widths=0.9 * bw, patch_artist=True, showfliers=False, manage_ticks=False,
+                       boxprops={"facecolor": to_rgba(color, 0.55), "edgecolor": "0.35"},
+                       medianprops={"color": "0.25"}, whiskerprops={"color": "0.35"}, capprops={"color": "0.35"})
+            for x, v in zip(pos, data):
+                ax.scatter(x + rng.uniform(-0.2, 0.2, len(v)) * bw, v, s=9, color="0.25", linewidths=0, zorder=3)
+        if est is not None and len(est):
+            x = np.array([_position(eps, e) for e in est["eps"]]) + offset + 0.4 * bw
+            y = est["mean"].to_numpy(float)
+            err = np.nan_to_num(np.vstack([y - est["low"].to_numpy(float), est["high"].to_numpy(float) - y]))
+            ax.errorbar(x, y, yerr=err, fmt="D", color=CI_COLOR, ms=4.5, mec="white", mew=0.6, capsize=2.5,
+                        lw=1.3, zorder=5)
     ax.set_xticks(range(len(eps)), [_eps_label(e) for e in eps])
+    ax.set_xlim(-0.5, len(eps) - 0.5)
     ax.set_xlabel("")
 
 
-def regular(ds: xr.Dataset):
-    """Fig. 1: agreement (A) and JSDSim (B) of every pair on the regular test images, per ε; the red markers are
-    each pair's Fort et al. upper bound on agreement, 1 − |acc_A − acc_B|, with its pairs' mean as a line."""
+def _ci_handle() -> Line2D:
+    return Line2D([], [], color=CI_COLOR, marker="D", ms=4.5, mec="white", lw=1.3, label=CI_LABEL)
+
+
+def _legend_below(fig, handles: list) -> None:
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3), fontsize=8, frameon=False)
+
+
+def regular(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0):
+    """Fig. 1: agreement (A) and JSDSim (B) of every pair on the regular test images, per ε, with the pairs' mean
+    and its 95 % interval; the red markers left of each box are each pair's Fort et al. upper bound on agreement,
+    1 − |acc_A − acc_B|, with the pairs' mean bound as a red line."""
     eps = [float(e) for e in ds["eps"].values]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), layout="constrained")
     for ax, measure in zip(axes, ("agreement", "jsd")):
-        _boxes(ax, A.pairs_long(ds, "full", "regular", measure), IMAGES_COLORS["regular"], eps)
+        _boxes(ax, [(IMAGES_COLORS["regular"], A.pairs_long(ds, "full", "regular", measure),
+                     A.pair_estimates(ds, "full", "regular", measure, None, n_boot, seed))], eps)
         ax.set_ylabel(A.LABELS[measure])
     for x, e in enumerate(eps):
         _, hi = A.fort_bounds(ds, "full", e)
         vals = A.pair_values(hi)
-        axes[0].scatter(np.full(len(vals), x + 0.32), vals, marker="_", color="C3", s=60,
-                        label="Fort upper bound" if x == 0 else None)
-    axes[0].legend(fontsize=8, frameon=False, loc="best")
+        vals = vals[np.isfinite(vals)]
+        axes[0].scatter(np.full(len(vals), x - 0.34), vals, marker="_", color="C3", s=60, zorder=4)
+        if len(vals):
+            axes[0].hlines(vals.mean(), x - 0.46, x - 0.22, color="C3", lw=1.6, zorder=4)
     axes[0].set_title("A: agreement on regular images", fontsize=10)
     axes[1].set_title("B: JSDSim on regular images", fontsize=10)
+    fort = [Line2D([], [], color="C3", marker="_", ls="none", ms=9, label="Fort upper bound of a pair"),
+            Line2D([], [], color="C3", lw=1.6, label="Fort upper bound, mean of the pairs")]
+    _legend_below(fig, [_ci_handle(), *fort])
     fig.suptitle("Predictions on regular test images, all pairs within one ε (paper Fig. 1)")
-    fig.tight_layout()
     return fig
 
 
-def inverted_predictions(ds: xr.Dataset):
-    """Fig. 3: agreement and JSDSim of every pair on inverted images (each pair on both members' images)."""
+def inverted_predictions(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0):
+    """Fig. 3: agreement and JSDSim of every pair on inverted images (each pair on both members' images), with the
+    pairs' mean and its 95 % interval."""
     eps = [float(e) for e in ds["eps"].values]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.1), layout="constrained")
     for ax, measure, letter in zip(axes, ("agreement", "jsd"), "AB"):
-        _boxes(ax, A.pairs_long(ds, "full", "inverted", measure), IMAGES_COLORS["inverted"], eps)
+        _boxes(ax, [(IMAGES_COLORS["inverted"], A.pairs_long(ds, "full", "inverted", measure),
+                     A.pair_estimates(ds, "full", "inverted", measure, None, n_boot, seed))], eps)
         ax.set_ylabel(A.LABELS[measure])
         ax.set_title(f"{letter}: {A.LABELS[measure]} on inverted images", fontsize=10)
+    _legend_below(fig, [_ci_handle()])
     fig.suptitle("Predictions on inverted images, all pairs within one ε (paper Fig. 3)")
-    fig.tight_layout()
     return fig
 
 
-def representations(ds: xr.Dataset, settings: tuple[str, ...] = ("full",), title: str = "paper Fig. 4"):
+def representations(ds: xr.Dataset, settings: tuple[str, ...] = ("full",), title: str = "paper Fig. 4",
+                    n_boot: int = 2000, seed: int = 0):
     """Figs. 4–6: linear CKA, ProcrustesSim and k-NN Jaccard (the first k) of penultimate representations on
-    inverted images, boxes per ε, one colour per setting (Fig. 5: fewer classes, Fig. 6: OOD images)."""
+    inverted images, boxes per ε, one colour per setting (Fig. 5: fewer classes, Fig. 6: OOD images), each with
+    the pairs' mean and its 95 % interval."""
     eps = [float(e) for e in ds["eps"].values]
     k = int(ds["k"].values[0])
     settings = tuple(s for s in settings if s in set(ds["setting"].values))
-    frames = []
-    for s in settings:
-        for m in ("cka", "procrustes", "jaccard"):
-            f = A.pairs_long(ds, s, "inverted", m, k if m == "jaccard" else None)
-            frames.append(f.assign(setting=SETTING_LABELS[s], measure=m))
-    data = pd.concat(frames, ignore_index=True)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
-    palette = dict(zip([SETTING_LABELS[s] for s in settings], sns.color_palette("Set2", len(settings))))
+    palette = dict(zip(settings, sns.color_palette("Set2", len(settings))))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.3), layout="constrained")
     for ax, m in zip(axes, ("cka", "procrustes", "jaccard")):
-        sub = data[data["measure"] == m]
-        sns.boxplot(data=sub, x="eps", y="value", hue="setting", order=eps, palette=palette, width=0.6,
-                    fliersize=0, boxprops={"alpha": 0.7}, ax=ax)
-        sns.stripplot(data=sub, x="eps", y="value", hue="setting", order=eps, palette=["0.25"] * len(settings),
-                      dodge=True, size=3, jitter=0.08, ax=ax, legend=False)
-        ax.set_xticks(range(len(eps)), [_eps_label(e) for e in eps])
-        ax.set_xlabel("")
+        kk = k if m == "jaccard" else None
+        _boxes(ax, [(palette[s], A.pairs_long(ds, s, "inverted", m, kk),
+                     A.pair_estimates(ds, s, "inverted", m, kk, n_boot, seed)) for s in settings], eps, width=0.6)
         ax.set_ylabel(A.LABELS[m] + (f" (k = {k})" if m == "jaccard" else ""))
-        if len(settings) == 1:
-            ax.get_legend().remove()
-        else:
-            ax.legend(fontsize=7, frameon=False)
+    handles = [_ci_handle()]
+    if len(settings) > 1:
+        handles += [Patch(facecolor=to_rgba(palette[s], 0.55), edgecolor="0.35",
+                          label=f"{SETTING_LABELS[s]} ({len(A.members(ds, s))} architectures)") for s in settings]
+    _legend_below(fig, handles)
     fig.suptitle(f"Representations on inverted images, all pairs within one ε ({title})")
-    fig.tight_layout()
     return fig
 
 
-def jaccard_k(ds: xr.Dataset):
-    """Fig. 7: k-NN Jaccard on inverted images at every k, per ε; dotted: the chance level of unrelated
-    neighbourhoods among the inverted images (it grows with k / n)."""
+def jaccard_k(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0):
+    """Fig. 7: k-NN Jaccard on inverted images at every k, per ε, with the pairs' mean and its 95 % interval;
+    dotted: the chance level of unrelated neighbourhoods among the inverted images (it grows with k / n)."""
     eps = [float(e) for e in ds["eps"].values]
     ks = [int(k) for k in ds["k"].values]
     n = int(np.isfinite(ds["final_distance_per_image"].sel(setting="full")).any(("eps", "model")).sum())
-    fig, axes = plt.subplots(1, len(ks), figsize=(4.2 * len(ks), 3.7), squeeze=False)
+    fig, axes = plt.subplots(1, len(ks), figsize=(4.2 * len(ks), 4.1), squeeze=False, layout="constrained")
     for ax, k in zip(axes[0], ks):
         f = A.pairs_long(ds, "full", "inverted", "jaccard", k)
         if f.empty:
             ax.set_visible(False)
             continue
-        _boxes(ax, f, IMAGES_COLORS["inverted"], eps)
-        ax.axhline(A.chance_jaccard(n, k), color="0.3", ls=":", lw=1, label="chance")
+        _boxes(ax, [(IMAGES_COLORS["inverted"], f, A.pair_estimates(ds, "full", "inverted", "jaccard", k, n_boot,
+                                                                    seed))], eps)
+        ax.axhline(A.chance_jaccard(n, k), color="0.3", ls=":", lw=1)
         ax.set_title(f"k = {k} (of {n} images)", fontsize=10)
         ax.set_ylabel("k-NN Jaccard")
-        ax.legend(fontsize=7, frameon=False)
+    chance = Line2D([], [], color="0.3", ls=":", lw=1, label="chance overlap of unrelated neighbourhoods")
+    _legend_below(fig, [_ci_handle(), chance])
     fig.suptitle("k-NN Jaccard on inverted images at several neighbourhood sizes (paper Fig. 7)")
-    fig.tight_layout()
     return fig
 
 

@@ -72,3 +72,43 @@ def test_cost_summary_adds_the_chapters_own_parts():
     cost = A.cost_summary(ds)
     assert cost.loc["AutoAttack", "minutes"] == pytest.approx(3)
     assert cost.loc["total", "minutes"] == pytest.approx(6)
+
+
+def test_value_rows_print_enough_decimals_to_show_the_side_of_the_papers_value():
+    from sat_lib.claims.verdict import Estimate, value_verdict
+
+    est = Estimate(0.8564, 0.8227, 0.8746, "new models", 28)   # two decimals: "0.86 [0.82, 0.87]" against 0.82
+    assert value_verdict(0.82, est) == "disagrees"
+    assert est.text(A.decisive_format(0.82, est)) == "0.856 [0.823, 0.875]"
+    inside = Estimate(0.9963, 0.9797, 1.0, "models", 8)          # "1.00 [0.98, 1.00]": is 0.98 in or out?
+    assert inside.text(A.decisive_format(0.98, inside)) == "0.9963 [0.9797, 1.0000]"
+    assert A.decisive_format(0.5, Estimate(0.7, 0.6, 0.8, "models", 8)) == ".2f"   # plain when it already shows
+    assert A.decisive_format(0.5, Estimate(0.5, float("nan"), float("nan"), "models", 2)) == ".2f"
+    assert A.decisive_format(0.5, Estimate(0.5, 0.5, 0.6, "models", 8)) == ".4f"   # an exact tie: at most 4
+
+
+def new_models_result(one, two):
+    one, two = np.asarray(one, float), np.asarray(two, float)
+    return xr.Dataset({"new_sat_one_sided": (("new", "model"), one), "new_sat_two_sided": (("new", "model"), two)},
+                      coords={"new": [f"n{i}" for i in range(len(one))],
+                              "model": [f"m{i}" for i in range(one.shape[1])]})
+
+
+def test_one_vs_two_sided_gets_spearman_and_the_mean_difference_with_intervals():
+    rng = np.random.default_rng(0)
+    sat = rng.normal(2, 1, (6, 6))
+    zoo = zoo_result(sat)
+    two = rng.normal(2, 1, (8, 6))
+    one = np.exp(two) - 0.5          # monotone in two-sided: Spearman 1, Pearson below 1; lower on average
+    ds = new_models_result(one, two)
+    est = {k: A.sided_estimates(ds, zoo, n_boot=200, kind=k) for k in A.SIDED_STATS}
+    new = "new model × zoo pairs"
+    assert est["spearman"][new].value == pytest.approx(1.0)
+    assert est["pearson"][new].value < 0.99
+    assert est["difference"][new].value == pytest.approx(np.mean(one - two))
+    assert est["difference"][new].has_interval and est["spearman"][new].unit == "new models"
+    table = A.sided_table(ds, zoo, estimates=est)
+    assert {"Spearman r [95 % CI]", "mean one-sided − two-sided [95 % CI]"} <= set(table.columns)
+    assert table.loc[new, "Spearman r [95 % CI]"] == est["spearman"][new].text()
+    with pytest.raises(KeyError):
+        A.sided_estimates(ds, zoo, kind="kendall")

@@ -49,3 +49,40 @@ def test_spectral_features_separate_the_two_blocks():
     base = zoo["family"].values
     same = base[:, None] == base[None, :]
     assert d[same].mean() < d[~same].mean()
+
+
+def _chapter_like(zoo, gbr, seed=0):
+    """The fields of a sat-components result that the held-out R² interval reads."""
+    x, y, i, j = C.pair_features(zoo)
+    r2, pred = C.held_out_r2(x, y, i, j, zoo.sizes["model"], gbr, seed)
+    names = zoo["model"].values
+    return xr.Dataset({"difference": (("pair", "component"), x), "pair_sat": ("pair", y),
+                       "held_out_prediction": ("pair", pred)},
+                      coords={"model": names, "model_a": ("pair", names[i]), "model_b": ("pair", names[j])},
+                      attrs={"held_out_r2": r2})
+
+
+def test_held_out_r2_gets_intervals_over_models_refitted_and_with_predictions_kept():
+    gbr = C.GBR(n_estimators=30, max_depth=3)
+    ds = _chapter_like(synthetic_zoo(), gbr)
+    est = C.held_out_r2_estimates(ds, gbr, n_refit=20, n_boot=200, seed=0)
+    for e in est.values():
+        assert e.value == ds.attrs["held_out_r2"] and e.has_interval and e.low <= e.high
+    # the SAT here follows one component: unseen models are predicted well, whatever models are resampled
+    assert est["refit"].low > 0 and est["fixed"].low > 0
+    assert "20 resamples" in est["refit"].unit and "200 resamples" in est["fixed"].unit
+    table = C.held_out_table(est)
+    assert len(table) == 2 and table["held-out R² [95 % CI]"].str.contains(r"\[").all()
+    # fewer refits than the shared rule's 20 resamples: no interval, never a spurious one
+    assert not C.held_out_r2_estimates(ds, gbr, n_refit=5, n_boot=200)["refit"].has_interval
+
+
+def test_held_out_r2_without_skill_has_an_interval_that_contains_zero():
+    zoo = synthetic_zoo(n=12, seed=3)
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 1, zoo["sat"].shape)
+    zoo["sat"] = (("model", "model_b"), noise + noise.T)  # SAT that no component explains
+    gbr = C.GBR(n_estimators=30, max_depth=3)
+    ds = _chapter_like(zoo, gbr)
+    est = C.held_out_r2_estimates(ds, gbr, n_refit=20, n_boot=300)
+    assert est["fixed"].low < 0 and est["refit"].low < 0

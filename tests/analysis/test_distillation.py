@@ -1,6 +1,5 @@
 """Correlations of the distillation chapter on a hand-made result with known relations."""
 import numpy as np
-import pytest
 import xarray as xr
 
 from sat_lib.analysis import distillation as D

@@ -4,6 +4,7 @@ import math
 from itertools import combinations
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from sat_lib.analysis import diversity_nas as A
@@ -45,7 +46,7 @@ def test_claims_table_has_every_claim_with_verdicts_from_intervals():
     v = dict(zip(t["key"], t["verdict"]))
     assert v["nas_below_heterogeneous"] == "agrees"       # 1 against 4 pp, spread 0.5
     assert v["diversity_metrics_agree"] == "agrees"       # disagreement = attribution diversity + noise
-    assert v["nas_improvement_tiny"] == "disagrees"       # the best of many N(1, 0.5) draws is well above 0.04
+    assert v["nas_improvement_tiny"] == "disagrees"       # the top decile of N(1, 0.5) draws is well above 0.04
     assert v["saliency_agrees_with_ig_nas"] == "inconclusive" or "1.000" in t.set_index("key").loc[
         "saliency_agrees_with_ig_nas", "ours [95 % CI]"]
 
@@ -62,7 +63,29 @@ def test_two_pool_estimate_matches_the_point_difference_and_covers_it():
     ib = b["improvement"].values[:, 0, 0]
     est = A.two_pool_estimate(a, b, lambda i: float(ia[i].mean()), lambda i: float(ib[i].mean()), n_boot=300)
     assert math.isclose(est.value, ia.mean() - ib.mean())
-    assert est.low < est.value < est.high and est.unit == "models of each pool" and est.n == 13
+    assert est.low < est.value < est.high and est.n == 13
+    assert est.unit == "models (6 subnetworks + 7 heterogeneous, each pool resampled)"  # each pool's own size
+
+
+def test_the_largest_improvement_claim_has_a_meaningful_interval():
+    """A bootstrap interval of the maximum ends at the estimate; the claim's quantile has one around it, and the
+    row names the largest improvement and how many ensembles exceed the paper's bound."""
+    ds = _result(gain=0.0)
+    imp = ds["improvement"].values[:, 0, 0]
+    row = A.claims_table(ds, None, n_boot=300).set_index("key").loc["nas_improvement_tiny"]
+    value, low, high = (float(x.strip("[],")) for x in row["ours [95 % CI]"].split())
+    assert low < value < high and value == pytest.approx(np.quantile(imp, A.TOP_QUANTILE), abs=0.005)
+    assert f"the largest: {imp.max():.2f} pp" in row["claim"] and f"{(imp > 0.04).sum()} of {len(imp)}" in row["claim"]
+    assert row["resampled"] == "6 models"
+
+
+def test_the_caveat_names_each_pools_test_images():
+    ds, het = _result(), _result(m=8, seed=1)
+    assert "100 test images" in A.comparison_caveat(ds, het) and "same number" in A.comparison_caveat(ds, het)
+    small = het.isel(image=slice(0, 10))
+    text = A.comparison_caveat(ds, small)
+    assert "on 100 test images" in text and "on 10" in text and "3.2×" in text
+    assert "not stored" in A.comparison_caveat(ds, None)
 
 
 def test_tables_describe_the_pool_and_the_supernet():

@@ -9,23 +9,35 @@ from sat_lib.analysis import diversity_training as A
 
 
 def brute_force(fails, groups, blocks=None):
+    """The LM quantities pair by pair: a pair of one group is predicted from the pairs of *other* models of its
+    group from different blocks, a pair of two groups from the other models of each."""
     f = fails.astype(float)
     m = len(groups)
     blocks = blocks or [str(i) for i in range(m)]
+    p = f.mean(1)
     same, diff, obs, lm, ind = [], [], [], [], []
     for i in range(m):
         for j in range(i + 1, m):
             if blocks[i] == blocks[j]:
                 continue
-            e = (f[i] * f[j]).mean() - f[i].mean() * f[j].mean()
+            e = (f[i] * f[j]).mean() - p[i] * p[j]
             (same if groups[i] == groups[j] else diff).append(e)
             a = [k for k in range(m) if groups[k] == groups[i] and k not in (i, j)]
             b = [k for k in range(m) if groups[k] == groups[j] and k not in (i, j)]
-            if a and b:
-                ta, tb = f[a].mean(0), f[b].mean(0)
-                obs.append((f[i] * f[j]).mean())
-                lm.append((ta * tb).mean())
-                ind.append(ta.mean() * tb.mean())
+            if groups[i] == groups[j]:
+                cross = [(k, l) for k in a for l in a if k != l and blocks[k] != blocks[l]]
+                if not cross:
+                    continue
+                pred = np.mean([(f[k] * f[l]).mean() for k, l in cross])
+                indep = np.mean([p[k] * p[l] for k, l in cross])
+            else:
+                if not a or not b:
+                    continue
+                pred = (f[a].mean(0) * f[b].mean(0)).mean()
+                indep = p[a].mean() * p[b].mean()
+            obs.append((f[i] * f[j]).mean())
+            lm.append(pred)
+            ind.append(indep)
     obs, lm, ind = map(np.array, (obs, lm, ind))
     labels = list(dict.fromkeys(groups))
     theta = {g: f[[k for k in range(m) if groups[k] == g]].mean(0) for g in labels}
@@ -33,10 +45,12 @@ def brute_force(fails, groups, blocks=None):
             for ia, a in enumerate(labels) for b in labels[ia + 1:]]
     return {"excess_gap": 100 * (np.mean(diff) - np.mean(same)), "cov_between": np.mean(covs),
             "prediction_gain": 100 * (np.abs(obs - ind).mean() - np.abs(obs - lm).mean()),
-            "lm_error": 100 * np.abs(obs - lm).mean()}
+            "lm_error": 100 * np.abs(obs - lm).mean(), "independence_error": 100 * np.abs(obs - ind).mean(),
+            "lm_bias": 100 * (obs - lm).mean(), "independence_bias": 100 * (obs - ind).mean()}
 
 
-@pytest.mark.parametrize("blocks", [None, ["a0", "a0", "a1", "b0", "b0", "b1", "c0", "c1"]])
+@pytest.mark.parametrize("blocks", [None, ["a0", "a0", "a1", "b0", "b0", "b1", "c0", "c1"],
+                                    ["a0", "a1", "a2", "b0", "b0", "b1", "c0", "c1"]])
 def test_littlewood_miller_statistics_match_brute_force(blocks):
     rng = np.random.default_rng(0)
     hard = rng.random(400) < 0.3  # shared difficulty: failures correlate across models
@@ -57,6 +71,21 @@ def test_shared_difficulty_shows_as_positive_covariance_and_lm_beats_independenc
     assert est["cov_between"].low > 0  # the same inputs are hard for every design
     assert est["prediction_gain"].low > 0  # and the covariance term, not independence, predicts coincident failures
     assert est["excess_gap"].low < 0 < est["excess_gap"].high  # no design is more diverse than another here
+
+
+def test_seeds_images_counts_each_ensemble_once_and_keeps_its_arrays_together():
+    """Two arrays of one group (e.g. equitability and correctness of the same ensembles) share their seed draw
+    and count once: 1 heterogeneous ensemble against 3 of another method is 4 ensembles, not 8."""
+    rng = np.random.default_rng(1)
+    h1, h3 = rng.random((1, 300)), rng.random((3, 300))
+    c1, c3 = h1.copy(), h3.copy()  # "correctness" equal to "equitability": paired draws keep them equal
+    est = A.seeds_images([h1, c1, h3, c3], lambda x: float(np.abs(x[2] - x[3]).max() + np.abs(x[0] - x[1]).max()),
+                         n_boot=100, groups=["het", "het", "gncl", "gncl"])
+    assert est.n == 4 and est.low == est.high == 0.0
+    unpaired = A.seeds_images([h3, c3], lambda x: float(np.abs(x[0] - x[1]).max()), n_boot=100)
+    assert unpaired.n == 6 and unpaired.high > 0  # independent draws of the same ensembles: the old count and drift
+    with pytest.raises(ValueError, match="number of seeds"):
+        A.seeds_images([h1, h3], lambda x: 0.0, groups=[0, 0])
 
 
 def test_seeds_images_resamples_both_and_pairs_the_images():
@@ -83,3 +112,120 @@ def test_split_mean_is_nan_for_an_empty_group():
     h = np.array([0.2, 0.4])
     assert A._split_mean(h, np.array([1.0, 1.0]), True) == pytest.approx(0.3)
     assert math.isnan(A._split_mean(h, np.array([1.0, 1.0]), False))
+
+
+def test_block_structure_matches_brute_force_with_same_group_predictions():
+    rng = np.random.default_rng(2)
+    hard = rng.random(300) < 0.3
+    fails = rng.random((12, 300)) < np.where(hard, 0.6, 0.15)
+    groups = ["a"] * 6 + ["b"] * 6
+    blocks = [f"{g}{k // 2}" for g, k in zip(groups, range(12))]  # three ensembles of two members per group
+    lm = A.LMStats(groups, blocks)
+    assert lm.predictable[lm.same].any()
+    got = lm.stats(lm.vectors(fails))
+    for key, value in brute_force(fails, groups, blocks).items():
+        assert got[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_lm_prediction_is_unbiased_when_models_are_draws_of_their_methodology():
+    """Members of one ensemble share a perturbation of their methodology's θ (they fail together more than two
+    independent draws): the LM prediction from pairs of *other* ensembles' models stays unbiased; counting a
+    model with itself or with its ensemble-mates (θ'² from every other model) would over-predict."""
+    rng = np.random.default_rng(3)
+    n = 8_000
+    theta = {g: rng.beta(0.5, 2.0, n) for g in "ab"}
+    rows, groups, blocks = [], [], []
+    for g in "ab":
+        for s in range(4):
+            delta = rng.choice([-1.0, 1.0], n) * 0.5 * np.minimum(theta[g], 1 - theta[g])
+            for _ in range(3):
+                rows.append(rng.random(n) < theta[g] + delta)
+                groups.append(g)
+                blocks.append(f"{g}{s}")
+    est = A.lm_estimates(np.array(rows)[:, None], groups, n_boot=200, blocks=blocks)
+    assert est["lm_bias"].low < 0 < est["lm_bias"].high
+    assert est["independence_bias"].low > 0  # Var θ_A > 0: two models of one group fail together more
+    assert est["prediction_gain"].low > 0
+
+
+def test_reported_lm_intervals_contain_their_estimates():
+    """The LM table's signed errors (percentile) and the claims' gain in mean absolute error (BCa) cover their
+    own point estimates, where a percentile interval of a mean absolute error need not: sampling noise inflates
+    |observed − predicted|, the bootstrap's replicates more than the estimate."""
+    rng = np.random.default_rng(4)
+    n = 2_000
+    theta = rng.beta(0.5, 2.0, n)
+    fails = np.array([rng.random(n) < theta for _ in range(12)])[:, None]
+    groups = ["a"] * 6 + ["b"] * 6
+    est = A.lm_estimates(fails, groups, n_boot=300)
+    for key in ("lm_bias", "independence_bias", "prediction_gain", "excess_gap", "cov_between"):
+        assert est[key].low <= est[key].value <= est[key].high, key
+    pct = A.lm_estimates(fails, groups, n_boot=300, bca=())["lm_error"]
+    # the defect: every model is a draw of one θ (true error ~0), and the estimate sits at the interval's edge
+    assert pct.value - pct.low < 0.1 * (pct.high - pct.low)
+
+
+def test_bca_interval_matches_scipy():
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    x = rng.exponential(1.0, 40)
+    boots = [np.var(x[rng.integers(0, 40, 40)]) for _ in range(20_000)]
+    jack = [np.var(np.delete(x, i)) for i in range(40)]
+    ours = A.bca_interval(boots, float(np.var(x)), jack, "values", 40)
+    ref = stats.bootstrap((x,), np.var, n_resamples=20_000, method="BCa", random_state=np.random.default_rng(6))
+    width = ref.confidence_interval.high - ref.confidence_interval.low
+    assert ours.low == pytest.approx(ref.confidence_interval.low, abs=0.03 * width)
+    assert ours.high == pytest.approx(ref.confidence_interval.high, abs=0.03 * width)
+    assert ours.low > np.percentile(boots, 2.5)  # the variance's plug-in is biased low: BCa shifts the interval up
+
+
+def test_pair_deviations_average_to_the_lm_error():
+    rng = np.random.default_rng(6)
+    f = rng.random((11, 400)) < rng.random((11, 1)) * rng.random(400)
+    groups = ["a"] * 5 + ["b"] * 4 + ["c"] * 2
+    blocks = ["a0", "a0", "a1", "a2", "a2", "b0", "b1", "b1", "b1", "c0", "c1"]
+    lm = A.LMStats(groups, blocks)
+    dev = lm.deviations(f).astype(float).mean(1)
+    want = brute_force(f, groups, blocks)
+    assert 100 * dev.mean() == pytest.approx(want["lm_bias"], abs=1e-4)
+    assert 100 * np.abs(dev).mean() == pytest.approx(want["lm_error"], abs=1e-4)
+
+
+def _draws(n, rng, split=0.0):
+    """Two methodologies, four ensembles of three members each; with ``split`` the ensembles of each methodology
+    come in two kinds whose difficulty differs (pairs of one kind fail together more than the LM predicts)."""
+    theta = {g: rng.beta(0.5, 2.0, n) for g in "ab"}
+    shift = rng.choice([-1.0, 1.0], n) * split
+    rows, groups, blocks = [], [], []
+    for g in "ab":
+        for s in range(4):
+            t = np.clip(theta[g] + (shift if s % 2 else -shift) * np.minimum(theta[g], 1 - theta[g]), 0, 1)
+            for _ in range(3):
+                rows.append(rng.random(n) < t)
+                groups.append(g)
+                blocks.append(f"{g}{s}")
+    return np.array(rows)[:, None], groups, blocks
+
+
+def test_lm_deviation_is_noise_for_exchangeable_models_and_finds_pair_structure():
+    rng = np.random.default_rng(7)
+    fails, groups, blocks = _draws(4000, rng)
+    est, noise = A.lm_deviation(fails, groups, n_boot=200, blocks=blocks)
+    assert est.low <= est.value <= est.high and noise > 0
+    assert est.low == 0.0  # nothing beyond the test set's noise
+    mae = A.lm_estimates(fails, groups, n_boot=20, blocks=blocks)["lm_error"].value
+    assert mae > est.value  # the mean |obs − LM| is noise
+    fails, groups, blocks = _draws(4000, rng, split=0.6)
+    est, _ = A.lm_deviation(fails, groups, n_boot=200, blocks=blocks)
+    assert est.low > 0 and est.low <= est.value <= est.high
+
+
+def test_resilience_is_the_ratio_of_mean_accuracies_with_paired_sets():
+    rng = np.random.default_rng(8)
+    clean = (rng.random((3, 400)) < 0.8).astype(float)
+    corrupted = clean * (rng.random((3, 400)) < 0.75)  # only clean-correct images survive: paired by image
+    x = np.stack([clean, corrupted], 1)
+    assert A._resilience(x) == pytest.approx(100 * corrupted.mean() / clean.mean())
+    est = A.seeds_images([x], lambda a: A._resilience(a[0]), n_boot=200)
+    assert est.low <= est.value <= est.high and est.high - est.low < 10

@@ -63,3 +63,92 @@ def test_group_draws_enumerate_small_groups_and_sample_large_ones():
     some = group_draws(np.arange(12), 4, 20, rng)
     assert some.shape == (20, 4) and len({tuple(sorted(d)) for d in some}) == 20
     assert group_draws(np.arange(3), 4, 5, rng) is None
+
+
+# ---------------------------------------------------------------- Fig. 6: distinct ensembles, enumerated or drawn
+
+from itertools import combinations  # noqa: E402
+
+from sat_lib.analysis.ensembles import (cluster_ensembles, fig6_cell, fig6_counts, fig6_scores,  # noqa: E402
+                                        fig6_source, fig6_table, n_cluster_ensembles, single_ensemble_cells)
+
+CLUSTERS = np.array([1, 1, 1, 2, 2, 3, 3, 3, 3, 4])  # sizes 3, 2, 4, 1
+
+
+def brute_force(clusters, size, k):
+    """Every N-subset of the models whose members come from exactly k clusters."""
+    return {c for c in combinations(range(len(clusters)), size) if len(set(clusters[list(c)])) == k}
+
+
+@pytest.mark.parametrize("size", [2, 3, 4, 5])
+def test_distinct_ensembles_are_counted_as_brute_force_counts_them(size):
+    for k in range(1, size + 2):
+        assert n_cluster_ensembles(CLUSTERS, size, k) == len(brute_force(CLUSTERS, size, k)), (size, k)
+
+
+def test_a_cell_with_few_ensembles_is_enumerated_each_once():
+    rng = np.random.default_rng(0)
+    for size, k in ((4, 1), (3, 1), (2, 2), (4, 2)):
+        want = brute_force(CLUSTERS, size, k)
+        ens, total = cluster_ensembles(CLUSTERS, size, k, len(want), rng)
+        assert total == len(want) and len(ens) == len(want)
+        assert {tuple(e) for e in ens} == want  # every distinct ensemble, none twice
+    # only cluster 3 holds four models: one ensemble, scored once however many draws are asked
+    ens, total = cluster_ensembles(CLUSTERS, 4, 1, 300, rng)
+    assert total == 1 and ens.tolist() == [[5, 6, 7, 8]]
+    assert cluster_ensembles(CLUSTERS, 5, 1, 300, rng) == (None, 0)
+
+
+def test_a_large_cell_is_drawn_uniformly_over_its_distinct_ensembles():
+    size, k = 3, 2
+    population = sorted(brute_force(CLUSTERS, size, k))
+    rng = np.random.default_rng(1)
+    counts = dict.fromkeys(population, 0)
+    for _ in range(400):
+        ens, total = cluster_ensembles(CLUSTERS, size, k, len(population) - 1, rng)  # one fewer: drawn
+        assert total == len(population) and len(ens) == len(population) - 1
+        for e in ens:
+            assert len(set(e)) == size and len(set(CLUSTERS[e])) == k and list(e) == sorted(e)
+            counts[tuple(e)] += 1
+    expected = 400 * (len(population) - 1) / len(population)
+    # the earlier sampler weighted cluster pairs equally: {1, 4} (3 ensembles) ~3x more often than {1, 3} (18)
+    assert max(abs(c / expected - 1) for c in counts.values()) < 0.2
+
+
+def test_fig6_scores_a_single_ensemble_cell_once_and_gives_it_no_interval(logits):
+    lg, y = logits
+    clusters = np.array([1, 1, 1, 2, 2, 3])  # N = 3 from 1 cluster: only {0, 1, 2}
+    f6 = fig6_scores(lg, y, clusters, [2, 3], n_draws=50, seed=0)
+    assert int(f6["clusters_ensembles"].sel(size=3, k=1)) == 1 == int(f6["clusters_scored"].sel(size=3, k=1))
+    v = f6["clusters_err"].sel(size=3, k=1).values
+    assert np.isfinite(v).sum() == 1
+    want = batch_scores(lg, y, np.array([[0, 1, 2]]))["err"][0]
+    assert v[0] == pytest.approx(want)
+    assert not fig6_cell(f6, "err", 3, 1).has_interval
+    assert "1 ensemble: no interval" in fig6_table(f6, "err").loc[3, 1]
+    assert fig6_counts(f6).loc[3, 1] == "all 1" and fig6_counts(f6).loc[2, 1] == "all 4"
+    assert single_ensemble_cells(f6) == [(3, 1)]
+    # every cell here has at most 50 distinct ensembles: each scored once
+    np.testing.assert_array_equal(f6["clusters_scored"].values, f6["clusters_ensembles"].values)
+    again = fig6_scores(lg, y, clusters, [2, 3], n_draws=50, seed=0)
+    np.testing.assert_array_equal(again["clusters_err"].values, f6["clusters_err"].values)
+
+
+def test_a_result_with_the_old_fig6_draws_is_refused():
+    import xarray as xr
+
+    old = xr.Dataset({"clusters_err": (("size", "k", "draw"), np.zeros((1, 1, 3)))})
+    with pytest.raises(ValueError, match="predate"):
+        fig6_source(old)
+
+
+def test_cluster_members_lists_every_model_once():
+    import xarray as xr
+
+    from sat_lib.analysis.ensembles import cluster_members
+
+    ds = xr.Dataset(coords={"model": ["a", "b", "c"], "family": ("model", ["CNN", "ViT", "CNN"]),
+                            "cluster": ("model", [1, 0, 1])})
+    table = cluster_members(ds)
+    assert table.loc[1, "members"] == "a, c" and table.loc[0, "families"] == "ViT"
+    assert table["size"].sum() == 3

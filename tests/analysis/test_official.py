@@ -56,3 +56,28 @@ def test_summary_reads_the_comparison():
                                               "ours–theirs − ours–ours": "-0.26 [-0.27, -0.24]"}])
     text = summary(ods, versus)
     assert "resemble each other more than theirs" in text and "78.0 %" in text
+
+
+def test_cross_width_puts_our_map_beside_theirs_on_the_same_images():
+    from sat_lib.analysis.official import cross_width, summary
+
+    ods = official_result(True)
+    rng = np.random.default_rng(4)
+    fp = ods["pixel_fingerprint"].values
+    ods["pixel_fingerprint"].values[:] = fp / np.linalg.norm(fp.reshape(4, 30, -1), axis=-1)[..., None, None, None]
+    theirs = ods["pixel_fingerprint"].values  # stored as unit rows, as the experiment stores them
+    # our k=8 and k=16 seeds are noisy copies of their models there: our ρ(8, 16) tracks theirs, a bit lower
+    ours = np.stack([theirs[i] + 0.5 * rng.standard_normal(theirs[i].shape) for i in (0, 0, 1, 1)])
+    pop = xr.Dataset({"fingerprint": (("model", "sample", "channel", "row", "col"), ours),
+                      "accuracy": ("model", np.full(4, 0.7))},
+                     coords={"k": ("model", [8, 8, 16, 16]), "sample": np.arange(30)},
+                     attrs={"family": "cnn_small", "dataset": "cifar10", "unit": "cifar10:cnn_small@128"})
+    table = cross_width(ods, {"p": pop}, std=[1.0, 1.0, 1.0], n_boot=200)
+    assert table[["k1", "k2", "our seed pairs"]].values.tolist() == [[8, 16, 4]]
+    ours_rho = float(table.iloc[0]["ρ(k1, k2) ours"].split()[0])
+    flat = theirs.reshape(4, 30, -1)
+    expected = (flat[0] * flat[1]).sum(-1).mean()
+    assert abs(float(table.iloc[0]["ρ(k1, k2) theirs"].split()[0]) - expected) < 0.006
+    assert ours_rho < expected  # the noise in our copies lowers their cross-width agreement
+    text = summary(ods, __import__("pandas").DataFrame(), table)
+    assert "ρ(8, 16) across widths" in text

@@ -181,3 +181,16 @@ def test_compute_minutes_sums_each_populations_duration_by_role():
     assert A.compute_minutes(pops) == ("the whole computation took 17 minutes (15 for the width populations, "
                                        "2 for the batch-size study)")
     assert A.compute_minutes({"a": pops["a"]}) == "the whole computation took 10 minutes"
+
+
+def test_cross_family_rise_is_like_for_like():
+    """Two families that share one direction and both sharpen with k: the raw cross-family cosine rises, but as a
+    fraction of the within-family cosine it does not — the claim row reads the fraction."""
+    shared = np.random.default_rng(5).standard_normal((64, 48))
+    pops = {f: population(f, shared=shared, seeds=4, rng=i) for i, f in enumerate(("A", "B"))}
+    for ds, fam in zip(pops.values(), ("cnn_small", "resnet_small")):
+        ds.attrs["family"] = fam
+    fams = list(pops.values())
+    assert A._cross_per_image(fams, 4).mean() > A._cross_per_image(fams, 2).mean() + 0.1
+    what, est = A._cross_family_rise(pops, 300)
+    assert "÷" in what and est.low < 0 < est.high and abs(est.value) < 0.1

@@ -84,3 +84,36 @@ def test_compute_minutes_counts_ood_inversions_but_not_its_reused_models():
     assert out.loc["inversion", "minutes"] == pytest.approx(1)  # 5 inversions: OOD's are its own
     assert out.loc["total", "minutes"] == pytest.approx(3 + 0.3 + 1 + 0.5)
     assert out.loc["total", "models"] == 3
+
+
+def test_the_standard_models_adversarial_accuracy_claim_takes_its_value_from_table4():
+    from sat_lib.claims import paper_claims
+    from sat_lib.claims.verdict import claim_verdict
+
+    c = A.with_table4_value(paper_claims("universality")["claims"]["standard_adversarial_accuracy"])
+    std = A.paper_table4().xs(0.0, level="eps")["adversarial accuracy (%)"]
+    assert c["value"] == pytest.approx(std.mean()) == pytest.approx((2.84 + 0.17 + 1.59 + 1.67 + 2.06 + 1.00 + 0.02) / 7)
+    assert f"{std.mean():.1f} %" in c["statement"] and "0.02–2.84" in c["statement"]
+    assert claim_verdict(c, Estimate(33.5, 24.8, 39.2, "architectures", 5)) == DISAGREES
+    assert claim_verdict(c, Estimate(1.5, 0.5, 2.5, "architectures", 5)) == AGREES
+
+
+def test_pair_estimates_are_the_summary_tables_numbers():
+    """The figures' intervals and the summary table come from one computation (``pair_estimates``)."""
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    names = ["a", "b", "c", "d"]
+    m = rng.uniform(0.2, 0.8, (1, 2, 4, 4))
+    m = (m + m.transpose(0, 1, 3, 2)) / 2
+    m[..., range(4), range(4)] = np.nan
+    ds = xr.Dataset({"regular_agreement": (("setting", "eps", "model", "model_b"), m),
+                     "accuracy": (("setting", "eps", "model"), np.full((1, 2, 4), 0.5))},
+                    coords={"setting": ["full"], "eps": [0.0, 1.0], "model": names, "model_b": names})
+    est = A.pair_estimates(ds, "full", "regular", "agreement", n_boot=200)
+    assert list(est["pairs"]) == [6, 6]
+    for _, row in est.iterrows():
+        mat, _ = A.pair_matrix(ds, "full", row["eps"], "agreement", "regular")
+        e = A.mean_estimate(mat, 200)
+        assert (row["mean"], row["low"], row["high"]) == (e.value, e.low, e.high)
+        assert row["min"] == np.nanmin(mat) and row["max"] == np.nanmax(mat)

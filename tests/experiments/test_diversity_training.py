@@ -113,6 +113,18 @@ def test_claims_table_lists_every_paper_claim(smoke):
     gncl = [m for m in cfg.methods if m.startswith("gncl")]
     assert (table["key"] == "gncl_no_resilience_gain").sum() == len(gncl)
     assert (table["key"] == "balanced_more_resilient").sum() == 4
+    # each ensemble counted once: 1 heterogeneous against len(seeds) prediction-diversity ensembles, and so on
+    resampled = dict(zip(table["key"], table["resampled"]))
+    k = len(cfg.seeds)
+    assert resampled["hetero_more_prediction_diversity"] == f"{1 + k} seeds × images"
+    assert resampled["hetero_more_prediction_diversity_correct"] == f"{1 + k} seeds × images"
+    assert resampled["attribution_loss_less_inco_equitability"] == f"{2 * k} seeds × images"
+    assert resampled["attribution_loss_costs_accuracy"] == f"{2 * k} seeds × images"
+    for text in table.loc[table["key"].str.startswith("lm_"), "ours [95 % CI]"]:
+        if "[" in text:
+            value, low, high = (float(x.strip("[],")) for x in text.split())
+            assert low <= value <= high, text
+    assert "LM rows of the claims table" in A.discussion(ds, table)
     claims_table, provenance = D.claims(cfg, "cache_only")
     assert len(claims_table) == len(table) and "commit" in provenance
 
@@ -124,7 +136,12 @@ def test_analysis_tables_render(smoke):
     assert A.versus_table(ds, n_boot=30).shape[0] == len(cfg.methods) - 1
     eq = A.equitability_table(ds, n_boot=30)
     assert eq.shape[0] == 3 * ds.sizes["set"] and eq["H_corr paper"].notna().sum() == 3 * 5
-    assert A.lm_table(ds, n_boot=30).shape[0] == 2 * ds.sizes["set"]
+    lm = A.lm_table(ds, n_boot=30)
+    assert lm.shape[0] == 2 * ds.sizes["set"] and "obs − LM beyond test-set noise, RMS over pairs (pp)" in lm.columns
+    res = A.resilience_table(ds, n_boot=30)
+    assert list(res.index) == [*cfg.methods, D.HETEROGENEOUS] and res.shape[1] == 2 * (ds.sizes["set"] - 1)
+    assert "resilience, corruptions' mean (pp)" in A.versus_table(ds, n_boot=30).columns
+    assert f"to train the {len(cfg.methods) * len(cfg.seeds)} ensembles" in A.compute_minutes(ds)
     assert A.training_table(ds).shape[0] == len(cfg.methods) + 1
     assert len(A.cka_table(ds)) == len(cfg.methods) + 1
 

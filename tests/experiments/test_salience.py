@@ -120,3 +120,37 @@ def test_stored_models_of_different_widths_start_differently(smoke):
     _, pops, _ = smoke
     ds = pops["digits:cnn_small@64"]
     assert len(set(ds["init_seed"].values.tolist())) == ds.sizes["model"]
+
+
+def test_populations_on_a_dask_cluster_equal_the_serial_run(tmp_path, monkeypatch):
+    """Each population is one executor job: two populations on a 2-worker LocalCluster give the serial run's
+    results, each stored once by the worker that made it (one torch thread per job in both runs)."""
+    cfg = resolve_params("salience", "smoke").replace(
+        populations=("digits:cnn_small", "digits:resnet_small"), widths=(2,), seeds=2, epochs=1, n_salience=20,
+        batch_sizes=(), official_models=False)
+    from sat_lib.executor import Executor
+
+    monkeypatch.setenv("SAT_CALIBRATION_FILE", str(tmp_path / "calibration.json"))
+    on_dask = []
+    real = Executor._map_dask
+    monkeypatch.setattr(Executor, "_map_dask", lambda self, fn, specs, *a: on_dask.append(len(specs)) or
+                        real(self, fn, specs, *a))
+    runs = {}
+    for scheduler in ("serial", "local"):
+        monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / scheduler / "cache"))
+        monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / scheduler / "results"))
+        monkeypatch.setenv("SAT_SCHEDULER", scheduler)
+        monkeypatch.setenv("SAT_WORKERS", "2")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            runs[scheduler] = run(cfg)
+        finally:
+            torch.set_num_threads(threads)
+        assert len(list((tmp_path / scheduler / "results" / "salience").glob("*.nc"))) == 2
+    serial, local = runs["serial"], runs["local"]
+    assert on_dask == [2]  # the local run sent both populations to the cluster, the serial run none
+    assert list(serial) == list(local) == [u.name for u in units(cfg)]
+    for name in serial:
+        for var in ("accuracy", "fingerprint", "p_ind", "alpha"):
+            np.testing.assert_array_equal(serial[name][var].values, local[name][var].values, err_msg=f"{name} {var}")

@@ -1,11 +1,9 @@
 """The attacks chapter on the tiny zoo and digits (seconds on a CPU)."""
 import numpy as np
 import pytest
-import torch
 
 from sat_lib.analysis import attacks as A
 from sat_lib.experiments import resolve_params, sat_attacks, sat_matrix, sat_training
-from sat_lib.measures import decision_region_similarity, sat_matrix as sat_scores
 from sat_lib.params import ParameterError
 
 
@@ -75,6 +73,26 @@ def test_claims_carry_every_key_of_the_claims_file_that_the_smoke_run_can_speak_
     a = A.assignment(ds, zoo, cfg.n_clusters)
     assert len(a) == ds.sizes["new"] and len(A.assignment_table(a, n_boot=50)) >= 2
     assert "Fig. G.1a" in A.discussion(ds, zoo, table)
+
+
+def test_figure_titles_print_our_pearson_with_the_tables_interval(smoke):
+    import matplotlib.pyplot as plt
+
+    from sat_lib.plots import attacks as figures
+
+    _, zoo, _, ds, _ = smoke
+    g1 = A.attack_estimates(ds, n_boot=50)
+    fig = figures.pgd_vs_autoattack(ds, g1["pearson"])
+    assert g1["pearson"].text(A.decisive_format(0.98, g1["pearson"])) in fig.axes[0].get_title()
+    assert A.attack_table(ds, estimates=g1).iloc[0, 0] == g1["pearson"].text(A.decisive_format(0.98, g1["pearson"]))
+    plt.close(fig)
+    g2 = {k: A.sided_estimates(ds, zoo, n_boot=50, kind=k) for k in A.SIDED_STATS}
+    fig = figures.one_vs_two_sided(ds, zoo, g2["pearson"])
+    table = A.sided_table(ds, zoo, estimates=g2)
+    for ax, what in zip(fig.axes, A.SIDED):
+        assert table.loc[what, "Pearson r [95 % CI]"] in ax.get_title()
+    plt.close(fig)
+    assert "Spearman" in A.discussion(ds, zoo, A.claims_table(ds, zoo, n_boot=50), g2)
 
 
 @pytest.mark.parametrize("override, message", [

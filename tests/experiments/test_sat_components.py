@@ -28,6 +28,20 @@ def test_result_holds_importances_with_bootstrap_and_spectral_features(smoke):
     assert len(C.importance_table(ds)) == 13
 
 
+def test_held_out_r2_gets_its_intervals_from_the_stored_result(smoke):
+    import matplotlib.pyplot as plt
+
+    from sat_lib.plots import components as figures
+
+    cfg, ds = smoke
+    r2 = C.held_out_r2_estimates(ds, cfg.gbr, n_refit=20, n_boot=50, seed=cfg.seed)
+    assert r2["refit"].value == r2["fixed"].value == ds.attrs["held_out_r2"]
+    fig = figures.held_out(ds, r2["refit"])
+    assert r2["refit"].text() in fig.axes[0].get_title()
+    plt.close(fig)
+    assert "held-out" in C.discussion(ds, C.claims_table(ds), r2)
+
+
 def test_a_rerun_reads_the_stored_result(smoke):
     cfg, ds = smoke
     again = sat_components.run(cfg, mode="cache_only")

@@ -94,6 +94,39 @@ def test_fig6_uses_only_feasible_cluster_draws(smoke):
                 assert np.isnan(v.sel(size=n, k=k).values).all()
 
 
+def test_fig6_of_an_older_result_is_rescored_from_the_stored_logits_as_compute_scores_it(smoke):
+    """A result stored before small cells were enumerated lacks the counts: ``fig6`` rescores it from the zoo's
+    stored logits, and gets what a fresh compute stores."""
+    _, _, _, ens = smoke
+    cfg = resolve_params("sat-ensembles", "smoke")
+    stored = sat_ensembles.fig6(cfg, ens)
+    assert stored.attrs["source"].startswith("stored")
+    old = ens.drop_vars(["clusters_ensembles", "clusters_scored"])
+    with pytest.raises(ValueError, match="predate"):
+        E.claims_table(old, n_boot=50)
+    rescored = sat_ensembles.fig6(cfg, old)
+    assert rescored.attrs["source"].startswith("rescored")
+    for name in stored.data_vars:
+        np.testing.assert_array_equal(rescored[name].values, stored[name].values)
+    assert (stored["clusters_scored"] <= stored["clusters_ensembles"]).all()
+    assert (stored["clusters_scored"] <= cfg.n_draws).all()
+    claims = E.claims_table(old, n_boot=50, fig6=rescored)
+    assert set(claims["verdict"]) <= {"agrees", "disagrees", "inconclusive"}
+
+
+def test_fig5_title_prints_the_tables_r(smoke):
+    import matplotlib.pyplot as plt
+
+    from sat_lib.plots import ensembles as figures
+
+    _, _, _, ens = smoke
+    est = E.fig5_estimates(ens, n_boot=50)
+    fig = figures.sat_vs_err(ens, est["Pearson r(SAT, ERR)"])
+    text = E.fig5_table(ens, estimates=est).loc["Pearson r(SAT, ERR)", "value [95 % CI, models]"]
+    assert text in fig.axes[0].get_title()
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("override, message", [
     ({"archs": "no_such_model"}, "no_such_model"),
     ({"kinds": "seeds"}, "diversity kind"),

@@ -68,13 +68,16 @@ def test_claims_table_has_the_claims_files_keys(smoke):
     table = A.claims_table(ds, n_boot=50)
     assert list(table["key"]) == list(paper_claims("universality")["claims"])
     assert set(table["verdict"]) <= {"agrees", "disagrees", "inconclusive"}
-    assert "Verdicts" in A.discussion(ds, table)
+    text = A.discussion(ds, table)
+    assert "Verdicts" in text and "where we fall short of the paper" in text and "hypotheses" in text
+    assert "label_smoothing = 0" in text  # the smoke profile trains with plain cross-entropy: ruled out, said so
     assert len(A.summary(ds, n_boot=20)) > 0
     assert set(A.model_table(ds).index.get_level_values("architecture")) == set(A.members(ds, "full"))
     cost = A.cost_table(ds)
     assert len(cost) == len(ds["setting"]) * len(ds["eps"]) and (cost["inversion images / s"] > 0).all()
 
 
+# the smoke profile: digits (360 test images, 10 classes), n_images 60, subset_images 40 on 5 classes, ood_images 40
 @pytest.mark.parametrize("override,message", [
     ({"eps": (0.0, -0.5)}, "must list L2 radii >= 0"),
     ({"eps": (0.5, 0.5)}, "radius twice"),
@@ -82,17 +85,106 @@ def test_claims_table_has_the_claims_files_keys(smoke):
     ({"ood_dataset": "sat6"}, "sat6"),
     ({"ood_dataset": "digits"}, "is the training dataset"),
     ({"ks": (5, 60)}, "k = 60 needs more than n_images = 60"),
+    # every k, not only the first, must fit the subset's and the OOD setting's image sets
+    ({"ks": (5, 50)}, "k = 50 is more than subset_images = 40"),
+    ({"ks": (5, 50), "subset_classes": 0}, "k = 50 is more than ood_images = 40"),
+    ({"ks": (40, 5)}, r"k = 40 \(the first, Figs. 5 and 6\) needs more than subset_images = 40"),
     ({"subset_classes": 1}, "subset_classes"),
+    ({"subset_classes": 10}, "'subset_classes' = 10 must be below the 10 classes of digits"),
+    ({"subset_classes": 12}, "'subset_classes' = 12 must be below the 10 classes of digits"),
+    ({"n_images": 361}, "'n_images' = 361 is more than the 360 images of the digits test split"),
+    ({"ood_images": 10001}, "'ood_images' = 10001 is more than the 10000 images of the fashion_mnist test split"),
+    ({"subset_images": 300}, "'subset_images' = 300 is more than the 18[0-9] test images of the 5 drawn classes"),
 ])
 def test_bad_parameters_are_named(override, message):
     with pytest.raises((ParameterError, ValueError, KeyError), match=message):
         resolve_params("universality", "smoke", overrides=override)
 
 
-def test_subset_classes_must_leave_classes_out():
+def test_a_k_equal_to_a_settings_image_count_is_accepted_and_left_empty_there():
+    """The committed quick profile scores k = 500 on 500 subset and OOD images: allowed (that Jaccard stays NaN in
+    those settings, Fig. 7 reads the full setting); a larger k is refused above."""
+    cfg = resolve_params("universality", "smoke", overrides={"ks": (5, 40)})
+    assert cfg.ks == (5, 40)
+
+
+def test_subset_class_draw_needs_classes_left_out():
+    cfg = resolve_params("universality", "smoke")
+    with pytest.raises(ValueError, match="must be below the 5 classes"):
+        U.subset_class_indices(cfg, 5)
+
+
+@pytest.mark.parametrize("dataset", ["digits", "fashion_mnist"])
+def test_known_split_sizes_match_the_loaded_test_splits(smoke, dataset):
+    """The table the parameters are checked against at parse time is the test split the chapter loads."""
+    from sat_lib.config import project_config
+
+    test = project_config().load_data(dataset, "test")
+    counts = np.bincount(test.labels, minlength=test.num_classes)
+    assert tuple(counts.tolist()) == U.TEST_SPLIT_CLASS_COUNTS[dataset]
+
+
+def test_a_dataset_of_unknown_size_is_checked_before_anything_is_trained(smoke, monkeypatch):
+    """Without a known size, parsing cannot refuse n_images beyond the split; compute refuses it once the test
+    split is loaded, before the first model job."""
+    monkeypatch.setattr(U, "TEST_SPLIT_CLASS_COUNTS", {})
+    cfg = resolve_params("universality", "smoke", overrides={"n_images": 400})  # digits' test split holds 360
+    monkeypatch.setattr(U, "stored_model_job", lambda spec: pytest.fail("a model job ran"))
+    with pytest.raises(ValueError, match="'n_images' = 400 is more than the 360 images"):
+        U.compute(cfg)
     cfg = resolve_params("universality", "smoke", overrides={"subset_classes": 10})
     with pytest.raises(ValueError, match="must be below the 10 classes"):
-        U.subset_class_indices(cfg, 10)
+        U.compute(cfg)
+
+
+def test_every_similarity_figure_shows_the_summary_tables_intervals(smoke):
+    """Figs. 1 and 3–7 overlay each box with the pairs' mean and its 95 % interval — the summary table's numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.container import ErrorbarContainer
+
+    from sat_lib.plots import universality as F
+
+    cfg, ds, _ = smoke
+    table = A.summary(ds, n_boot=50)
+    figures = {"regular": F.regular(ds, n_boot=50), "inverted": F.inverted_predictions(ds, n_boot=50),
+               "fig4": F.representations(ds, n_boot=50),
+               "fig5": F.representations(ds, ("full", "subset"), "Fig. 5", n_boot=50),
+               "fig6": F.representations(ds, ("full", "ood"), "Fig. 6", n_boot=50), "fig7": F.jaccard_k(ds, n_boot=50)}
+    for name, fig in figures.items():
+        bars = [c for ax in fig.axes for c in ax.containers if isinstance(c, ErrorbarContainer)]
+        assert bars, name
+        means = np.concatenate([c.lines[0].get_ydata() for c in bars])
+        assert np.isin(np.round(means, 10), np.round(table["mean"].to_numpy(), 10)).all(), name
+        assert fig.legends, name  # the interval is explained in the figure's legend
+        plt.close(fig)
+    # Fig. 1, agreement, ε = 0: the drawn interval is the summary's
+    row = table.query("setting == 'full' and images == 'regular' and measure == 'agreement'").iloc[0]
+    fig = F.regular(ds, n_boot=50)
+    (bar,) = [c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)]
+    segs = bar.lines[2][0].get_segments()
+    assert segs[0][:, 1] == pytest.approx([row["low"], row["high"]])
+    plt.close(fig)
+
+
+def test_subset_text_names_its_pairs_and_the_accuracies_cover_every_eps(smoke):
+    cfg, ds, _ = smoke
+    n = len(cfg.subset_names())
+    text = A.subset_text(ds, n_boot=50)
+    assert f"{n} architectures, {n * (n - 1) // 2} pairs" in text
+    acc = A.subset_accuracy(ds)
+    assert len(acc) == 2 * n and acc.shape[1] == 2 * len(cfg.eps) and np.isfinite(acc.to_numpy()).all()
+
+
+def test_inversion_text_and_recipes_are_read_from_the_result(smoke):
+    cfg, ds, _ = smoke
+    text = A.inversion_text(ds, n_boot=50)
+    assert f"after {cfg.invert_steps} steps" in text and "near 1" not in text
+    recipes = A.training_recipes(ds)
+    assert set(cfg.archs) <= set(recipes.index) and "paper (A.4)" in recipes.index
+    assert "weight decay" in A.recipe_text(ds)
 
 
 def test_seeds_come_from_another_class():

@@ -188,3 +188,18 @@ def test_entries_and_zoos_pickle_and_stay_read_only():
     assert copy.deepcopy(entry) == entry
     with pytest.raises(TypeError):
         entry.card["activation"] = "ReLU"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("zoo_name", sorted(ZOOS))
+def test_a_description_that_counts_families_counts_them_right(zoo_name):
+    """'24 small architectures (13 CNN, 3 NAS-found, …)': every count a description types matches the zoo."""
+    import re
+
+    zoo = get_zoo(zoo_name)
+    text = zoo.description or ""
+    total = re.match(r"\s*(\d+) ", text)
+    if total:
+        assert int(total.group(1)) == len(zoo), f"{zoo_name}: description says {total.group(1)} models"
+    sizes = {family: len(names) for family, names in zoo.families().items()}
+    for count, family in re.findall(r"(\d+) (CNN|NAS|Transformer|MLP-Mixer|Hybrid)\b", text):
+        assert sizes.get(family, 0) == int(count), f"{zoo_name}: description says {count} {family}"
