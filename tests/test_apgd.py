@@ -1,5 +1,5 @@
 """Auto-PGD: its schedule, that it fools at least as often as PGD of the same budget, and a peer check against
-torchattacks.APGD on the same model and images."""
+torchattacks.APGD and torchattacks.APGDT on the same model and images."""
 import pytest
 import torch
 import torch.nn as nn
@@ -68,6 +68,21 @@ def test_matches_torchattacks_apgd_in_robust_accuracy(model_and_data, loss):
     torch.manual_seed(0)
     peer = torchattacks.APGD(model, norm="Linf", eps=eps, steps=50, n_restarts=1, loss=loss, seed=0)
     theirs = _acc(model, peer(x, y), y)
+    assert abs(ours - theirs) <= 0.03, (ours, theirs)
+
+
+@pytest.mark.parametrize("eps", [0.15, 0.2])
+def test_targeted_matches_torchattacks_apgdt_in_robust_accuracy(model_and_data, eps):
+    """APGD-T: every target among the clean top 2 … 6 of a 6-class model, as torchattacks.APGDT with
+    n_classes = 6 tries its n_classes − 1 targets."""
+    torchattacks = pytest.importorskip("torchattacks")
+    model, x, y = model_and_data
+    ours = _acc(model, apgd(model, x, y, APGDConfig(eps=eps, steps=50, loss="dlr-targeted", n_targets=5),
+                            precision="fp32"), y)
+    torch.manual_seed(0)
+    peer = torchattacks.APGDT(model, norm="Linf", eps=eps, steps=50, n_restarts=1, n_classes=6, seed=0)
+    theirs = _acc(model, peer(x, y), y)
+    assert ours < _acc(model, x, y)
     assert abs(ours - theirs) <= 0.03, (ours, theirs)
 
 

@@ -498,6 +498,10 @@ def sat_distillation() -> nbformat.NotebookNode:
                           "whose models teach and whose SAT is read."),
         hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))\n"
                "display(report.provenance(sat_matrix.run(matrix_config(cfg), mode='cache_only')))"),
+        new_markdown_cell("### What the students cost\n\nMinutes on the machine named in the provenance. Students "
+                          "were trained while the machine sometimes ran other work and were not re-timed, so the "
+                          "slowest student's seconds against the median show how much that inflates the total."),
+        hidden("display(analysis.cost_summary(ds).round(1))"),
         new_markdown_cell("## Teachers and students\n\nEvery teacher with its accuracy and SAT with the student "
                           "architecture; the student's accuracy after distillation, its gain over the same student "
                           "trained without a teacher, how often it agrees with its teacher on the test split, and "

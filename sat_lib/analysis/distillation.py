@@ -120,6 +120,27 @@ def seed_copies(training: xr.Dataset | None, student: str) -> np.ndarray | None:
     return training["accuracy"].values[keep] if keep.sum() >= 2 else None
 
 
+def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
+    """Minutes of computation behind the result on the machine in its provenance: training the students this run
+    trained (each student's own seconds), the rest of the run (teachers' test logits, SAT between teacher and
+    student, evaluation) and the run's total; students found in the weights cache count with the seconds of the
+    earlier run that trained them, outside the total. With the median and slowest seconds per student, since a
+    student trained while the machine ran other work shows as an outlier."""
+    train = ds["train_seconds"].values.astype(float)
+    cached = ds["weights_from_cache"].values.astype(bool)
+    total = float(ds.attrs.get("duration_s", np.nan))
+    fresh = train[~cached]
+    rows = {"training the students": fresh.sum(), "the rest (logits, SAT, evaluation)": total - fresh.sum(),
+            "total of this run": total, "students from the weights cache (earlier run)": train[cached].sum()}
+    out = pd.DataFrame({"minutes": {k: v / 60 for k, v in rows.items()}})
+    out["students"] = [len(fresh), np.nan, len(fresh), int(cached.sum())]
+    out["median s per student"] = [float(np.median(fresh)) if len(fresh) else np.nan, np.nan, np.nan,
+                                   float(np.median(train[cached])) if cached.any() else np.nan]
+    out["slowest s"] = [float(fresh.max()) if len(fresh) else np.nan, np.nan, np.nan,
+                        float(train[cached].max()) if cached.any() else np.nan]
+    return out
+
+
 def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """The paper's Sec. 5.2 / F.2 claims beside ours, verdicts by the shared rule (``sat_lib.claims.verdict``)."""
     claims = paper_claims("sat-distillation")["claims"]

@@ -54,3 +54,17 @@ def test_seed_copies_come_from_the_training_chapters_initialization_group():
                             "kind": ("model", ["initialization", "initialization", "regime", "initialization"])})
     np.testing.assert_allclose(D.seed_copies(tr, "s"), [0.6, 0.62])
     assert D.seed_copies(tr, "r") is None and D.seed_copies(None, "s") is None
+
+
+def test_cost_summary_counts_a_cached_student_outside_the_run():
+    from sat_lib.analysis.distillation import cost_summary
+
+    ds = xr.Dataset({"train_seconds": ("teacher", [100.0, 120.0, 600.0, 90.0]),
+                     "weights_from_cache": ("teacher", [False, False, False, True])},
+                    coords={"teacher": list("abcd")}, attrs={"duration_s": 900.0})
+    table = cost_summary(ds)
+    assert table.loc["training the students", "minutes"] == 820 / 60
+    assert table.loc["the rest (logits, SAT, evaluation)", "minutes"] == 80 / 60
+    assert table.loc["students from the weights cache (earlier run)", "minutes"] == 90 / 60
+    assert table.loc["training the students", "slowest s"] == 600 and table.loc["training the students",
+                                                                                 "students"] == 3
