@@ -133,7 +133,7 @@ def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
     rows = {"training the students": fresh.sum(), "the rest (logits, SAT, evaluation)": total - fresh.sum(),
             "total of this run": total, "students from the weights cache (earlier run)": train[cached].sum()}
     out = pd.DataFrame({"minutes": {k: v / 60 for k, v in rows.items()}})
-    out["students"] = [len(fresh), np.nan, len(fresh), int(cached.sum())]
+    out["students"] = pd.array([len(fresh), None, len(fresh), int(cached.sum())], dtype="Int64")
     out["median s per student"] = [float(np.median(fresh)) if len(fresh) else np.nan, np.nan, np.nan,
                                    float(np.median(train[cached])) if cached.any() else np.nan]
     out["slowest s"] = [float(fresh.max()) if len(fresh) else np.nan, np.nan, np.nan,

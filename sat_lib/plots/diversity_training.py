@@ -45,7 +45,7 @@ def fig10(ds: xr.Dataset, n_boot: int = 1000, seed: int = 0):
             ax.errorbar(x, g[value], yerr=np.where(np.isfinite(err), err, 0), fmt="o", ms=5, color=colors[m],
                         capsize=2, label=m)
             ax.scatter(x, g[members], marker="o", s=18, facecolors="none", edgecolors=colors[m], linewidths=0.8)
-        ax.set_xticks(np.arange(len(sets)), sets)
+        ax.set_xticks(np.arange(len(sets)), [s.replace("@", "\n@") for s in sets])  # long names stay apart
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
     legend_outside(axes[0], title="training")
