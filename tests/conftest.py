@@ -15,6 +15,31 @@ import torch
 os.environ.setdefault("SAT_CALIBRATION_FILE", os.path.join(tempfile.mkdtemp(prefix="sat-tests-"), "calibration.json"))
 
 
+@pytest.fixture
+def serial_and_local(tmp_path, monkeypatch):
+    """``serial_and_local(fn)`` → ``{"serial": fn(), "local": fn()}``: ``fn`` run once serially and once on a
+    2-worker Dask LocalCluster, each with its own cache and results folders under ``tmp_path / scheduler`` and one
+    shared layout-calibration file (as a cluster shares its cache folder), both with one torch thread per job."""
+    monkeypatch.setenv("SAT_CALIBRATION_FILE", str(tmp_path / "calibration.json"))
+
+    def both(fn):
+        runs = {}
+        for scheduler in ("serial", "local"):
+            monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / scheduler / "cache"))
+            monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / scheduler / "results"))
+            monkeypatch.setenv("SAT_SCHEDULER", scheduler)
+            monkeypatch.setenv("SAT_WORKERS", "2")
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                runs[scheduler] = fn()
+            finally:
+                torch.set_num_threads(threads)
+        return runs
+
+    return both
+
+
 @pytest.fixture(autouse=True)
 def _fixed_seeds():
     random.seed(0)

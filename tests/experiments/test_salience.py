@@ -122,7 +122,7 @@ def test_stored_models_of_different_widths_start_differently(smoke):
     assert len(set(ds["init_seed"].values.tolist())) == ds.sizes["model"]
 
 
-def test_populations_on_a_dask_cluster_equal_the_serial_run(tmp_path, monkeypatch):
+def test_populations_on_a_dask_cluster_equal_the_serial_run(tmp_path, monkeypatch, serial_and_local):
     """Each population is one executor job: two populations on a 2-worker LocalCluster give the serial run's
     results, each stored once by the worker that made it (one torch thread per job in both runs)."""
     cfg = resolve_params("salience", "smoke").replace(
@@ -130,23 +130,12 @@ def test_populations_on_a_dask_cluster_equal_the_serial_run(tmp_path, monkeypatc
         batch_sizes=(), official_models=False)
     from sat_lib.executor import Executor
 
-    monkeypatch.setenv("SAT_CALIBRATION_FILE", str(tmp_path / "calibration.json"))
     on_dask = []
     real = Executor._map_dask
     monkeypatch.setattr(Executor, "_map_dask", lambda self, fn, specs, *a: on_dask.append(len(specs)) or
                         real(self, fn, specs, *a))
-    runs = {}
-    for scheduler in ("serial", "local"):
-        monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / scheduler / "cache"))
-        monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / scheduler / "results"))
-        monkeypatch.setenv("SAT_SCHEDULER", scheduler)
-        monkeypatch.setenv("SAT_WORKERS", "2")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            runs[scheduler] = run(cfg)
-        finally:
-            torch.set_num_threads(threads)
+    runs = serial_and_local(lambda: run(cfg))
+    for scheduler in runs:
         assert len(list((tmp_path / scheduler / "results" / "salience").glob("*.nc"))) == 2
     serial, local = runs["serial"], runs["local"]
     assert on_dask == [2]  # the local run sent both populations to the cluster, the serial run none

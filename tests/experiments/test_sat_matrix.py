@@ -92,24 +92,13 @@ def test_config_validation():
         Config(norm="lin")
 
 
-def test_dask_cluster_equals_serial(tmp_path, monkeypatch):
+def test_dask_cluster_equals_serial(serial_and_local):
     """Every model trained, attacked and evaluated on a 2-worker LocalCluster gives the serial run's result.
 
     Each run trains its own models (separate caches); they share the layout calibration file, as a cluster
     shares its cache folder, and both run with one torch thread per job."""
     cfg = resolve_params("sat-matrix", "smoke").replace(stability_pool=0, epochs=1, n_images=60, steps=2)
-    monkeypatch.setenv("SAT_CALIBRATION_FILE", str(tmp_path / "calibration.json"))
-    runs = {}
-    for scheduler in ("serial", "local"):
-        monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / scheduler))
-        monkeypatch.setenv("SAT_SCHEDULER", scheduler)
-        monkeypatch.setenv("SAT_WORKERS", "2")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            runs[scheduler] = compute(cfg)
-        finally:
-            torch.set_num_threads(threads)
+    runs = serial_and_local(lambda: compute(cfg))
     serial, local = runs["serial"], runs["local"]
     assert serial.attrs["executor"] == "serial" and local.attrs["executor"] == "local"
     assert not local["weights_from_cache"].values.any()
