@@ -85,6 +85,9 @@ class ChapterConfig:
     """Base of every chapter's parameters. Subclasses add typed fields with the quick-profile defaults."""
 
     chapter: ClassVar[str] = "chapter"
+    # parameters of a section stored as its own result (keyed there): left out of this chapter's result key, so
+    # adding or changing such a section never invalidates the chapter's own stored result
+    section_params: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def field_types(cls) -> dict[str, Any]:

@@ -49,12 +49,15 @@ def executed_path(name: str, config: ProjectConfig | None = None) -> Path:
 
 def fingerprint(name: str, params: dict, profile: str, config: ProjectConfig) -> str:
     """What an executed chapter depends on: its source notebook, the parameters and profile, the stored results
-    of the chapter, and the ``sat_lib`` code that reads and draws them. Equal fingerprints, equal chapter."""
+    of the chapter and of its sections, and the ``sat_lib`` code that reads and draws them. Equal fingerprints,
+    equal chapter."""
     h = hashlib.sha256()
     h.update(json.dumps([name, params, profile], sort_keys=True, default=str).encode())
     files = [config.root / CHAPTERS[name].notebook]
     reads = "*/*.nc" if CHAPTERS[name].reads_all_results else f"{name}/*.nc"
     files += sorted(config.results_dir.glob(reads))
+    for section in CHAPTERS[name].sections:
+        files += sorted(config.results_dir.glob(f"{section}/*.nc"))
     package = Path(__file__).parent
     files += sorted(f for f in package.rglob("*") if f.suffix in (".py", ".yaml", ".csv") and f.is_file())
     for f in files:

@@ -282,7 +282,9 @@ def sat_attacks() -> nbformat.NotebookNode:
             "# Does the attack matter? Attacks, new models and decision regions\n\n"
             "Three questions Hwang et al. answer in their Table 1 and appendix G, asked of this book's zoo:\n\n"
             "1. **Does the attack change the picture?** SAT from 50-step PGD against SAT from AutoAttack on 8 "
-            "models: Pearson 0.98 (Fig. G.1a).\n"
+            "models: Pearson 0.98 (Fig. G.1a); against how Patch-Fool examples crafted on ViT-S (one patch of the "
+            "image replaced, steered by the Transformer's attention) transfer to the 68 other models: 0.91 "
+            "(Fig. G.1b).\n"
             "2. **Can a new model be placed without attacking the zoo again?** Attack only the new model and score "
             "it by how its examples fool the stored models (*one-sided* SAT): it correlates with the two-sided "
             "score at 0.82 (Fig. G.2), and a second training of a zoo architecture lands in its sibling's "
@@ -294,25 +296,33 @@ def sat_attacks() -> nbformat.NotebookNode:
             "the retrained ResNet and LeViT models with their PGD examples (`sat-training`), which play the new "
             "models here. New work: AutoAttack on the 8 models (its first two attacks, APGD-CE then APGD-T on the "
             "images APGD-CE leaves correct, `sat_lib.apgd`, checked against `torchattacks` in the test suite), "
-            "evaluations of the new models against the zoo both ways, and the decision-region label maps.\n\n"
-            "**Where this was computed:** the `quick` profile on a 2-core CPU; the `paper` profile has not been run "
-            "here. PatchFool (Fig. G.1b) is not implemented: it needs attention maps from inside each model."),
+            "evaluations of the new models against the zoo both ways, and the decision-region label maps. The "
+            "Patch-Fool section trains its models itself (the zoo's recipe, the same weights cache) and is stored "
+            "as its own result (`sat_lib.experiments.sat_patch`).\n\n"
+            "**Where this was computed:** the `quick` profile on a 2-core CPU (the machine of each result is named "
+            "in its provenance); the `paper` profile has not been run here."),
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
             "from sat_lib.analysis import attacks as analysis\n"
             "from sat_lib.experiments import sat_matrix, sat_training\n"
-            "from sat_lib.experiments.sat_attacks import Config, matrix_config, run, training_config\n"
+            "from sat_lib.analysis import patch as patch_analysis\n"
+            "from sat_lib.experiments.sat_attacks import (Config, matrix_config, patch_result, patch_skip_reason, "
+            "run,\n"
+            "                                             training_config)\n"
             "from sat_lib import plots, report\n"
             "from sat_lib.plots import attacks as figures\n\n"
             "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)\n"
-            "zoo = sat_matrix.run(matrix_config(cfg), mode='cache_only')"),
+            "zoo = sat_matrix.run(matrix_config(cfg), mode='cache_only')\n"
+            "pds = patch_result(cfg, mode='cache_only')"),
         new_markdown_cell("## Setting\n\nThis chapter's parameters and provenance, then those of the two results "
                           "it reads."),
         hidden("display(report.parameters(ds))\ndisplay(report.provenance(ds))\ndisplay(report.provenance(zoo))\n"
-               "display(report.provenance(sat_training.run(training_config(cfg), mode='cache_only')))"),
+               "display(report.provenance(sat_training.run(training_config(cfg), mode='cache_only')))\n"
+               "if pds is not None:\n"
+               "    display(report.provenance(pds))"),
         new_markdown_cell("## Fig. G.1a: PGD against AutoAttack\n\nFirst, how strong each attack is on the model "
                           "it was crafted on (share of the model's correctly classified images it fools) and what it "
                           "cost here."),
@@ -325,6 +335,41 @@ def sat_attacks() -> nbformat.NotebookNode:
         hidden("g1 = analysis.attack_estimates(ds, seed=cfg.seed)\n"
                "plots.show(figures.pgd_vs_autoattack(ds, g1['pearson']))\n"
                "display(analysis.attack_table(ds, estimates=g1))"),
+        new_markdown_cell("## Fig. G.1b: PGD against Patch-Fool\n\n"
+                          "Patch-Fool (Fu et al., 2022; `sat_lib.patch_fool`) attacks a Vision Transformer through "
+                          "one patch: the patch that receives the most attention (averaged over heads and queries at "
+                          "a third of the depth) is replaced outright — no norm bound — by pixels that Adam tunes "
+                          "for `patch_steps` steps (the authors: 250) to raise the cross-entropy and the attention every token pays to that "
+                          "patch (with the authors' weighting and gradient projection). The paper attacks ViT-S "
+                          "this way and correlates how the examples transfer to its 68 other models with SAT by "
+                          "PGD. Here the source is the zoo's plain ViT and the targets are `patch_targets`; the "
+                          "section trains its models itself with the zoo's recipe (its provenance is in *Setting*) "
+                          "and scores PGD both ways among them, so both attacks act on the same weights. The "
+                          "source against its own examples first:"),
+        hidden("if pds is None:\n"
+               "    display(Markdown(f'*This section is skipped: {patch_skip_reason(cfg)}.*'))\n"
+               "else:\n"
+               "    display(patch_analysis.white_box(pds).round(1))\n"
+               "    plots.show(figures.patch_examples(pds))"),
+        new_markdown_cell("Every target: one-sided SAT of the Patch-Fool examples (log of the share of them that "
+                          "fool it, on images both classify correctly) against its SAT by PGD with the source. "
+                          "Correlations carry 95 % intervals over target models (the source is fixed, as the "
+                          "paper's ViT-S); p treats targets as independent, as the paper's does."),
+        hidden("if pds is not None:\n"
+               "    g1b = patch_analysis.patch_estimates(pds, seed=cfg.seed)\n"
+               "    plots.show(figures.pgd_vs_patchfool(pds, g1b['pearson']))\n"
+               "    display(patch_analysis.patch_table(pds, estimates=g1b))\n"
+               "    display(patch_analysis.patch_frame(pds).round(2))"),
+        new_markdown_cell("### The same recipe, trained again\n\nThe section's models were trained again from "
+                          "the zoo's recipe and seed — on the machine its provenance names, which may differ from "
+                          "the one that trained the stored zoo (*Setting*). Where both exist: accuracy, and the "
+                          "source's SAT by PGD with each model, stored and here, with the Pearson r of the two and "
+                          "the mean accuracy difference over models (95 % intervals over models)."),
+        hidden("if pds is not None:\n"
+               "    again = patch_analysis.retrained(pds, zoo, seed=cfg.seed)\n"
+               "    display(again.round(2))\n"
+               "    if len(again):\n"
+               "        display(Markdown(patch_analysis.retrained_summary(again, pds, zoo)))"),
         new_markdown_cell("## Fig. G.2: one-sided against two-sided SAT\n\nOne-sided SAT of (A, B) uses only A's "
                           "examples on B — the score a new model A gets when only A is attacked. Left: every ordered "
                           "pair of the zoo (from the stored transfers); right: every (new model, zoo model) pair, "
@@ -365,7 +410,7 @@ def sat_attacks() -> nbformat.NotebookNode:
                           "as many decimals (two to four) as it takes for neither end of the interval to print as the "
                           "paper's value, so the side of each end on which the paper's value lies — what decides the "
                           "verdict — is visible."),
-        hidden("table = analysis.claims_table(ds, zoo, cfg, seed=cfg.seed)\ndisplay(table)"),
+        hidden("table = analysis.claims_table(ds, zoo, cfg, seed=cfg.seed, patch=pds)\ndisplay(table)"),
         hidden("display(Markdown(analysis.discussion(ds, zoo, table, g2)))"),
         *not_reproduced("sat-attacks"),
     ])

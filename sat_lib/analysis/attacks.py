@@ -274,8 +274,10 @@ def boundary_table(ds: xr.Dataset) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- the claims
 
-def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """The paper's Table 1 / appendix G claims beside ours, verdicts by the shared rule."""
+def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, seed: int = 0,
+                 patch: xr.Dataset | None = None) -> pd.DataFrame:
+    """The paper's Table 1 / appendix G claims beside ours, verdicts by the shared rule; Fig. G.1b's row from the
+    Patch-Fool section's result ``patch`` when given."""
     claims = paper_claims("sat-attacks")["claims"]
     n_clusters = cfg.n_clusters if cfg is not None else json.loads(ds.attrs["params_json"])["n_clusters"]
     rows = []
@@ -287,6 +289,10 @@ def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, 
     rows.append(claim_row(f"r(SAT by PGD, SAT by AutoAttack), {len(p)} pairs of {m} models", f"{c['value']:.2f}",
                           est, value_verdict(c["value"], est), c["where"], decisive_format(c["value"], est),
                           key="pgd_vs_autoattack"))
+    if patch is not None:
+        from sat_lib.analysis.patch import claim_rows
+
+        rows.extend(claim_rows(patch, n_boot=n_boot, seed=seed))
     c = claims["one_vs_two_sided"]
     for what, est in sided_estimates(ds, zoo, n_boot, seed).items():
         rows.append(claim_row(f"r(one-sided SAT, two-sided SAT), {what}", f"{c['value']:.2f}", est,
@@ -329,6 +335,9 @@ def discussion(ds: xr.Dataset, zoo: xr.Dataset, table: pd.DataFrame,
     g1 = rows("pgd_vs_autoattack").iloc[0]
     lines = [f"* **Fig. G.1a.** SAT by PGD and by AutoAttack: r = **{g1['ours [95 % CI]']}** (models resampled) "
              f"against the paper's 0.98: **{g1['verdict']}**."]
+    for claim, r in rows("pgd_vs_patchfool").iterrows():
+        lines.append(f"* **Fig. G.1b.** {claim}: **{r['ours [95 % CI]']}** (target models resampled) against the "
+                     f"paper's 0.91: **{r['verdict']}**.")
     for claim, r in rows("one_vs_two_sided").iterrows():
         lines.append(f"* **Fig. G.2.** {claim}: {r['ours [95 % CI]']} against the paper's 0.82: **{r['verdict']}**.")
     if sided is not None:

@@ -28,6 +28,8 @@ class Chapter:
     version: int = 1  # the result schema version its ``cached`` call uses (part of the result key)
     # cfg → the configs of the stored results it reads; their keys join its own result key (see ``result_key_params``)
     upstream: Callable[[ChapterConfig], tuple[ChapterConfig, ...]] = lambda cfg: ()
+    # sections stored as their own results (``data/results/<section>/``) that the chapter's notebook shows
+    sections: tuple[str, ...] = ()
 
 
 def execution_order() -> list[str]:
@@ -94,9 +96,10 @@ def upstream_keys(*cfgs: ChapterConfig) -> dict[str, str]:
 
 
 def result_params(cfg: ChapterConfig) -> dict:
-    """What a chapter's result key hashes: its parameters and, for a chapter that trains a zoo, the zoo's
-    fingerprint (``zoo_definition``), so a changed zoo definition is never answered by a stale result."""
-    params = cfg.as_dict()
+    """What a chapter's result key hashes: its parameters (less ``section_params``, which key their sections' own
+    results) and, for a chapter that trains a zoo, the zoo's fingerprint (``zoo_definition``), so a changed zoo
+    definition is never answered by a stale result."""
+    params = {k: v for k, v in cfg.as_dict().items() if k not in cfg.section_params}
     if "zoo" in params:
         from sat_lib.models import get_zoo
         from sat_lib.weights import zoo_fingerprint

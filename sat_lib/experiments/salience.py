@@ -444,4 +444,5 @@ CHAPTER = register(Chapter(
     summary="Populations of width families: salience similarity vs capacity, mean directions, attacks, ensembles.",
     claims=claims,
     version=VERSION,
+    sections=("salience-official",),
 ))

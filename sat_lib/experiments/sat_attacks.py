@@ -54,6 +54,16 @@ class Config(ZooAttack):
     triplet_sizes: tuple[int, ...] = (5, 10, 20, 40)   # triplets per score (the paper: 10, 20, 50, 100)
     triplet_repeats: int = 10             # random triplet sets per size (the paper: 10)
     resolution: int = 50                  # grid points per plane axis (the paper: 2 500 points per plane)
+    # Fig. G.1b, a section stored as its own result (``sat_lib.experiments.sat_patch``): Patch-Fool on one Vision
+    # Transformer of the zoo against PGD, transferred to ``patch_targets`` (empty: the whole zoo); no source
+    # (``patch_source: ""``) skips the section
+    patch_source: str = "vit_d64_p4"
+    patch_targets: tuple[str, ...] = (
+        "resnet18_c16", "vgg_c32", "resnet10d_c32", "resnet10_gn", "densenet_c12", "levit_128s_32", "resnext26_c16",
+        "seresnet10_c32", "lcnet_050_s1", "skresnet10_c32", "regnetx_002_s1", "convnext_p2_c32", "mobilevit_xxs",
+        "mobilenetv3_small_100_s1", "convmixer_128_6_p4", "mixer_p4_d96")
+    patch_steps: int = 250
+    section_params: ClassVar[tuple[str, ...]] = ("patch_source", "patch_targets", "patch_steps")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -75,6 +85,8 @@ class Config(ZooAttack):
         if not self.triplet_sizes or min(self.triplet_sizes) < 1 or max(self.triplet_sizes) > self.triplet_pool:
             raise ValueError(f"parameter 'triplet_sizes' must lie in 1 … triplet_pool={self.triplet_pool}, got "
                              f"{list(self.triplet_sizes)}")
+        if self.patch_source:
+            patch_config(self)  # its own checks: a zoo model, at least 3 other targets, a valid attack
 
     @property
     def apgd(self) -> dict:
@@ -87,6 +99,17 @@ class Config(ZooAttack):
 def matrix_config(cfg: Config):
     """The ``sat-matrix`` configuration of the zoo: its profile with this chapter's training and attack settings."""
     return resolve_params("sat-matrix", cfg.matrix_profile, overrides=cfg.shared())
+
+
+def patch_config(cfg: Config):
+    """The Patch-Fool section's configuration (``sat_patch.Config``): this chapter's shared settings, its source,
+    targets and steps; ``None`` when the section is switched off (``patch_source: ""``)."""
+    from sat_lib.experiments import sat_patch
+
+    if not cfg.patch_source:
+        return None
+    return sat_patch.Config(**cfg.shared(), source=cfg.patch_source, targets=cfg.patch_targets,
+                            patch_steps=cfg.patch_steps)
 
 
 def training_config(cfg: Config):
@@ -224,8 +247,37 @@ def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    """Stored result for these parameters and these upstream results, or compute and store it."""
-    return cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode)
+    """Stored result for these parameters and these upstream results, or compute and store it; outside
+    ``cache_only``, the Patch-Fool section's own result too (``patch_result``)."""
+    ds = cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode)
+    if mode != "cache_only":
+        patch_result(cfg, mode)
+    return ds
+
+
+def patch_result(cfg: Config, mode: str = "cache_only") -> xr.Dataset | None:
+    """The Patch-Fool section's stored result (computed outside ``cache_only``); ``None`` when the section is
+    switched off or, in ``cache_only``, not stored (``patch_skip_reason`` says which)."""
+    from sat_lib.experiments import sat_patch
+    from sat_lib.results import CacheMiss
+
+    section = patch_config(cfg)
+    if section is None:
+        return None
+    try:
+        return sat_patch.run(section, mode)
+    except CacheMiss:
+        if mode == "cache_only":
+            return None
+        raise
+
+
+def patch_skip_reason(cfg: Config) -> str:
+    """Why the chapter shows no Patch-Fool section."""
+    if not cfg.patch_source:
+        return "`patch_source` is empty"
+    return ("no Patch-Fool result is stored for these parameters; `sat-companion run sat-attacks` (with the same "
+            "`-p`) computes it")
 
 
 def claims(cfg: Config, mode: str = "cache_only"):
@@ -235,7 +287,8 @@ def claims(cfg: Config, mode: str = "cache_only"):
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)
-    return claims_table(ds, matrix.run(matrix_config(cfg), mode), cfg), provenance_line(ds)
+    return (claims_table(ds, matrix.run(matrix_config(cfg), mode), cfg, patch=patch_result(cfg, mode)),
+            provenance_line(ds))
 
 
 CHAPTER = register(Chapter(
@@ -250,4 +303,5 @@ CHAPTER = register(Chapter(
     claims=claims,
     version=VERSION,
     upstream=lambda cfg: (matrix_config(cfg), training_config(cfg)),
+    sections=("sat-patch",),
 ))

@@ -24,6 +24,7 @@ from sat_lib.config import project_config
 from sat_lib.experiments._chapter import Chapter, cached, check_zoo_and_dataset, register, training_split
 from sat_lib.measures import sat_matrix
 from sat_lib.params import ChapterConfig
+from sat_lib.patch_fool import PatchFoolConfig, patch_fool, uniform_start
 from sat_lib.provenance import default_device
 from sat_lib.executor import Executor
 from sat_lib.progress import note
@@ -212,7 +213,7 @@ def attack_correct(model, x_test, y_test, test_logits, sample: np.ndarray, spec:
     y = y_test[idx]
     keep = (test_logits[idx].argmax(1) == y).nonzero().flatten()
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    start = NORMS[cfg.norm].start(x, cfg.eps, gen) if cfg.random_start else torch.zeros_like(x)
+    start = attack.start(x, cfg, gen) if cfg.random_start else torch.zeros_like(x)
     out = x.clone()
     if len(keep):
         out[keep] = attack.run(model, x[keep], y[keep], cfg, batch_size=spec["attack_batch_size"],
@@ -221,13 +222,20 @@ def attack_correct(model, x_test, y_test, test_logits, sample: np.ndarray, spec:
     return out
 
 
+def norm_start(x: torch.Tensor, cfg, gen: torch.Generator) -> torch.Tensor:
+    """A norm-bounded attack's random start: uniform in the L∞ ball, or PGDL2's draw (``sat_lib.attacks.NORMS``)."""
+    return NORMS[cfg.norm].start(x, cfg.eps, gen)
+
+
 @dataclass(frozen=True)
 class SourceAttack:
-    """How a SAT chapter attacks a source model: its configuration class and the attack itself (called as
-    ``sat_lib.attacks.pgd``: model, images, labels, config, batch size, precision, random start, progress name)."""
+    """How a SAT chapter attacks a source model: its configuration class, the attack itself (called as
+    ``sat_lib.attacks.pgd``: model, images, labels, config, batch size, precision, random start, progress name)
+    and its random start (images, config, generator → offsets), drawn for the whole sample."""
 
     config: type
     run: Callable[..., torch.Tensor]
+    start: Callable[..., torch.Tensor] = norm_start
 
 
 def autoattack_lite(model, x, y, cfg, *, batch_size, precision, delta_init, desc):
@@ -247,6 +255,7 @@ def autoattack_lite(model, x, y, cfg, *, batch_size, precision, delta_init, desc
 SOURCE_ATTACKS: Registry[SourceAttack] = Registry("source attack")
 SOURCE_ATTACKS.register("pgd", SourceAttack(PGDConfig, pgd))
 SOURCE_ATTACKS.register("autoattack", SourceAttack(APGDConfig, autoattack_lite))
+SOURCE_ATTACKS.register("patch-fool", SourceAttack(PatchFoolConfig, patch_fool, uniform_start))
 
 
 def _job_result(t, test_logits, attack_seconds, path, adv) -> dict:

@@ -98,3 +98,47 @@ def stability(ds: xr.Dataset, zoo: xr.Dataset):
                  "(paper Table 1)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def pgd_vs_patchfool(pds: xr.Dataset, ours=None):
+    """Fig. G.1b: for every target, one-sided SAT of the source's Patch-Fool examples against SAT by PGD (both
+    ways), least-squares line with a 90 % band as the paper draws it, each point named. The title prints our
+    Pearson r with its 95 % interval over targets — ``ours`` (``patch_estimates(...)["pearson"]``), or computed
+    so — beside the paper's."""
+    from sat_lib.analysis.patch import patch_estimates, patch_frame
+
+    f = patch_frame(pds).reset_index()
+    paper = paper_claims("sat-attacks")["claims"]["pgd_vs_patchfool"]["value"]
+    if ours is None:
+        ours = patch_estimates(pds)["pearson"]
+    fig, ax = plt.subplots(figsize=(6.2, 4.8))
+    sns.regplot(data=f, x="SAT by PGD", y="one-sided SAT by Patch-Fool", ci=90, color="C0", scatter_kws={"s": 22},
+                ax=ax)
+    for _, r in f.iterrows():
+        ax.annotate(r["model"], (r["SAT by PGD"], r["one-sided SAT by Patch-Fool"]), fontsize=6,
+                    xytext=(3, 2), textcoords="offset points", color="0.3")
+    ax.set_xlabel(f"SAT by PGD with {pds.attrs['source']} (log %)")
+    ax.set_ylabel(f"one-sided SAT by Patch-Fool from {pds.attrs['source']} (log %)")
+    ax.set_title(f"{pds.attrs['source']} to {len(f)} models: Pearson r = {ours.text(decisive_format(paper, ours))} "
+                 f"(95 % CI, {ours.unit})\npaper Fig. G.1b (ViT-S to 68 models): r = {paper:.2f}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def patch_examples(pds: xr.Dataset):
+    """The kept clean images of the source above their Patch-Fool examples (the attacked patch is the only
+    change), each titled by whether the source still classifies it correctly."""
+    n = pds.sizes["example"]
+    fig, axes = plt.subplots(2, max(n, 1), figsize=(1.5 * max(n, 1), 3.3), squeeze=False)
+    for i in range(n):
+        axes[0, i].imshow(pds["example_clean"].values[i])
+        axes[1, i].imshow(pds["example_patch"].values[i])
+        axes[1, i].set_title("fooled" if bool(pds["example_fooled"].values[i]) else "not fooled", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("clean", fontsize=8)
+    axes[1, 0].set_ylabel("Patch-Fool", fontsize=8)
+    fig.suptitle(f"Patch-Fool on {pds.attrs['source']}: one patch replaced", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -18,14 +18,16 @@ def smoke(tmp_path_factory):
     training = sat_training.run(sat_attacks.training_config(cfg))
     stored = lambda: len(list((tmp / "cache" / "adversarial" / "digits").glob("*.pt")))  # noqa: E731
     before = stored()
-    ds = sat_attacks.run(cfg)
+    ds = sat_attacks.run(cfg)  # the chapter, then its Patch-Fool section
     yield cfg, zoo, training, ds, stored() - before
     mp.undo()
 
 
 def test_autoattack_examples_are_stored_beside_pgds_not_over_them(smoke):
     cfg, zoo, _, ds, new_files = smoke
-    assert new_files == len(cfg.attack_models)  # one file per re-attacked model; every PGD example was reused
+    # one file per re-attacked model and one for the Patch-Fool source; every PGD example was reused (the section's
+    # targets are zoo models, attacked by the zoo's PGD already)
+    assert new_files == len(cfg.attack_models) + 1
     np.testing.assert_array_equal(ds["sat_pgd"].values,
                                   zoo["sat"].sel(model=list(cfg.attack_models), model_b=list(cfg.attack_models)).values)
 
@@ -103,5 +105,84 @@ def test_figure_titles_print_our_pearson_with_the_tables_interval(smoke):
     ({"attack_models": "tiny_cnn,tiny_vit,no_such_net"}, "no_such_net"),
 ])
 def test_bad_parameters_are_named_before_anything_runs(override, message):
+    with pytest.raises(ParameterError, match=message):
+        resolve_params("sat-attacks", "smoke", override)
+
+
+# --- Fig. G.1b: the Patch-Fool section ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def patch(smoke):
+    cfg = smoke[0]
+    return sat_attacks.patch_result(cfg, mode="cache_only")
+
+
+def test_the_section_is_stored_on_its_own_and_reuses_the_zoos_models(smoke, patch):
+    cfg, zoo, _, _, _ = smoke
+    names = [cfg.patch_source, *cfg.patch_targets]
+    assert list(patch["model"].values) == names
+    # the same weights and PGD examples as the zoo's: SAT by PGD among them is the zoo's, bit for bit
+    np.testing.assert_array_equal(patch["sat_pgd"].values, zoo["sat"].sel(model=names, model_b=names).values)
+    np.testing.assert_array_equal(patch["correct"].values, zoo["correct"].sel(model=names).values)
+
+
+def test_patch_fool_transfer_matches_a_brute_force_count(patch):
+    src = patch.attrs["source"]
+    c_src = patch["correct"].sel(model=src).values
+    for m in patch["model"].values:
+        both = c_src & patch["correct"].sel(model=m).values
+        rate = 100 * patch["fooled_patch"].sel(model=m).values[both].sum() / both.sum()
+        assert patch["transfer_patch"].sel(model=m).item() == pytest.approx(rate)
+        assert patch["sat_patch_one_sided"].sel(model=m).item() == pytest.approx(np.log(max(rate, 0.01)))
+
+
+def test_patch_examples_change_one_patch_only(patch):
+    changed = (patch["example_clean"] != patch["example_patch"]).any("channel").values   # (example, 8, 8)
+    assert patch.sizes["example"] >= 1
+    assert (changed.reshape(len(changed), -1).sum(1) <= 16).all()                     # tiny_vit: 4×4 patches
+
+
+def test_patch_claims_table_figure_and_retrained_check(smoke, patch):
+    import matplotlib.pyplot as plt
+
+    from sat_lib.analysis import patch as P
+    from sat_lib.plots import attacks as figures
+
+    cfg, zoo, _, ds, _ = smoke
+    table = A.claims_table(ds, zoo, cfg, n_boot=50, patch=patch)
+    assert "pgd_vs_patchfool" in set(table["key"])
+    assert "Fig. G.1b" in A.discussion(ds, zoo, table)
+    est = P.patch_estimates(patch, n_boot=50)
+    fig = figures.pgd_vs_patchfool(patch, est["pearson"])
+    assert est["pearson"].text(A.decisive_format(0.91, est["pearson"])) in fig.axes[0].get_title()
+    plt.close(fig)
+    plt.close(figures.patch_examples(patch))
+    assert len(P.patch_frame(patch)) == len(cfg.patch_targets)
+    wb = P.white_box(patch)
+    assert wb["pixels changed (% of the image)"].iloc[1] <= 100 * 16 / 64
+    again = P.retrained(patch, zoo, n_boot=50)   # the same machine and cache: identical
+    np.testing.assert_allclose(again.iloc[:, 2], again.iloc[:, 3])
+    assert "same machine" in P.retrained_summary(again, patch, zoo)
+
+
+def test_section_parameters_leave_the_chapters_key_alone_and_can_switch_it_off(smoke):
+    from sat_lib.experiments._chapter import result_key_params
+
+    cfg = smoke[0]
+    assert result_key_params(cfg.replace(patch_steps=7)) == result_key_params(cfg)
+    off = cfg.replace(patch_source="")
+    assert sat_attacks.patch_result(off) is None and "empty" in sat_attacks.patch_skip_reason(off)
+    missing = cfg.replace(patch_steps=7)
+    assert sat_attacks.patch_result(missing, mode="cache_only") is None
+    assert "sat-companion run sat-attacks" in sat_attacks.patch_skip_reason(missing)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"patch_targets": "tiny_cnn,tiny_vit,tiny_swin"}, "other than the source"),
+    ({"patch_targets": "tiny_cnn,tiny_swin"}, "at least 3 targets"),
+    ({"patch_source": "no_such_vit"}, "no_such_vit"),
+])
+def test_bad_patch_parameters_are_named_before_anything_runs(override, message):
     with pytest.raises(ParameterError, match=message):
         resolve_params("sat-attacks", "smoke", override)

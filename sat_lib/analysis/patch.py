@@ -1,0 +1,139 @@
+"""Fig. G.1b: Patch-Fool on one Vision Transformer of the zoo against PGD (the ``sat-patch`` result, a section of
+the sat-attacks chapter), and the same models trained again against the stored zoo."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sat_lib.analysis.sat import correlation, correlation_p
+from sat_lib.claims import paper_claims
+from sat_lib.claims.verdict import Estimate, resample
+from sat_lib.measures import sat_matrix
+
+
+def patch_frame(pds: xr.Dataset) -> pd.DataFrame:
+    """One row per target (every model but the source): its accuracy, the images it and the source both classify
+    correctly, how often the source's PGD and Patch-Fool examples fool it (%), and SAT by PGD both ways (Eq. 1)
+    and one-sided (the source's examples only)."""
+    src = pds.attrs["source"]
+    t = [m for m in pds["model"].values if m != src]
+    sel = lambda v: pds[v].sel(model=t).values  # noqa: E731
+    return pd.DataFrame({
+        "model": t, "accuracy (%)": 100 * sel("accuracy").astype(float),
+        "images": pds["n_both"].sel(model=src, model_b=t).values,
+        "PGD transfer (%)": sel("transfer_pgd"), "Patch-Fool transfer (%)": sel("transfer_patch"),
+        "SAT by PGD": pds["sat_pgd"].sel(model=src, model_b=t).values,
+        "one-sided SAT by PGD": sel("sat_pgd_one_sided"), "one-sided SAT by Patch-Fool": sel("sat_patch_one_sided"),
+    }).set_index("model")
+
+
+PATCH_STATS = {
+    "pearson": ("SAT by PGD", "one-sided SAT by Patch-Fool", "pearson"),
+    "spearman": ("SAT by PGD", "one-sided SAT by Patch-Fool", "spearman"),
+    "one_sided": ("one-sided SAT by PGD", "one-sided SAT by Patch-Fool", "pearson"),
+}
+PATCH_LABELS = {"pearson": "Pearson r (SAT by PGD, Patch-Fool one-sided SAT)",
+                "spearman": "Spearman r (SAT by PGD, Patch-Fool one-sided SAT)",
+                "one_sided": "Pearson r (one-sided SAT: PGD, Patch-Fool)"}
+
+
+def patch_estimates(pds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate]:
+    """``PATCH_STATS`` over the targets, each with a 95 % interval over targets (the source is fixed, as the
+    paper's ViT-S is, so the targets are the independent unit)."""
+    f = patch_frame(pds)
+    out = {}
+    for key, (x, y, kind) in PATCH_STATS.items():
+        a, b = f[x].to_numpy(float), f[y].to_numpy(float)
+        out[key] = resample(lambda i, a=a, b=b, kind=kind: correlation(a[i], b[i], kind), len(f),
+                            unit="target models", n_resamples=n_boot, seed=seed)
+    return out
+
+
+def patch_table(pds: xr.Dataset, estimates: dict[str, Estimate] | None = None, n_boot: int = 2000,
+                seed: int = 0) -> pd.DataFrame:
+    """The estimates with scipy's p (targets as independent, as the paper's p over its 68 models)."""
+    f = patch_frame(pds)
+    estimates = estimates or patch_estimates(pds, n_boot, seed)
+    rows = []
+    for key, label in PATCH_LABELS.items():
+        x, y, kind = PATCH_STATS[key]
+        rows.append({"statistic": label, "value [95 % CI, target models]": estimates[key].text(),
+                     "p": correlation_p(f[x], f[y]) if kind == "pearson" else math.nan, "targets": len(f)})
+    return pd.DataFrame(rows).set_index("statistic")
+
+
+def white_box(pds: xr.Dataset) -> pd.DataFrame:
+    """The source against its own examples: the share of its correctly classified images each attack fools, the
+    share of the image each changes, and its seconds on the machine in the result's provenance."""
+    src = pds.attrs["source"]
+    c = pds["correct"].sel(model=src).values
+    p = json.loads(pds.attrs["params_json"])
+    h, w = pds.sizes["row"], pds.sizes["column"]
+    changed = (pds["example_clean"] != pds["example_patch"]).any("channel").mean(["row", "column"])
+    rows = [{"attack": f"PGD, {p['steps']} steps, L∞ ε = {255 * p['eps']:.0f}/255",
+             "fools (% of its correct images)": 100 * pds["fooled_pgd"].sel(model=src, model_b=src).values[c].mean(),
+             "pixels changed (% of the image)": 100.0,
+             "seconds": float(pds["attack_seconds"].sel(model=src))},
+            {"attack": f"Patch-Fool, {p['patch_steps']} Adam steps, "
+                       f"{'one patch' if p['n_patches'] == 1 else str(p['n_patches']) + ' patches'}, unbounded",
+             "fools (% of its correct images)": 100 * pds["fooled_patch"].sel(model=src).values[c].mean(),
+             "pixels changed (% of the image)": 100 * float(changed.max()) if pds.sizes["example"] else math.nan,
+             "seconds": float(pds.attrs["patch_seconds"])}]
+    out = pd.DataFrame(rows).set_index("attack")
+    out.attrs["image"] = f"{h}×{w}"
+    return out
+
+
+def retrained(pds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """The section trains its models again with the zoo's recipe (on the machine in its provenance); for the
+    models also in the stored ``sat-matrix`` result: accuracy there and here, and the source's SAT by PGD with each
+    model, there (recomputed from its stored transfers) and here. The last rows: their Pearson r and the mean
+    accuracy difference over models, with 95 % intervals over models."""
+    src = pds.attrs["source"]
+    common = [m for m in pds["model"].values if m in set(zoo["model"].values)]
+    if src not in common or len(common) < 4:
+        return pd.DataFrame()
+    z = zoo.sel(model=common, model_b=common)
+    sat_z, _, _ = sat_matrix(z["fooled"].values, z["correct"].values, eps_s=float(json.loads(
+        zoo.attrs["params_json"])["eps_s"]))
+    sat_z = pd.Series(sat_z.numpy()[common.index(src)], index=common)
+    t = [m for m in common if m != src]
+    here = pds["sat_pgd"].sel(model=src, model_b=t).values
+    there = sat_z[t].to_numpy()
+    acc_here = 100 * pds["accuracy"].sel(model=t).values.astype(float)
+    acc_there = 100 * zoo["accuracy"].sel(model=t).values.astype(float)
+    table = pd.DataFrame({"accuracy, stored (%)": acc_there, "accuracy, here (%)": acc_here,
+                          f"SAT with {src}, stored": there, f"SAT with {src}, here": here}, index=pd.Index(t, name="model"))
+    r = resample(lambda i: correlation(there[i], here[i]), len(t), unit="models", n_resamples=n_boot, seed=seed)
+    d = resample(lambda i: float(np.mean(acc_here[i] - acc_there[i])), len(t), unit="models", n_resamples=n_boot,
+                 seed=seed)
+    table.attrs["sat_r"], table.attrs["accuracy_difference"] = r, d
+    return table
+
+
+def claim_rows(pds: xr.Dataset, estimates: dict[str, Estimate] | None = None, n_boot: int = 2000,
+               seed: int = 0) -> list[dict]:
+    """Fig. G.1b's row of the chapter's claims table, verdict by the shared rule."""
+    from sat_lib.analysis.attacks import decisive_format
+    from sat_lib.claims.verdict import claim_row, value_verdict
+
+    c = paper_claims("sat-attacks")["claims"]["pgd_vs_patchfool"]
+    est = (estimates or patch_estimates(pds, n_boot, seed))["pearson"]
+    n = len(patch_frame(pds))
+    return [claim_row(f"r(SAT by PGD, Patch-Fool transfer), {pds.attrs['source']} to {n} models", f"{c['value']:.2f}",
+                      est, value_verdict(c["value"], est), c["where"], decisive_format(c["value"], est),
+                      key="pgd_vs_patchfool")]
+
+
+def retrained_summary(table: pd.DataFrame, pds: xr.Dataset, zoo: xr.Dataset) -> str:
+    """One Markdown line reading ``retrained``'s table: where each set of weights was trained, how well the
+    source's SAT by PGD with each model carries over, and the accuracy difference."""
+    r, d = table.attrs["sat_r"], table.attrs["accuracy_difference"]
+    where = ("on the same machine" if pds.attrs.get("device") == zoo.attrs.get("device") else
+             f"here on `{pds.attrs.get('device', '?')}`, the stored zoo on `{zoo.attrs.get('device', '?')}`")
+    return (f"Trained {where}: the source's SAT by PGD with the {len(table)} models, stored against here, "
+            f"Pearson r = **{r.text()}** ({r.unit} resampled); accuracy here − stored: **{d.text()} pp**.")
