@@ -12,7 +12,9 @@ with Patch-Fool and measuring how the examples transfer. The attack, as the auth
 3. **The objective.** Cross-entropy plus, for each layer of the first half after the first, the mean log
    attention every token pays to the (first) attacked patch, weighted by ``attn_weight``. Where a layer's
    attention gradient points against the cross-entropy gradient (negative cosine, per image), its conflicting
-   component is projected out (PCGrad), as the authors do.
+   component is projected out (PCGrad, Yu et al. 2020), as the authors do — with PCGrad's projection
+   g − (g·c / ‖c‖²) c; the authors' ``utils.PCGrad`` divides by ‖c‖ once, which removes the conflict only
+   when ‖c‖ = 1.
 4. **The optimiser.** Adam on the patch pixels (``lr``, decayed by ``gamma`` every ``decay_every`` steps),
    ``steps`` iterations; the last iterate is returned.
 
