@@ -359,7 +359,12 @@ def sat_attacks() -> nbformat.NotebookNode:
                "    g1b = patch_analysis.patch_estimates(pds, seed=cfg.seed)\n"
                "    plots.show(figures.pgd_vs_patchfool(pds, g1b['pearson']))\n"
                "    display(patch_analysis.patch_table(pds, estimates=g1b))\n"
-               "    display(patch_analysis.patch_frame(pds).round(2))"),
+               "    display(patch_analysis.patch_frame(pds).round(2))\n"
+               "    display(Markdown(patch_analysis.summary(pds, g1b)))\n"
+               "    display(Markdown('What the section cost on the machine in its provenance. Training and PGD are "
+               "the zoo\\'s own work (`sat-matrix` does both for these models); a run that finds the zoo\\'s weights "
+               "and examples in its cache does only Patch-Fool and the evaluations:'))\n"
+               "    display(patch_analysis.cost(pds).round(1))"),
         new_markdown_cell("### The same recipe, trained again\n\nThe section's models were trained again from "
                           "the zoo's recipe and seed — on the machine its provenance names, which may differ from "
                           "the one that trained the stored zoo (*Setting*). Where both exist: accuracy, and the "

@@ -98,7 +98,7 @@ def retrained(pds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 
     if src not in common or len(common) < 4:
         return pd.DataFrame()
     z = zoo.sel(model=common, model_b=common)
-    sat_z, _, _ = sat_matrix(z["fooled"].values, z["correct"].values, eps_s=float(json.loads(
+    sat_z, _, _ = sat_matrix(z["fooled"].values.astype(bool), z["correct"].values.astype(bool), eps_s=float(json.loads(
         zoo.attrs["params_json"])["eps_s"]))
     sat_z = pd.Series(sat_z.numpy()[common.index(src)], index=common)
     t = [m for m in common if m != src]
@@ -137,3 +137,27 @@ def retrained_summary(table: pd.DataFrame, pds: xr.Dataset, zoo: xr.Dataset) -> 
              f"here on `{pds.attrs.get('device', '?')}`, the stored zoo on `{zoo.attrs.get('device', '?')}`")
     return (f"Trained {where}: the source's SAT by PGD with the {len(table)} models, stored against here, "
             f"Pearson r = **{r.text()}** ({r.unit} resampled); accuracy here − stored: **{d.text()} pp**.")
+
+
+def cost(pds: xr.Dataset) -> pd.DataFrame:
+    """Minutes behind the section on the machine in its provenance: training its models (as first trained, also when
+    this run found them in the cache), PGD on each, Patch-Fool on the source, the evaluations, and the total."""
+    rows = {"training the models": float(pds["train_seconds"].sum()), "PGD on every model": float(pds["attack_seconds"].sum()),
+            "Patch-Fool on the source": float(pds.attrs["patch_seconds"]),
+            "evaluating every model on the examples": float(pds.attrs["pgd_evaluate_seconds"])
+            + float(pds.attrs["patch_evaluate_seconds"])}
+    rows["total"] = sum(rows.values())
+    return pd.DataFrame({"minutes": {k: v / 60 for k, v in rows.items()}})
+
+
+def summary(pds: xr.Dataset, estimates: dict[str, Estimate], n: int = 3) -> str:
+    """A Markdown reading of the section, every number from the result: which models each attack's examples fool
+    most, and the correlation against the paper's."""
+    f = patch_frame(pds)
+    top = lambda col: ", ".join(f"{m} ({v:.1f} %)" for m, v in f[col].nlargest(n).items())  # noqa: E731
+    paper = paper_claims("sat-attacks")["claims"]["pgd_vs_patchfool"]["value"]
+    r = estimates["pearson"]
+    return (f"The source's PGD examples fool most often {top('PGD transfer (%)')}; its Patch-Fool examples "
+            f"{top('Patch-Fool transfer (%)')}. Across the {len(f)} targets, SAT by PGD and Patch-Fool's one-sided "
+            f"SAT correlate at r = {r.text()} ({r.unit} resampled) against the paper's {paper:.2f}; the rank "
+            f"correlation is {estimates['spearman'].text()}.")
