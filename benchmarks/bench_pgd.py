@@ -17,6 +17,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from sat_lib.attacks import PGDConfig, pgd
+from sat_lib.precision import choose_layout
 from sat_lib.models import Normalized, get_zoo
 from sat_lib.provenance import default_device, device_name, now_iso, package_versions
 
@@ -96,6 +97,9 @@ def main(argv=None) -> dict:
             mfu = flops * rate / (peak[0] if "auto" in name and device.type == "cuda" else peak[1])
         rows[name] = {"seconds": sec, "image_steps_per_s": rate, "success_rate": success_rate(model, adv, y),
                       "model_flop_utilisation": mfu}
+    # which precision and memory format each of our runs used (chosen from a training-step calibration)
+    rows["sat_lib (auto precision)"]["layout"] = str(choose_layout(model, (3, 32, 32), "auto", device))
+    rows["sat_lib (fp32)"]["layout"] = str(choose_layout(model, (3, 32, 32), "fp32", device))
     base = rows["torchattacks.PGD"]["image_steps_per_s"]
     for r in rows.values():
         r["speedup_vs_torchattacks"] = r["image_steps_per_s"] / base
@@ -108,7 +112,7 @@ def main(argv=None) -> dict:
     for name, r in rows.items():
         mfu = f"{100 * r['model_flop_utilisation']:.1f}%" if r["model_flop_utilisation"] is not None else "n/a"
         print(f"{name:<26} {r['image_steps_per_s']:>12.0f} {100 * r['success_rate']:>7.1f}% {mfu:>7} "
-              f"{r['speedup_vs_torchattacks']:>14.2f}×")
+              f"{r['speedup_vs_torchattacks']:>14.2f}×  {r.get('layout', '')}")
     write_record(record, f"pgd-{device.type}", args.out)
     return record
 
