@@ -12,7 +12,6 @@ import xarray as xr
 from sat_lib.analysis.sat import correlation, correlation_p
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, resample
-from sat_lib.measures import sat_matrix
 
 
 def patch_frame(pds: xr.Dataset) -> pd.DataFrame:
@@ -72,7 +71,6 @@ def white_box(pds: xr.Dataset) -> pd.DataFrame:
     src = pds.attrs["source"]
     c = pds["correct"].sel(model=src).values
     p = json.loads(pds.attrs["params_json"])
-    h, w = pds.sizes["row"], pds.sizes["column"]
     changed = (pds["example_clean"] != pds["example_patch"]).any("channel").mean(["row", "column"])
     rows = [{"attack": f"PGD, {p['steps']} steps, L∞ ε = {255 * p['eps']:.0f}/255",
              "fools (% of its correct images)": 100 * pds["fooled_pgd"].sel(model=src, model_b=src).values[c].mean(),
@@ -83,27 +81,21 @@ def white_box(pds: xr.Dataset) -> pd.DataFrame:
              "fools (% of its correct images)": 100 * pds["fooled_patch"].sel(model=src).values[c].mean(),
              "pixels changed (% of the image)": 100 * float(changed.max()) if pds.sizes["example"] else math.nan,
              "seconds": float(pds.attrs["patch_seconds"])}]
-    out = pd.DataFrame(rows).set_index("attack")
-    out.attrs["image"] = f"{h}×{w}"
-    return out
+    return pd.DataFrame(rows).set_index("attack")
 
 
 def retrained(pds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """The section trains its models again with the zoo's recipe (on the machine in its provenance); for the
     models also in the stored ``sat-matrix`` result: accuracy there and here, and the source's SAT by PGD with each
-    model, there (recomputed from its stored transfers) and here. The last rows: their Pearson r and the mean
+    model, there and here. The last rows: their Pearson r and the mean
     accuracy difference over models, with 95 % intervals over models."""
     src = pds.attrs["source"]
     common = [m for m in pds["model"].values if m in set(zoo["model"].values)]
     if src not in common or len(common) < 4:
         return pd.DataFrame()
-    z = zoo.sel(model=common, model_b=common)
-    sat_z, _, _ = sat_matrix(z["fooled"].values.astype(bool), z["correct"].values.astype(bool), eps_s=float(json.loads(
-        zoo.attrs["params_json"])["eps_s"]))
-    sat_z = pd.Series(sat_z.numpy()[common.index(src)], index=common)
     t = [m for m in common if m != src]
     here = pds["sat_pgd"].sel(model=src, model_b=t).values
-    there = sat_z[t].to_numpy()
+    there = zoo["sat"].sel(model=src, model_b=t).values
     acc_here = 100 * pds["accuracy"].sel(model=t).values.astype(float)
     acc_there = 100 * zoo["accuracy"].sel(model=t).values.astype(float)
     table = pd.DataFrame({"accuracy, stored (%)": acc_there, "accuracy, here (%)": acc_here,
