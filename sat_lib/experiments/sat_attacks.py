@@ -58,10 +58,7 @@ class Config(ZooAttack):
     # Transformer of the zoo against PGD, transferred to ``patch_targets`` (empty: the whole zoo); no source
     # (``patch_source: ""``) skips the section
     patch_source: str = "vit_d64_p4"
-    patch_targets: tuple[str, ...] = (
-        "resnet18_c16", "vgg_c32", "resnet10d_c32", "resnet10_gn", "densenet_c12", "levit_128s_32", "resnext26_c16",
-        "seresnet10_c32", "lcnet_050_s1", "skresnet10_c32", "regnetx_002_s1", "convnext_p2_c32", "mobilevit_xxs",
-        "mobilenetv3_small_100_s1", "convmixer_128_6_p4", "mixer_p4_d96")
+    patch_targets: tuple[str, ...] = ()
     patch_steps: int = 250
     section_params: ClassVar[tuple[str, ...]] = ("patch_source", "patch_targets", "patch_steps")
 
