@@ -133,3 +133,47 @@ def test_book_builds_with_warnings_as_errors(html):
         page = (html / "chapters" / f"{name}.html").read_text()
         assert CHAPTERS[name].title in page
     assert (html / "chapters" / "sat-matrix.html").read_text().count("<img") >= 3
+
+
+def _offline_checker():
+    """``tools/check_book_offline.py``, imported from its file (tools are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_book_offline",
+                                                  PROJECT_ROOT / "tools" / "check_book_offline.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)   # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_offline_checker_tells_typeset_maths_from_raw_tex():
+    dom = _offline_checker()._Dom(
+        '<p>Prose \\(x\\) left raw.</p><pre>code \\(kept\\)</pre>'
+        '<span class="math notranslate"><mjx-container><mjx-math>y</mjx-math></mjx-container></span>'
+        '<div class="math notranslate">\\[z\\]</div><img src="a.png"><script>var s = "$$";</script>')
+    assert [m["typeset"] for m in dom.maths] == [True, False]
+    assert [m["raw"] for m in dom.maths] == [False, True]
+    assert dom.stray == ["Prose \\(x\\) left raw."], "code and scripts may hold TeX; prose may not"
+    assert dom.images == ["a.png"]
+
+
+def test_book_renders_offline_in_a_browser(html, tmp_path):
+    """The built book in headless Chromium with every host but localhost unresolvable: each maths element is
+    typeset, no TeX is left raw, every image is a file of the build, and no page requests anything from outside;
+    a page that breaks each rule is caught. Skipped where no Chromium is installed (``apt-get install chromium``)."""
+    checker = _offline_checker()
+    if checker.find_browser() is None:
+        pytest.skip("no Chromium on this machine")
+    (html / "bad.html").write_text(
+        '<html><head><script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script></head>'
+        '<body><p>Prose \\(x\\)</p><span class="math">\\(y\\)</span><img src="missing.png"></body></html>')
+    pages = ["chapters/measures.html", "chapters/salience.html", "chapters/status.html", "bad.html"]
+    reports = {r.page: r for r in checker.check_book(html, pages, shots=tmp_path)}
+    for page in pages[:-1]:
+        assert reports[page].ok, reports[page]
+        assert (tmp_path / (page.replace("/", "__").removesuffix(".html") + ".png")).stat().st_size > 10_000
+    assert reports["chapters/measures.html"].typeset >= 20
+    bad = reports["bad.html"]
+    assert not bad.ok and bad.stray_tex and bad.raw_maths == 1 and bad.missing_images == ["missing.png"]
+    assert bad.outside_requests == ["https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"]

@@ -1268,8 +1268,8 @@ def status() -> nbformat.NotebookNode:
             "below, by each chapter's claims table — a verdict is *agrees* / *disagrees* / *inconclusive* by a "
             "95 % bootstrap interval, never by a point estimate.\n\n"
             "**Hardware.** No accelerator was available where this book was built: every committed result was "
-            "computed at the `quick` profile on a 2-core CPU, with small models (the column *computed by* names "
-            "the device and commit). The `paper` profile is sized for GPUs or a Dask cluster and has not been run "
+            "computed at the `quick` profile on a 2-core CPU, with small models (the last table names the device "
+            "and commit of each chapter's run). The `paper` profile is sized for GPUs or a Dask cluster and has not been run "
             "here."),
         params_cell(parameters_source(Config)),
         new_code_cell(
@@ -1285,7 +1285,7 @@ def status() -> nbformat.NotebookNode:
             "claims = {name: (v[0] if v else None) for name, v in found.items()}\n"
             "provenance = {name: f'profile {profile} · {v[1]}' for name, v in found.items() if v}"),
         new_markdown_cell("## The four papers"),
-        hidden("display(status.overview(claims, provenance))\n"
+        hidden("display(status.overview(claims))\n"
                "missing = [name for name, v in found.items() if v is None]\n"
                "if missing:\n"
                "    display(Markdown(f'*No stored results at the `{profile}` profile for: {\", \".join(missing)}; '\n"
@@ -1295,7 +1295,11 @@ def status() -> nbformat.NotebookNode:
                                   ("salience", "Convergence of input salience"),
                                   ("diversity", "Design diversity under natural corruptions"))
           for cell in (new_markdown_cell(f"## {title}"),
-                       hidden(f"display(status.items_table({key!r}, claims).set_index('item'))"))],
+                       hidden(f"display(Markdown('*' + status.inventory()['papers'][{key!r}]['title'] + '*'))\n"
+                              f"display(status.items_table({key!r}, claims).set_index('item'))"))],
+        new_markdown_cell("## Computed by\n\nThe run behind each chapter's stored result: profile, device, git "
+                          "commit and date (each chapter's own parameters table gives the rest)."),
+        hidden("display(status.runs(provenance))"),
     ])
 
 

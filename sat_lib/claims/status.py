@@ -100,21 +100,33 @@ def items_table(paper: str, claims: Mapping[str, pd.DataFrame | None] | None = N
     return pd.DataFrame(rows)
 
 
-def overview(claims: Mapping[str, pd.DataFrame | None], provenance: Mapping[str, str]) -> pd.DataFrame:
-    """Per paper: its chapter, how many items are in each state, the verdicts of all its claims, and the run
-    (profile, device, commit) that produced them. ``claims`` and ``provenance`` are keyed by chapter."""
+def short_title(paper: str) -> str:
+    """The paper's short name (``short`` in the inventory; its title where none is given)."""
+    p = inventory()["papers"][paper]
+    return p.get("short") or p["title"]
+
+
+def overview(claims: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """Per paper (by its short name): its chapters, how many items are in each state, and the verdicts of all its
+    claims. ``claims`` is keyed by chapter."""
     rows = []
     for key, p in inventory()["papers"].items():
         chapters = list(p.get("chapters") or ())
         states = Counter(item["state"] for item in p["items"])
         tables = [claims[c] for c in chapters if claims.get(c) is not None]
         table = pd.concat(tables) if tables else None
-        runs = dict.fromkeys(provenance[c] for c in chapters if c in provenance)
-        rows.append({"paper": p["title"], "chapters": ", ".join(chapters) or "— (not yet)",
+        rows.append({"paper": short_title(key), "chapters": ", ".join(chapters) or "— (not yet)",
                      **{s: states[s] for s in STATES},
-                     "verdicts": verdict_counts(set(table["key"]), table) if table is not None else "—",
-                     "computed by": "; ".join(runs) or "—"})
+                     "verdicts": verdict_counts(set(table["key"]), table) if table is not None else "—"})
     return pd.DataFrame(rows).set_index("paper")
+
+
+def runs(provenance: Mapping[str, str]) -> pd.DataFrame:
+    """Per chapter with a stored result, in book order: the paper it belongs to and the run (profile, device,
+    commit, date) that computed it. ``provenance`` is keyed by chapter."""
+    rows = [{"chapter": c, "paper": short_title(key), "computed by": provenance[c]}
+            for key, p in inventory()["papers"].items() for c in (p.get("chapters") or ()) if c in provenance]
+    return pd.DataFrame(rows, columns=["chapter", "paper", "computed by"]).set_index("chapter")
 
 
 def not_reproduced_markdown(chapter: str) -> str:

@@ -46,9 +46,13 @@ def test_an_items_verdicts_come_from_its_own_chapters_table():
     items = status.items_table("sat", tables).set_index("item")
     assert items.loc["Table 4", "verdicts"] == "agrees 2"
     assert items.loc["Table 4", "where"].startswith("sat-training §")
-    view = status.overview(tables, {"sat-matrix": "run A", "sat-training": "run B"})
-    row = view.loc[view["chapters"].str.startswith("sat-matrix")].iloc[0]
-    assert row["verdicts"] == "agrees 2 · disagrees 1" and row["computed by"] == "run A; run B"
+    view = status.overview(tables)
+    row = view.loc[status.short_title("sat")]
+    assert row["chapters"].startswith("sat-matrix") and row["verdicts"] == "agrees 2 · disagrees 1"
+    done = status.runs({"sat-training": "run B", "sat-matrix": "run A", "salience": "run C"})
+    assert list(done.index) == ["sat-matrix", "sat-training", "salience"], "book order"
+    assert list(done["computed by"]) == ["run A", "run B", "run C"]
+    assert done.loc["salience", "paper"] == status.short_title("salience")
 
 
 def test_verdicts_are_counted_over_the_rows_of_an_items_claims():
@@ -69,5 +73,5 @@ def test_items_table_and_not_reproduced_list_follow_the_inventory():
 
 
 def test_overview_has_one_row_per_paper_and_blank_verdicts_without_results():
-    view = status.overview({}, {})
+    view = status.overview({})
     assert len(view) == 4 and (view["verdicts"] == "—").all()
