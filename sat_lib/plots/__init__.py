@@ -127,6 +127,21 @@ def legend_outside(ax, handles=None, labels=None, title=None, fontsize: float = 
     return ax.legend(handles, labels, title=title, fontsize=fontsize, title_fontsize=fontsize, **kwargs)
 
 
+def label_points(ax, xs, ys, names, fontsize: float = 6, color: str = "0.3") -> list:
+    """Name each point (``xs``, ``ys`` in data units) so that no name overlaps another name or a point and none
+    leaves the axes: adjustText moves the names apart and draws a thin line from a moved name to its point. Call it
+    once the axes' limits are final (after fitting lines and ``tight_layout``)."""
+    from adjustText import adjust_text
+
+    xs, ys = [float(x) for x in xs], [float(y) for y in ys]
+    texts = [ax.text(x, y, str(n), fontsize=fontsize, color=color) for x, y, n in zip(xs, ys, names)]
+    if texts:
+        # expand: the margin kept around each name (adjustText's default 1.05 x 1.2 leaves crowds overlapping)
+        adjust_text(texts, x=xs, y=ys, ax=ax, expand=(1.2, 1.5),
+                    arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.4})
+    return texts
+
+
 def use_style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
 

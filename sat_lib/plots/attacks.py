@@ -12,6 +12,7 @@ import xarray as xr
 from sat_lib.analysis.attacks import (SIDED, attack_estimates, attack_pairs, decisive_format, sided_estimates,
                                      sided_new, sided_zoo)
 from sat_lib.claims import paper_claims
+from sat_lib.plots import label_points
 
 
 def _identity(ax) -> None:
@@ -114,14 +115,12 @@ def pgd_vs_patchfool(pds: xr.Dataset, ours=None):
     fig, ax = plt.subplots(figsize=(6.2, 4.8))
     sns.regplot(data=f, x="SAT by PGD", y="one-sided SAT by Patch-Fool", ci=90, color="C0", scatter_kws={"s": 22},
                 ax=ax)
-    for _, r in f.iterrows():
-        ax.annotate(r["model"], (r["SAT by PGD"], r["one-sided SAT by Patch-Fool"]), fontsize=6,
-                    xytext=(3, 2), textcoords="offset points", color="0.3")
     ax.set_xlabel(f"SAT by PGD with {pds.attrs['source']} (log %)")
     ax.set_ylabel(f"one-sided SAT by Patch-Fool from {pds.attrs['source']} (log %)")
     ax.set_title(f"{pds.attrs['source']} to {len(f)} models: Pearson r = {ours.text(decisive_format(paper, ours))} "
                  f"(95 % CI, {ours.unit})\npaper Fig. G.1b (ViT-S to 68 models): r = {paper:.2f}", fontsize=10)
     fig.tight_layout()
+    label_points(ax, f["SAT by PGD"], f["one-sided SAT by Patch-Fool"], f["model"])
     return fig
 
 

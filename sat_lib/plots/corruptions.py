@@ -80,21 +80,25 @@ def resilience(ds):
     import seaborn as sns
 
     from sat_lib.analysis.corruptions import frame
-    from sat_lib.plots import family_colors
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from sat_lib.plots import family_colors, label_points
 
     f = frame(ds).reset_index()
     palette = family_colors(f["family"].unique())
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, x in zip(axes, ("params (M)", "clean (%)")):
         sns.scatterplot(data=f, x=x, y="relative resilience", hue="family", palette=palette, s=40, ax=ax)
-        for _, r in f.iterrows():
-            ax.annotate(r["model"], (r[x], r["relative resilience"]), fontsize=5.5, xytext=(2, 2),
-                        textcoords="offset points", color="0.35")
         if x.startswith("params"):
-            ax.set_xscale("log")
+            ax.set_xscale("log")   # ticks at 1, 2, 5 × 10^n, printed plainly (the default labels minor ticks too)
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
     axes[1].legend(fontsize=7, frameon=False)
     axes[0].get_legend().remove()
     axes[0].set_ylabel("corrupted / clean accuracy (mean of the paper's four)")
     fig.suptitle("Resilience against size and accuracy (paper Table 1, RQ1)")
     fig.tight_layout()
+    for ax, x in zip(axes, ("params (M)", "clean (%)")):
+        label_points(ax, f[x], f["relative resilience"], f["model"], fontsize=5.5, color="0.35")
     return fig

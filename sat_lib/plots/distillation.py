@@ -8,6 +8,7 @@ import xarray as xr
 
 from sat_lib.analysis.distillation import GROUPS, frame, group
 from sat_lib.claims import paper_claims
+from sat_lib.plots import label_points
 
 PAPER_KEYS = {GROUPS[0]: "pearson_all", GROUPS[1]: "pearson_same_kind", GROUPS[2]: "pearson_other_kind"}
 
@@ -34,15 +35,15 @@ def fig8(ds: xr.Dataset, seed_accuracies: np.ndarray | None = None):
             sns.regplot(data=g, x="sat", y="student_accuracy", ci=90, color="C0", scatter_kws={"s": 22}, ax=ax)
         else:
             ax.scatter(g["sat"], g["student_accuracy"], s=22, color="C0")
-        for t, row in g.iterrows():
-            ax.annotate(t, (row["sat"], row["student_accuracy"]), fontsize=6, xytext=(3, 2),
-                        textcoords="offset points", color="0.3")
         ax.set_title(f"{name} (n = {len(g)}; paper r = {claims[PAPER_KEYS[name]]['value']:.2f})", fontsize=9)
         ax.set_xlabel(f"SAT of the teacher and {ds.attrs['student']} (log %)")
         ax.set_ylabel("student test accuracy (%)")
     axes[0].legend(fontsize=7, frameon=False, loc="lower left")
     fig.suptitle(f"{ds.attrs['student']} distilled from each teacher: accuracy against similarity (paper Fig. 8)")
     fig.tight_layout()
+    for ax, name in zip(axes, GROUPS):
+        g = group(f, name)
+        label_points(ax, g["sat"], g["student_accuracy"], g.index)
     return fig
 
 
