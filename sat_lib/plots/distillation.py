@@ -8,7 +8,7 @@ import xarray as xr
 
 from sat_lib.analysis.distillation import GROUPS, frame, group
 from sat_lib.claims import paper_claims
-from sat_lib.plots import label_points
+from sat_lib.plots import label_points, legend_outside
 
 PAPER_KEYS = {GROUPS[0]: "pearson_all", GROUPS[1]: "pearson_same_kind", GROUPS[2]: "pearson_other_kind"}
 
@@ -38,9 +38,10 @@ def fig8(ds: xr.Dataset, seed_accuracies: np.ndarray | None = None):
         ax.set_title(f"{name} (n = {len(g)}; paper r = {claims[PAPER_KEYS[name]]['value']:.2f})", fontsize=9)
         ax.set_xlabel(f"SAT of the teacher and {ds.attrs['student']} (log %)")
         ax.set_ylabel("student test accuracy (%)")
-    axes[0].legend(fontsize=7, frameon=False, loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()   # below the panels: it covers no point or name
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(f"{ds.attrs['student']} distilled from each teacher: accuracy against similarity (paper Fig. 8)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     for ax, name in zip(axes, GROUPS):
         g = group(f, name)
         label_points(ax, g["sat"], g["student_accuracy"], g.index)
@@ -59,7 +60,7 @@ def f1(ds: xr.Dataset, seed_accuracies: np.ndarray | None = None):
         ax.scatter(sub["teacher_accuracy"], sub["student_accuracy"], s=22, color=color, label=label, zorder=3)
     ax.set_xlabel("teacher test accuracy (%)")
     ax.set_ylabel("student test accuracy (%)")
-    ax.legend(fontsize=7, frameon=False)
+    legend_outside(ax, fontsize=7)
     ax.set_title(f"Teacher accuracy and distillation (paper Fig. F.1: r = "
                  f"{paper_claims('sat-distillation')['claims']['teacher_accuracy']['value']:.3f})", fontsize=10)
     fig.tight_layout()
