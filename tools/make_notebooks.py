@@ -763,10 +763,10 @@ def corruptions() -> nbformat.NotebookNode:
                           "much of the relative resilience each explains (adjusted R², so the family's extra "
                           "degrees of freedom are paid for)."),
         hidden("plots.show(figures.resilience(ds))"),
-        hidden("display(analysis.correlation_table(ds, seed=cfg.seed))", ["output_scroll"]),
-        hidden("display(analysis.explained_table(ds, seed=cfg.seed))"),
+        hidden("display(analysis.correlation_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))", ["output_scroll"]),
+        hidden("display(analysis.explained_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
         new_markdown_cell("## The paper's claims beside ours\n\n" + VERDICT_RULE),
-        hidden("display(analysis.claims_table(ds, seed=cfg.seed))"),
+        hidden("display(analysis.claims_table(ds, n_boot=cfg.n_boot, seed=cfg.seed))"),
         *not_reproduced("corruptions"),
     ])
 

@@ -136,8 +136,10 @@ def label_points(ax, xs, ys, names, fontsize: float = 6, color: str = "0.3") -> 
     xs, ys = [float(x) for x in xs], [float(y) for y in ys]
     texts = [ax.text(x, y, str(n), fontsize=fontsize, color=color) for x, y, n in zip(xs, ys, names)]
     if texts:
-        # expand: the margin kept around each name (adjustText's default 1.05 x 1.2 leaves crowds overlapping)
-        adjust_text(texts, x=xs, y=ys, ax=ax, expand=(1.2, 1.5),
+        # expand: the margin kept around each name (adjustText's default 1.05 x 1.2 leaves crowds overlapping);
+        # iter_lim: a fixed number of steps at most, so the figure does not depend on the machine's speed
+        # (adjustText's default stops after 1 s of wall time)
+        adjust_text(texts, x=xs, y=ys, ax=ax, expand=(1.2, 1.5), iter_lim=1000,
                     arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.4})
     return texts
 

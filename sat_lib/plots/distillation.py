@@ -32,7 +32,7 @@ def fig8(ds: xr.Dataset, seed_accuracies: np.ndarray | None = None):
         g = group(f, name)
         _reference(ax, ds, seed_accuracies)
         if len(g) >= 3:
-            sns.regplot(data=g, x="sat", y="student_accuracy", ci=90, color="C0", scatter_kws={"s": 22}, ax=ax)
+            sns.regplot(seed=0, data=g, x="sat", y="student_accuracy", ci=90, color="C0", scatter_kws={"s": 22}, ax=ax)
         else:
             ax.scatter(g["sat"], g["student_accuracy"], s=22, color="C0")
         ax.set_title(f"{name} (n = {len(g)}; paper r = {claims[PAPER_KEYS[name]]['value']:.2f})", fontsize=9)
@@ -53,7 +53,7 @@ def f1(ds: xr.Dataset, seed_accuracies: np.ndarray | None = None):
     f = frame(ds)
     fig, ax = plt.subplots(figsize=(6.2, 4.4))
     _reference(ax, ds, seed_accuracies)
-    sns.regplot(data=f, x="teacher_accuracy", y="student_accuracy", ci=90, scatter=False, color="black",
+    sns.regplot(seed=0, data=f, x="teacher_accuracy", y="student_accuracy", ci=90, scatter=False, color="black",
                 line_kws={"lw": 1.2}, ax=ax)
     for kind, color, label in ((True, "C1", GROUPS[1]), (False, "C0", GROUPS[2])):
         sub = f[f["student_kind"] == kind]
