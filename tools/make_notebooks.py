@@ -79,10 +79,10 @@ def sat_matrix() -> nbformat.NotebookNode:
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
-            "from sat_lib.analysis import sat as analysis\n"
+            "from sat_lib.analysis import sat_matrix as analysis\n"
             "from sat_lib.experiments.sat_matrix import Config, run\n"
             "from sat_lib import plots, report\n"
-            "from sat_lib.plots import sat as figures\n\n"
+            "from sat_lib.plots import sat_matrix as figures\n\n"
             "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)"),
@@ -140,7 +140,7 @@ def sat_matrix() -> nbformat.NotebookNode:
 
 
 def sat_components() -> nbformat.NotebookNode:
-    from sat_lib.analysis.components import R2_RESAMPLES
+    from sat_lib.analysis.sat_components import R2_RESAMPLES
     from sat_lib.experiments.sat_components import Config
 
     return notebook([
@@ -164,11 +164,11 @@ def sat_components() -> nbformat.NotebookNode:
         new_code_cell(
             "import pandas as pd\n"
             "from IPython.display import Markdown, display\n"
-            "from sat_lib.analysis import components as analysis\n"
+            "from sat_lib.analysis import sat_components as analysis\n"
             "from sat_lib.experiments import sat_matrix\n"
             "from sat_lib.experiments.sat_components import Config, matrix_config, run\n"
             "from sat_lib import plots, report\n"
-            "from sat_lib.plots import components as figures\n\n"
+            "from sat_lib.plots import sat_components as figures\n\n"
             "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)"),
@@ -236,11 +236,11 @@ def sat_training() -> nbformat.NotebookNode:
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
-            "from sat_lib.analysis import training as analysis\n"
+            "from sat_lib.analysis import sat_training as analysis\n"
             "from sat_lib.experiments import sat_matrix\n"
             "from sat_lib.experiments.sat_training import Config, matrix_config, run\n"
             "from sat_lib import plots, report\n"
-            "from sat_lib.plots import training as figures\n\n"
+            "from sat_lib.plots import sat_training as figures\n\n"
             "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)\n"
@@ -304,14 +304,14 @@ def sat_attacks() -> nbformat.NotebookNode:
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
-            "from sat_lib.analysis import attacks as analysis\n"
+            "from sat_lib.analysis import sat_attacks as analysis\n"
             "from sat_lib.experiments import sat_matrix, sat_training\n"
-            "from sat_lib.analysis import patch as patch_analysis\n"
+            "from sat_lib.analysis import sat_patch as patch_analysis\n"
             "from sat_lib.experiments.sat_attacks import (Config, matrix_config, patch_result, patch_skip_reason, "
             "run,\n"
             "                                             training_config)\n"
             "from sat_lib import plots, report\n"
-            "from sat_lib.plots import attacks as figures\n\n"
+            "from sat_lib.plots import sat_attacks as figures\n\n"
             "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)\n"
@@ -443,11 +443,11 @@ def sat_ensembles() -> nbformat.NotebookNode:
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
-            "from sat_lib.analysis import ensembles as analysis\n"
+            "from sat_lib.analysis import sat_ensembles as analysis\n"
             "from sat_lib.experiments import sat_matrix, sat_training\n"
             "from sat_lib.experiments.sat_ensembles import Config, fig6, matrix_config, run, training_config\n"
             "from sat_lib import plots, report\n"
-            "from sat_lib.plots import ensembles as figures\n\n"
+            "from sat_lib.plots import sat_ensembles as figures\n\n"
             "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)\n"
@@ -531,11 +531,11 @@ def sat_distillation() -> nbformat.NotebookNode:
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
-            "from sat_lib.analysis import distillation as analysis\n"
+            "from sat_lib.analysis import sat_distillation as analysis\n"
             "from sat_lib.experiments import resolve_params, sat_matrix, sat_training\n"
             "from sat_lib.experiments.sat_distillation import Config, matrix_config, run\n"
             "from sat_lib import plots, report\n"
-            "from sat_lib.plots import distillation as figures\n\n"
+            "from sat_lib.plots import sat_distillation as figures\n\n"
             "plots.use_style()\nreport.use_display()\n"
             "cfg = Config.from_mapping(globals())\n"
             "ds = run(cfg, mode=mode)\n"
@@ -1065,7 +1065,7 @@ def diversity_training() -> nbformat.NotebookNode:
 
 
 def measures() -> nbformat.NotebookNode:
-    from sat_lib.experiments.measures_demo import Config
+    from sat_lib.experiments.measures import Config
 
     return notebook([
         new_markdown_cell(
@@ -1077,7 +1077,7 @@ def measures() -> nbformat.NotebookNode:
         params_cell(parameters_source(Config)),
         new_code_cell(
             "from IPython.display import Markdown, display\n"
-            "from sat_lib.experiments.measures_demo import Config, run\n"
+            "from sat_lib.experiments.measures import Config, run\n"
             "from sat_lib import report\n"
             "from sat_lib.analysis import measures as analysis\n\n"
             "cfg = Config.from_mapping(globals())\n"
@@ -1229,7 +1229,7 @@ def salience() -> nbformat.NotebookNode:
                           "attack's α across their models; the paper's width trends read from them, with 95 % "
                           "intervals over images; and our populations beside theirs: at equal width, and our "
                           "ρ(k1, k2) across widths beside theirs on the same images."),
-        hidden("from sat_lib.analysis import official\n"
+        hidden("from sat_lib.analysis import salience_official as official\n"
                "from sat_lib.config import project_config\n"
                "from sat_lib.experiments import salience_official\n"
                "ods = salience_official.run(salience_official.Config(n_salience=cfg.n_salience, "

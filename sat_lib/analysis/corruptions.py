@@ -14,7 +14,7 @@ import xarray as xr
 from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import OneHotEncoder
 
-from sat_lib.analysis.sat import correlation
+from sat_lib.analysis.sat_matrix import correlation
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, claim_row, claim_verdict, resample
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat import correlation
+from sat_lib.analysis.sat_matrix import correlation
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, claim_row, claim_verdict, resample
 

@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from sat_lib.analysis import diversity_ensembles as de
-from sat_lib.analysis.sat import correlation
+from sat_lib.analysis.sat_matrix import correlation
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import LEVEL, Estimate, interval
 

@@ -14,6 +14,6 @@ from sat_lib.experiments import corruptions  # noqa: F401, E402
 from sat_lib.experiments import diversity_ensembles  # noqa: F401, E402
 from sat_lib.experiments import diversity_nas  # noqa: F401, E402
 from sat_lib.experiments import diversity_training  # noqa: F401, E402
-from sat_lib.experiments import measures_demo  # noqa: F401, E402
+from sat_lib.experiments import measures  # noqa: F401, E402
 
 __all__ = ["CHAPTERS", "Chapter", "execution_order", "register", "resolve_params"]

@@ -419,7 +419,7 @@ def claims(cfg: Config, mode: str = "cache_only"):
     they were computed (for the status page)."""
     import pandas as pd
 
-    from sat_lib.analysis import official
+    from sat_lib.analysis import salience_official as official
     from sat_lib.analysis.salience import claims_table
     from sat_lib.experiments import salience_official
     from sat_lib.experiments._chapter import provenance_line

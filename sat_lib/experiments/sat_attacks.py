@@ -279,7 +279,7 @@ def patch_skip_reason(cfg: Config) -> str:
 
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Table 1, Figs. G.1 / G.2, the new-model assignment) and where it was computed."""
-    from sat_lib.analysis.attacks import claims_table
+    from sat_lib.analysis.sat_attacks import claims_table
     from sat_lib.experiments import sat_matrix as matrix
     from sat_lib.experiments._chapter import provenance_line
 

@@ -11,8 +11,8 @@ from typing import ClassVar
 import numpy as np
 import xarray as xr
 
-from sat_lib.analysis import components as C
-from sat_lib.analysis.sat import spectral_clusters
+from sat_lib.analysis import sat_components as C
+from sat_lib.analysis.sat_matrix import spectral_clusters
 from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
 from sat_lib.params import ChapterConfig
 
@@ -103,7 +103,7 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 
 def claims(cfg: Config, mode: str = "cache_only"):
-    from sat_lib.analysis.components import claims_table
+    from sat_lib.analysis.sat_components import claims_table
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)

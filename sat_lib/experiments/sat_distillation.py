@@ -112,7 +112,7 @@ def distill_job(spec: dict) -> dict:
 
 
 def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    from sat_lib.analysis.sat import symmetric
+    from sat_lib.analysis.sat_matrix import symmetric
     from sat_lib.experiments import sat_matrix
     from sat_lib.models import get_zoo
 
@@ -182,7 +182,7 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Fig. 8 / F.1 beside ours) of the stored result, and where it was computed."""
-    from sat_lib.analysis.distillation import claims_table
+    from sat_lib.analysis.sat_distillation import claims_table
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)

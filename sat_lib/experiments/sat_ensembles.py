@@ -2,7 +2,7 @@
 
 Nothing is trained here: every member's logits on the whole test split are stored by the chapters that trained
 it (``sat-matrix``: the zoo; ``sat-training``: one architecture retrained with other seeds, hyper-parameters and
-regimes), and thousands of ensembles are scored from them in seconds (``sat_lib.analysis.ensembles``).
+regimes), and thousands of ensembles are scored from them in seconds (``sat_lib.analysis.sat_ensembles``).
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import ClassVar
 import numpy as np
 import xarray as xr
 
-from sat_lib.analysis.ensembles import all_pairs, batch_scores, cluster_draws, fig6_scores, group_draws
-from sat_lib.analysis.sat import spectral_clusters, symmetric
+from sat_lib.analysis.sat_ensembles import all_pairs, batch_scores, cluster_draws, fig6_scores, group_draws
+from sat_lib.analysis.sat_matrix import spectral_clusters, symmetric
 from sat_lib.config import project_config
 from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
 from sat_lib.params import ChapterConfig
@@ -126,7 +126,7 @@ def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 
 def fig6(cfg: Config, ds: xr.Dataset, mode: str = "cache_only") -> xr.Dataset:
-    """Fig. 6's scores (``sat_lib.analysis.ensembles.fig6_scores``): those ``ds`` stores, or — for a result
+    """Fig. 6's scores (``sat_lib.analysis.sat_ensembles.fig6_scores``): those ``ds`` stores, or — for a result
     stored before small cells were enumerated, whose draws repeat the few ensembles such a cell has — rescored
     here from the sat-matrix result's stored test logits and the clusters ``ds`` stores (no model is loaded or
     run; seconds). ``attrs["source"]`` says which."""
@@ -154,7 +154,7 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 
 def claims(cfg: Config, mode: str = "cache_only"):
-    from sat_lib.analysis.ensembles import claims_table
+    from sat_lib.analysis.sat_ensembles import claims_table
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)

@@ -423,7 +423,7 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table of the stored result, and where it was computed (for the status page)."""
-    from sat_lib.analysis.sat import claims_table
+    from sat_lib.analysis.sat_matrix import claims_table
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)

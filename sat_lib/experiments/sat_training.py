@@ -120,7 +120,7 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Table 4 beside ours) of the stored results, and where they were computed."""
-    from sat_lib.analysis.training import claims_table
+    from sat_lib.analysis.sat_training import claims_table
     from sat_lib.experiments import sat_matrix as matrix
     from sat_lib.experiments._chapter import provenance_line
 

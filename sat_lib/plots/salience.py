@@ -249,7 +249,7 @@ def batch_effect(df: pd.DataFrame):
 def official_maps(ods: xr.Dataset):
     """The authors' models: ρ(k1, k2) as their saliency_similarity.py draws it (8×8, upper triangle), at full
     resolution beside, and the one-step attack's α(k_source, k_target)."""
-    from sat_lib.analysis import official as O
+    from sat_lib.analysis import salience_official as O
 
     res = [str(r) for r in ods["resolution"].values]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sat_lib.analysis import attacks as A
+from sat_lib.analysis import sat_attacks as A
 from sat_lib.experiments import resolve_params, sat_attacks, sat_matrix, sat_training
 from sat_lib.params import ParameterError
 
@@ -80,7 +80,7 @@ def test_claims_carry_every_key_of_the_claims_file_that_the_smoke_run_can_speak_
 def test_figure_titles_print_our_pearson_with_the_tables_interval(smoke):
     import matplotlib.pyplot as plt
 
-    from sat_lib.plots import attacks as figures
+    from sat_lib.plots import sat_attacks as figures
 
     _, zoo, _, ds, _ = smoke
     g1 = A.attack_estimates(ds, n_boot=50)
@@ -146,8 +146,8 @@ def test_patch_examples_change_one_patch_only(patch):
 def test_patch_claims_table_figure_and_retrained_check(smoke, patch):
     import matplotlib.pyplot as plt
 
-    from sat_lib.analysis import patch as P
-    from sat_lib.plots import attacks as figures
+    from sat_lib.analysis import sat_patch as P
+    from sat_lib.plots import sat_attacks as figures
 
     cfg, zoo, _, ds, _ = smoke
     table = A.claims_table(ds, zoo, cfg, n_boot=50, patch=patch)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sat_lib.analysis import components as C
+from sat_lib.analysis import sat_components as C
 from sat_lib.experiments import resolve_params, sat_components
 from sat_lib.params import ParameterError
 
@@ -31,7 +31,7 @@ def test_result_holds_importances_with_bootstrap_and_spectral_features(smoke):
 def test_held_out_r2_gets_its_intervals_from_the_stored_result(smoke):
     import matplotlib.pyplot as plt
 
-    from sat_lib.plots import components as figures
+    from sat_lib.plots import sat_components as figures
 
     cfg, ds = smoke
     r2 = C.held_out_r2_estimates(ds, cfg.gbr, n_refit=20, n_boot=50, seed=cfg.seed)

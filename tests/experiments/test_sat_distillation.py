@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sat_lib.analysis import distillation as D
+from sat_lib.analysis import sat_distillation as D
 from sat_lib.experiments import resolve_params, sat_distillation, sat_matrix
 from sat_lib.params import ParameterError
 

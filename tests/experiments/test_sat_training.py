@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from sat_lib.analysis import ensembles as E
-from sat_lib.analysis import training as T
+from sat_lib.analysis import sat_ensembles as E
+from sat_lib.analysis import sat_training as T
 from sat_lib.experiments import resolve_params
 from sat_lib.experiments import sat_ensembles, sat_matrix, sat_training
 from sat_lib.params import ParameterError
@@ -117,7 +117,7 @@ def test_fig6_of_an_older_result_is_rescored_from_the_stored_logits_as_compute_s
 def test_fig5_title_prints_the_tables_r(smoke):
     import matplotlib.pyplot as plt
 
-    from sat_lib.plots import ensembles as figures
+    from sat_lib.plots import sat_ensembles as figures
 
     _, _, _, ens = smoke
     est = E.fig5_estimates(ens, n_boot=50)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sat_lib.analysis.sat import (accuracy_band, accuracy_effect, claims_table, cost_summary, discussion,
+from sat_lib.analysis.sat_matrix import (accuracy_band, accuracy_effect, claims_table, cost_summary, discussion,
                                    model_bootstrap,
                                    pair_frame)
 

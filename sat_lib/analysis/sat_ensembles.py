@@ -217,7 +217,7 @@ def fig5_estimates(ds, n_boot: int = 2000, seed: int = 0) -> dict:
     """Fig. 5's two statistics (``FIG5``: Pearson r of SAT and ERR, and the partial r given the pair's mean
     accuracy), each an ``Estimate`` with its 95 % interval over models (``pairs_bootstrap``). The table, the
     figure's title and the claims table all print these."""
-    from sat_lib.analysis.sat import pairs_bootstrap
+    from sat_lib.analysis.sat_matrix import pairs_bootstrap
     from sat_lib.claims.verdict import interval
 
     p = pair_frame(ds)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat import correlation, correlation_p
+from sat_lib.analysis.sat_matrix import correlation, correlation_p
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, resample
 
@@ -110,7 +110,7 @@ def retrained(pds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 
 def claim_rows(pds: xr.Dataset, estimates: dict[str, Estimate] | None = None, n_boot: int = 2000,
                seed: int = 0) -> list[dict]:
     """Fig. G.1b's row of the chapter's claims table, verdict by the shared rule."""
-    from sat_lib.analysis.attacks import decisive_format
+    from sat_lib.analysis.sat_attacks import decisive_format
     from sat_lib.claims.verdict import claim_row, value_verdict
 
     c = paper_claims("sat-attacks")["claims"]["pgd_vs_patchfool"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat import correlation, correlation_p, pairs_bootstrap, spectral_clusters, symmetric
+from sat_lib.analysis.sat_matrix import correlation, correlation_p, pairs_bootstrap, spectral_clusters, symmetric
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, bootstrap, claim_row, direction_verdict, interval, resample, \
     value_verdict
@@ -290,7 +290,7 @@ def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, 
                           est, value_verdict(c["value"], est), c["where"], decisive_format(c["value"], est),
                           key="pgd_vs_autoattack"))
     if patch is not None:
-        from sat_lib.analysis.patch import claim_rows
+        from sat_lib.analysis.sat_patch import claim_rows
 
         rows.extend(claim_rows(patch, n_boot=n_boot, seed=seed))
     c = claims["one_vs_two_sided"]

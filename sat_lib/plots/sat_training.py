@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 import xarray as xr
 
-from sat_lib.analysis.training import KIND_LABELS, group_estimate, pairs, paper_arch, zoo_estimate
+from sat_lib.analysis.sat_training import KIND_LABELS, group_estimate, pairs, paper_arch, zoo_estimate
 from sat_lib.claims import paper_claims
 from sat_lib.plots import legend_outside
 

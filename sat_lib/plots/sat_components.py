@@ -6,7 +6,7 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 
-from sat_lib.analysis.components import LABELS, feature_distances, importance_table
+from sat_lib.analysis.sat_components import LABELS, feature_distances, importance_table
 from sat_lib.plots import family_bands
 
 

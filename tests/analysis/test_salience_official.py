@@ -2,7 +2,7 @@
 import numpy as np
 import xarray as xr
 
-from sat_lib.analysis.official import claims_table, ours_vs_theirs, rho_map
+from sat_lib.analysis.salience_official import claims_table, ours_vs_theirs, rho_map
 
 
 def official_result(rising: bool, n: int = 80, seed: int = 0) -> xr.Dataset:
@@ -47,7 +47,7 @@ def test_ours_vs_theirs_at_common_widths_only():
 
 
 def test_summary_reads_the_comparison():
-    from sat_lib.analysis.official import summary
+    from sat_lib.analysis.salience_official import summary
 
     ods = official_result(True)
     versus = __import__("pandas").DataFrame([{"k": 16, "our seeds": 3, "our accuracy (%)": 70.0,
@@ -59,7 +59,7 @@ def test_summary_reads_the_comparison():
 
 
 def test_cross_width_puts_our_map_beside_theirs_on_the_same_images():
-    from sat_lib.analysis.official import cross_width, summary
+    from sat_lib.analysis.salience_official import cross_width, summary
 
     ods = official_result(True)
     rng = np.random.default_rng(4)

@@ -9,7 +9,7 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 
-from sat_lib.analysis.attacks import (SIDED, attack_estimates, attack_pairs, decisive_format, sided_estimates,
+from sat_lib.analysis.sat_attacks import (SIDED, attack_estimates, attack_pairs, decisive_format, sided_estimates,
                                      sided_new, sided_zoo)
 from sat_lib.claims import paper_claims
 from sat_lib.plots import label_points
@@ -106,7 +106,7 @@ def pgd_vs_patchfool(pds: xr.Dataset, ours=None):
     ways), least-squares line with a 90 % band as the paper draws it, each point named. The title prints our
     Pearson r with its 95 % interval over targets — ``ours`` (``patch_estimates(...)["pearson"]``), or computed
     so — beside the paper's."""
-    from sat_lib.analysis.patch import patch_estimates, patch_frame
+    from sat_lib.analysis.sat_patch import patch_estimates, patch_frame
 
     f = patch_frame(pds).reset_index()
     paper = paper_claims("sat-attacks")["claims"]["pgd_vs_patchfool"]["value"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sat_lib.analysis import attacks as A
+from sat_lib.analysis import sat_attacks as A
 
 
 def zoo_result(sat, fooled=None, correct=None, stability=None, steps=50, pool=2000):

@@ -2,7 +2,7 @@
 import numpy as np
 import xarray as xr
 
-from sat_lib.analysis import distillation as D
+from sat_lib.analysis import sat_distillation as D
 
 
 def result(sat, student, teacher, kind):
@@ -57,7 +57,7 @@ def test_seed_copies_come_from_the_training_chapters_initialization_group():
 
 
 def test_cost_summary_counts_a_cached_student_outside_the_run():
-    from sat_lib.analysis.distillation import cost_summary
+    from sat_lib.analysis.sat_distillation import cost_summary
 
     ds = xr.Dataset({"train_seconds": ("teacher", [100.0, 120.0, 600.0, 90.0]),
                      "weights_from_cache": ("teacher", [False, False, False, True])},

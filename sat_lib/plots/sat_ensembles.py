@@ -6,11 +6,11 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 
-from sat_lib.analysis.ensembles import fig5_estimates, fig6_source, fig7_frame, pair_frame
+from sat_lib.analysis.sat_ensembles import fig5_estimates, fig6_source, fig7_frame, pair_frame
 from sat_lib.claims import paper_claims
 from sat_lib.plots import legend_outside
-from sat_lib.plots.sat import OTHER_COLOR
-from sat_lib.plots.training import GROUP_COLORS
+from sat_lib.plots.sat_matrix import OTHER_COLOR
+from sat_lib.plots.sat_training import GROUP_COLORS
 
 SCORE_LABELS = {"err": "error reduction rate (ERR)", "error": "top-1 error of the ensemble (%)",
                 "all_wrong": "samples all members get wrong (%)"}
@@ -47,7 +47,7 @@ def sat_vs_err(ds: xr.Dataset, ours=None):
 def by_clusters(f6: xr.Dataset):
     """Figs. 6 and E.1: mean ERR, ensemble error and all-wrong share of N-ensembles from k clusters, with 95 %
     intervals over the cell's ensembles (every distinct one, or the draws; none where a cell has one ensemble).
-    ``f6``: the Fig. 6 scores (``sat_lib.analysis.ensembles.fig6_source``)."""
+    ``f6``: the Fig. 6 scores (``sat_lib.analysis.sat_ensembles.fig6_source``)."""
     f6 = fig6_source(f6)
     scores = ("err", "error", "all_wrong")
     frame = (f6[[f"clusters_{s}" for s in scores]].to_dataframe().dropna(how="all")

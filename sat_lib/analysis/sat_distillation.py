@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat import correlation as _pearson
-from sat_lib.analysis.sat import correlation_p
+from sat_lib.analysis.sat_matrix import correlation as _pearson
+from sat_lib.analysis.sat_matrix import correlation_p
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, resample, value_verdict
 

@@ -3,7 +3,7 @@ architecture trained alike but for one kind of difference, against SAT between t
 
 Intervals resample *models* (pairs share models): within a group, the group's models are drawn with replacement
 and the pairs of two different drawn models kept; the zoo's baseline resamples the zoo's models the same way
-(``sat_lib.analysis.sat.model_bootstrap``). A difference of a group and the zoo combines independent resamples
+(``sat_lib.analysis.sat_matrix.model_bootstrap``). A difference of a group and the zoo combines independent resamples
 of each.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat import model_bootstrap, pair_frame, symmetric
+from sat_lib.analysis.sat_matrix import model_bootstrap, pair_frame, symmetric
 from sat_lib.claims import paper_claims
 from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, interval, value_verdict
 from sat_lib.variants import ZOO_MODEL

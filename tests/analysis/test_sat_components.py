@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sat_lib.analysis import components as C
+from sat_lib.analysis import sat_components as C
 from sat_lib.models.components import COMPONENTS
 
 

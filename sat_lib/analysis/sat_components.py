@@ -22,7 +22,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 from scipy.spatial.distance import cdist
 
-from sat_lib.analysis.sat import resampled_pairs, symmetric
+from sat_lib.analysis.sat_matrix import resampled_pairs, symmetric
 from sat_lib.models.components import COMPONENTS
 
 
@@ -107,7 +107,7 @@ def held_out_r2_estimates(ds: xr.Dataset, gbr: GBR, n_refit: int = R2_RESAMPLES,
     * ``"fixed"``: the stored held-out predictions kept, R² recomputed over the pairs of ``n_boot`` resamples:
       how precisely these predictions' R² is measured on this zoo's models (seconds; no refit).
     """
-    from sat_lib.analysis.sat import resampled_pairs
+    from sat_lib.analysis.sat_matrix import resampled_pairs
     from sat_lib.claims.verdict import interval
 
     x, y = ds["difference"].values, ds["pair_sat"].values
@@ -156,7 +156,7 @@ def bootstrap_importance(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndar
 
 def spectral_features(sat: xr.DataArray, k: int, seed: int = 0) -> np.ndarray:
     """The leading ``k`` eigenvectors of the normalised Laplacian of the SAT graph (edge weights max(SAT, 0), as
-    the clustering of ``sat_lib.analysis.sat.spectral_clusters``): (models, k)."""
+    the clustering of ``sat_lib.analysis.sat_matrix.spectral_clusters``): (models, k)."""
     affinity = np.clip(symmetric(sat), 0, None)
     return spectral_embedding(affinity, n_components=k, norm_laplacian=True, drop_first=False, random_state=seed)
 

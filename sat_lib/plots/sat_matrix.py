@@ -9,7 +9,7 @@ import seaborn as sns
 import xarray as xr
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from sat_lib.analysis.sat import hierarchical_order, pair_frame, stability_table, tsne_embedding
+from sat_lib.analysis.sat_matrix import hierarchical_order, pair_frame, stability_table, tsne_embedding
 from sat_lib.plots import family_bands, family_colors, family_handles, family_order, legend_outside
 
 OTHER_PAIRS = "different families"

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from sat_lib.analysis.ensembles import all_pairs, batch_scores, cluster_draws, group_draws
+from sat_lib.analysis.sat_ensembles import all_pairs, batch_scores, cluster_draws, group_draws
 from sat_lib.measures.ensemble import all_wrong_ratio, error_reduction_rate
 
 
@@ -69,7 +69,7 @@ def test_group_draws_enumerate_small_groups_and_sample_large_ones():
 
 from itertools import combinations  # noqa: E402
 
-from sat_lib.analysis.ensembles import (cluster_ensembles, fig6_cell, fig6_counts, fig6_scores,  # noqa: E402
+from sat_lib.analysis.sat_ensembles import (cluster_ensembles, fig6_cell, fig6_counts, fig6_scores,  # noqa: E402
                                         fig6_source, fig6_table, n_cluster_ensembles, single_ensemble_cells)
 
 CLUSTERS = np.array([1, 1, 1, 2, 2, 3, 3, 3, 3, 4])  # sizes 3, 2, 4, 1
@@ -145,7 +145,7 @@ def test_a_result_with_the_old_fig6_draws_is_refused():
 def test_cluster_members_lists_every_model_once():
     import xarray as xr
 
-    from sat_lib.analysis.ensembles import cluster_members
+    from sat_lib.analysis.sat_ensembles import cluster_members
 
     ds = xr.Dataset(coords={"model": ["a", "b", "c"], "family": ("model", ["CNN", "ViT", "CNN"]),
                             "cluster": ("model", [1, 0, 1])})

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sat_lib.analysis.sat import hierarchical_order, spectral_clusters
-from sat_lib.plots import family_color, sat as F
+from sat_lib.analysis.sat_matrix import hierarchical_order, spectral_clusters
+from sat_lib.plots import family_color, sat_matrix as F
 from tests.plots._checks import assert_polished, band_colors, legend_colors, rgb
 
 RESULTS = Path(__file__).resolve().parents[2] / "data" / "results" / "sat-matrix"

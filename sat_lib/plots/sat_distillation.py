@@ -6,7 +6,7 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 
-from sat_lib.analysis.distillation import GROUPS, frame, group
+from sat_lib.analysis.sat_distillation import GROUPS, frame, group
 from sat_lib.claims import paper_claims
 from sat_lib.plots import label_points, legend_outside
 
