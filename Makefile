@@ -7,7 +7,7 @@ MODE   ?=
 profile_flag := $(if $(PROFILE),--profile $(PROFILE))
 mode_flag    := $(if $(filter cache_only,$(MODE)),--cache-only,$(if $(filter recompute,$(MODE)),--recompute))
 
-.PHONY: install data test test-all book book-only notebooks bench clean
+.PHONY: install data test test-all book book-only bench clean
 
 install: $(VENV)/.installed data
 
@@ -44,9 +44,6 @@ book: install
 # Only render what was executed.
 book-only: install
 	$(BIN)/jupyter-book build book -W
-
-notebooks: install
-	$(BIN)/python tools/make_notebooks.py
 
 bench: install
 	$(BIN)/python benchmarks/bench_pgd.py

@@ -34,7 +34,7 @@ def probe(entry, data, cfg, n: int, device) -> dict:
     from sat_lib.train import train
     from sat_lib.weights import build_for
 
-    tc = dataclasses.replace(cfg, epochs=1, lr=1e-3, precision=entry.precision or cfg.precision)
+    tc = dataclasses.replace(cfg, epochs=1, lr=1e-3, precision=entry.precision_for(cfg.precision))
     torch.manual_seed(tc.seed)
     model = build_for(entry, data).to(device)
     layout = choose_layout(model, (data.channels, data.image_size, data.image_size), tc.precision, device)
@@ -47,10 +47,9 @@ def probe(entry, data, cfg, n: int, device) -> dict:
 
 def main(argv=None) -> dict:
     from sat_lib.config import project_config
-    from sat_lib.experiments import resolve_params
-    from sat_lib.experiments._chapter import training_split
+    from sat_lib.experiments import chapter_result, resolve_params
     from sat_lib.models import get_zoo
-    from sat_lib.experiments import sat_matrix
+    from sat_lib.zoo import training_split
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="quick")
@@ -60,7 +59,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
 
     cfg = resolve_params("sat-matrix", args.profile)
-    ds = sat_matrix.run(cfg, mode="cache_only")
+    ds = chapter_result(cfg, mode="cache_only")
     zoo = get_zoo(cfg.zoo)
     data = training_split(cfg.dataset, cfg.train_size, cfg.seed)
     device = default_device()

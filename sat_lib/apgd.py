@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sat_lib.attacks import NORMS, Norm, _in_batches, _prepare, _start
+from sat_lib.attacks import NORMS, Norm, initial_delta, prepare_inputs, run_in_batches
 from sat_lib.precision import autocast
 from sat_lib.registry import Registry
 
@@ -142,9 +142,9 @@ def apgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: APGD
          device: torch.device | str | None = None, desc: str = "apgd") -> torch.Tensor:
     """APGD-CE / APGD-DLR (untargeted) or APGD-T (``loss="dlr-targeted"``); returns adversarial examples (float32,
     in [0, 1]). Arguments as ``sat_lib.attacks.pgd``; the random start is drawn once for the whole input."""
-    device, x_all, y_all = _prepare(model, images, labels, device, "apgd")
+    device, x_all, y_all = prepare_inputs(model, images, labels, device, "apgd")
     norm = NORMS[cfg.norm]
-    delta_all = _start(x_all, norm, cfg.eps, cfg.seed, cfg.random_start, delta_init, device, "apgd")
+    delta_all = initial_delta(x_all, norm, cfg.eps, cfg.seed, cfg.random_start, delta_init, device, "apgd")
 
     def batch(m, x, y, d, prec):
         if cfg.loss != "dlr-targeted":
@@ -167,5 +167,5 @@ def apgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: APGD
                 break
         return out
 
-    return _in_batches(model, x_all, y_all, delta_all, batch, batch_size=batch_size, precision=precision,
+    return run_in_batches(model, x_all, y_all, delta_all, batch, batch_size=batch_size, precision=precision,
                        device=device, desc=desc)

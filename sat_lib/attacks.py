@@ -96,7 +96,7 @@ def _pgd_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.
     return x_adv.detach()
 
 
-def _prepare(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device, fn: str):
+def prepare_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device, fn: str):
     device = torch.device(device) if device is not None else next(model.parameters()).device
     if images.shape[0] != labels.shape[0]:
         raise ValueError(f"{fn}: images and labels differ in length: {tuple(images.shape)} vs {tuple(labels.shape)}")
@@ -107,7 +107,7 @@ def _prepare(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, devic
     return device, x_all, labels.to(device)
 
 
-def _start(x_all: torch.Tensor, norm: Norm, eps: float, seed: int, random_start: bool,
+def initial_delta(x_all: torch.Tensor, norm: Norm, eps: float, seed: int, random_start: bool,
            delta_init: torch.Tensor | None, device, fn: str) -> torch.Tensor:
     if delta_init is not None:
         if delta_init.shape != x_all.shape:
@@ -118,7 +118,7 @@ def _start(x_all: torch.Tensor, norm: Norm, eps: float, seed: int, random_start:
     return torch.zeros_like(x_all)
 
 
-def _in_batches(model: nn.Module, x_all: torch.Tensor, y_all: torch.Tensor, delta_all: torch.Tensor,
+def run_in_batches(model: nn.Module, x_all: torch.Tensor, y_all: torch.Tensor, delta_all: torch.Tensor,
                 attack_batch: Callable, *, batch_size: int, precision: str, device, desc: str) -> torch.Tensor:
     """Run ``attack_batch(model, x, y, delta, precision)`` over batches in the model's fastest measured layout,
     eval mode (restored after), halving the batch on CUDA out-of-memory."""
@@ -163,9 +163,9 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDCo
     ``images`` are uint8 or float in [0, 1]. ``delta_init`` replaces the random start (for comparisons with
     other implementations that draw their own).
     """
-    device, x_all, y_all = _prepare(model, images, labels, device, "pgd")
+    device, x_all, y_all = prepare_inputs(model, images, labels, device, "pgd")
     norm = NORMS[cfg.norm]
-    delta_all = _start(x_all, norm, cfg.eps, cfg.seed, cfg.random_start, delta_init, device, "pgd")
-    return _in_batches(model, x_all, y_all, delta_all,
+    delta_all = initial_delta(x_all, norm, cfg.eps, cfg.seed, cfg.random_start, delta_init, device, "pgd")
+    return run_in_batches(model, x_all, y_all, delta_all,
                        lambda m, x, y, d, prec: _pgd_batch(m, x, y, d, cfg, norm, prec),
                        batch_size=batch_size, precision=precision, device=device, desc=desc)

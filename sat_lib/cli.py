@@ -95,7 +95,7 @@ def _cmd_list(args) -> int:
     config = project_config()
     for name, ch in CHAPTERS.items():
         print(f"{name}  —  {ch.title}  [{ch.part}]")
-        print(f"    notebook: {ch.notebook}")
+        print(f"    source: {ch.source}")
         profiles = {p: config.profile(name, p) for p in PROFILES}
         header = f"    {'parameter':<20} {'type':<16} {'default':<14}" + "".join(f" {p:<12}" for p in PROFILES)
         print(header)
@@ -167,7 +167,7 @@ def _cmd_retime(args) -> int:
     from sat_lib import retime
     from sat_lib.experiments import resolve_params
 
-    retime.RETIMERS[args.chapter]  # an unknown chapter fails before anything runs
+    retime.retimer(args.chapter)  # an unknown chapter fails before anything runs
     cfg = resolve_params(args.chapter, args.profile, _overrides(args))
     scratch = Path(args.scratch) if args.scratch else project_config().cache_dir / "retime" / args.chapter
     outcomes = retime.redo(args.chapter, cfg, args.models, scratch)
@@ -182,7 +182,7 @@ def _cmd_retime(args) -> int:
         print(f"sat-companion: {err}\n(the redone files stay in {scratch})", file=sys.stderr)
         return 1
     shutil.rmtree(scratch)
-    print(f"replaced {len(outcomes)} stored files; now `{retime.RETIMERS[args.chapter].next_step(args.chapter)}`")
+    print(f"replaced {len(outcomes)} stored files; now `{retime.retimer(args.chapter).next_step(args.chapter)}`")
     return 0
 
 

@@ -8,7 +8,7 @@ and ``SAT_MODELS_<NAME>`` (a folder of outside checkpoints, e.g. ``SAT_MODELS_SA
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,58 @@ from typing import Any
 import yaml
 
 from sat_lib.provenance import PROJECT_ROOT
+
+SCHEDULERS = ("auto", "serial", "local")
+SERIAL_UP_TO_CORES = 4
+AUTO_THREADS_PER_WORKER = 4
+"""Named schedulers; anything else is a Dask scheduler address such as ``tcp://10.0.0.5:8786``."""
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """``scheduler``: ``auto`` | ``serial`` | ``local`` | a Dask scheduler address.
+    ``n_workers`` (0: one per core / ``threads_per_worker``) and ``threads_per_worker`` size a LocalCluster;
+    each job runs with ``torch.set_num_threads(threads_per_worker)`` on a cluster."""
+
+    scheduler: str = "auto"
+    n_workers: int = 0
+    threads_per_worker: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scheduler, str) or not self.scheduler:
+            raise ValueError(f"executor: scheduler must be one of {SCHEDULERS} or a Dask scheduler address "
+                             f"(tcp://host:port), got {self.scheduler!r}")
+        if self.scheduler not in SCHEDULERS and "://" not in self.scheduler:
+            raise ValueError(f"executor: unknown scheduler {self.scheduler!r}; use one of {SCHEDULERS} or a Dask "
+                             "scheduler address such as tcp://10.0.0.5:8786")
+        if self.n_workers < 0 or self.threads_per_worker < 1:
+            raise ValueError(f"executor: n_workers must be >= 0 and threads_per_worker >= 1, got "
+                             f"{self.n_workers} and {self.threads_per_worker}")
+
+    @classmethod
+    def from_env(cls, base: ExecutorConfig | None = None) -> ExecutorConfig:
+        base = base or cls()
+        env = os.environ
+        return replace(base,
+                       scheduler=env.get("SAT_SCHEDULER", base.scheduler),
+                       n_workers=int(env.get("SAT_WORKERS", base.n_workers)),
+                       threads_per_worker=int(env.get("SAT_THREADS_PER_WORKER", base.threads_per_worker)))
+
+    def workers(self) -> int:
+        return self.n_workers or max(1, (os.cpu_count() or 1) // self.threads_per_worker)
+
+    def resolved(self, n_jobs: int) -> ExecutorConfig:
+        """What ``auto`` means here (see the module doc): serial for one job, on a GPU or on a small CPU;
+        a LocalCluster of ``AUTO_THREADS_PER_WORKER``-thread workers on a bigger CPU."""
+        if self.scheduler != "auto":
+            return self
+        import torch
+
+        cores = os.cpu_count() or 1
+        if n_jobs <= 1 or torch.cuda.is_available() or cores <= SERIAL_UP_TO_CORES:
+            return replace(self, scheduler="serial")
+        return replace(self, scheduler="local", threads_per_worker=AUTO_THREADS_PER_WORKER)
+
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -35,7 +87,7 @@ class ProjectConfig:
     download: bool
     data_roots: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     chapters: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    executor: Any = None  # sat_lib.executor.ExecutorConfig (``executor:`` in the file)
+    executor: ExecutorConfig | None = None  # ``executor:`` in the file
     model_dirs: dict[str, Path] = field(default_factory=dict)  # outside checkpoints (``models:`` in the file)
 
     @property
@@ -105,8 +157,6 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         bad = [p for p in (spec or {}) if p not in PROFILES]
         if bad:
             raise ConfigError(f"{path}: chapter {name!r} has unknown profile(s) {bad}; profiles are {PROFILES}")
-    from sat_lib.executor import ExecutorConfig
-
     ex = raw.get("executor") or {}
     unknown = set(ex) - {"scheduler", "n_workers", "threads_per_worker"}
     if unknown:

@@ -25,59 +25,13 @@ from typing import Any, TypeVar
 
 import torch
 
+from sat_lib.config import (AUTO_THREADS_PER_WORKER, SCHEDULERS, SERIAL_UP_TO_CORES,  # noqa: F401
+                            ExecutorConfig, project_config)
 from sat_lib.progress import progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCHEDULERS = ("auto", "serial", "local")
-SERIAL_UP_TO_CORES = 4
-AUTO_THREADS_PER_WORKER = 4
-"""Named schedulers; anything else is a Dask scheduler address such as ``tcp://10.0.0.5:8786``."""
-
-
-@dataclass(frozen=True)
-class ExecutorConfig:
-    """``scheduler``: ``auto`` | ``serial`` | ``local`` | a Dask scheduler address.
-    ``n_workers`` (0: one per core / ``threads_per_worker``) and ``threads_per_worker`` size a LocalCluster;
-    each job runs with ``torch.set_num_threads(threads_per_worker)`` on a cluster."""
-
-    scheduler: str = "auto"
-    n_workers: int = 0
-    threads_per_worker: int = 1
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.scheduler, str) or not self.scheduler:
-            raise ValueError(f"executor: scheduler must be one of {SCHEDULERS} or a Dask scheduler address "
-                             f"(tcp://host:port), got {self.scheduler!r}")
-        if self.scheduler not in SCHEDULERS and "://" not in self.scheduler:
-            raise ValueError(f"executor: unknown scheduler {self.scheduler!r}; use one of {SCHEDULERS} or a Dask "
-                             "scheduler address such as tcp://10.0.0.5:8786")
-        if self.n_workers < 0 or self.threads_per_worker < 1:
-            raise ValueError(f"executor: n_workers must be >= 0 and threads_per_worker >= 1, got "
-                             f"{self.n_workers} and {self.threads_per_worker}")
-
-    @classmethod
-    def from_env(cls, base: ExecutorConfig | None = None) -> ExecutorConfig:
-        base = base or cls()
-        env = os.environ
-        return replace(base,
-                       scheduler=env.get("SAT_SCHEDULER", base.scheduler),
-                       n_workers=int(env.get("SAT_WORKERS", base.n_workers)),
-                       threads_per_worker=int(env.get("SAT_THREADS_PER_WORKER", base.threads_per_worker)))
-
-    def workers(self) -> int:
-        return self.n_workers or max(1, (os.cpu_count() or 1) // self.threads_per_worker)
-
-    def resolved(self, n_jobs: int) -> ExecutorConfig:
-        """What ``auto`` means here (see the module doc): serial for one job, on a GPU or on a small CPU;
-        a LocalCluster of ``AUTO_THREADS_PER_WORKER``-thread workers on a bigger CPU."""
-        if self.scheduler != "auto":
-            return self
-        cores = os.cpu_count() or 1
-        if n_jobs <= 1 or torch.cuda.is_available() or cores <= SERIAL_UP_TO_CORES:
-            return replace(self, scheduler="serial")
-        return replace(self, scheduler="local", threads_per_worker=AUTO_THREADS_PER_WORKER)
 
 
 def _with_threads(fn: Callable[[Any], T], threads: int, spec: Any) -> T:
@@ -171,8 +125,6 @@ def _run_named(fn, spec, name):
 
 def default_executor_config() -> ExecutorConfig:
     """``executor:`` of ``_config.yml``, then the ``SAT_*`` environment variables."""
-    from sat_lib.config import project_config
-
     return ExecutorConfig.from_env(project_config().executor)
 
 

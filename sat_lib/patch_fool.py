@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sat_lib.attacks import _in_batches, _prepare
+from sat_lib.attacks import prepare_inputs, run_in_batches
 from sat_lib.precision import autocast
 
 
@@ -52,7 +52,7 @@ class PatchFoolConfig:
     attn_weight: float = 0.002     # the authors' atten_loss_weight; 0: cross-entropy only ("CE_loss" mode)
     select_layer: int = -1         # the layer whose attention picks the patch; -1: depth // 3 (the authors: 4 of 12)
     seed: int = 0
-    # the fields every source attack carries (``sat_lib.experiments.sat_matrix.attack_correct``); a patch has no
+    # the fields every source attack carries (``sat_lib.zoo.attack_correct``); a patch has no
     # norm bound (eps 1 on [0, 1] images), and its random start is the uniform noise of step 2
     norm: str = "linf"
     eps: float = 1.0
@@ -207,13 +207,13 @@ def patch_fool(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     """Patch-Fool examples (float32, in [0, 1]) for a timm Vision Transformer; arguments as
     ``sat_lib.attacks.pgd``. ``delta_init`` is the random start as an offset from the images (``uniform_start``);
     without it one is drawn from ``cfg.seed`` for the whole input, so the result does not depend on the batch."""
-    device, x_all, y_all = _prepare(model, images, labels, device, "patch_fool")
+    device, x_all, y_all = prepare_inputs(model, images, labels, device, "patch_fool")
     patch_grid(model)
     if delta_init is None:
         delta_init = uniform_start(x_all, cfg, torch.Generator(device=device).manual_seed(cfg.seed))
     elif delta_init.shape != x_all.shape:
         raise ValueError(f"patch_fool: delta_init has shape {tuple(delta_init.shape)}, images {tuple(x_all.shape)}")
-    return _in_batches(model, x_all, y_all, delta_init.to(device).float(),
+    return run_in_batches(model, x_all, y_all, delta_init.to(device).float(),
                        lambda m, x, y, d, prec: _patch_fool_batch(m, x, y, d, cfg, prec),
                        batch_size=batch_size, precision=precision, device=device, desc=desc)
 

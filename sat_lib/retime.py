@@ -14,7 +14,8 @@ deterministic on a given machine and thread count, so the work can be done again
    a mismatch changes nothing and names the file and the entry that differ.
 
 Afterwards ``sat-companion run <chapter> --recompute`` rebuilds the chapter's result from the cache, reporting
-the new timings (``Retimer.then``: for salience, whose populations *are* the result, a plain ``run``).
+the new timings (``Retimer.then`` of the chapter record's ``retime``: for salience, whose populations *are* the
+result, a plain ``run``).
 ``sat-companion retime`` is the command line.
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ import torch
 
 from sat_lib._files import atomic_path
 from sat_lib.config import project_config
+from sat_lib.experiments import CHAPTERS, Retimer
 from sat_lib.registry import Registry, UnknownNameError
 
 # the provenance stamp a recomputed file legitimately changes (sat_lib.provenance.provenance_attrs)
@@ -55,80 +57,14 @@ class RetimeMismatch(RuntimeError):
     """Work done again differs from what is stored (beyond timings): nothing was replaced."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Retimer:
-    """How to redo one chapter's per-model work: ``jobs(cfg)`` maps each model's (or population's) label to its
-    job, ``job`` runs one (the chapter's own per-model job, which writes to the cache / results folder in force)."""
-
-    jobs: Callable[[Any], dict[str, Any]]
-    job: Callable[[Any], Any]
-    then: str = "sat-companion run {chapter} --recompute"
-    """What to run afterwards so the chapter shows the new timings (``{chapter}`` is filled in): rebuild its
-    result from the cache, or — where the redone files *are* the chapter's result — just re-execute it."""
-
-    def next_step(self, chapter: str) -> str:
-        return self.then.format(chapter=chapter)
-
-
-RETIMERS: Registry[Retimer] = Registry("re-timeable chapter")
-
-
-def _attacked(cfg, specs: dict[str, dict]) -> dict[str, dict]:
-    """SAT model jobs attack the chapter's image sample (``sat_matrix.attack_sample``)."""
-    from sat_lib.experiments import sat_matrix as sm
-
-    sample = sm.attack_sample(cfg, len(project_config().load_data(cfg.dataset, "test")))
-    return {label: {**spec, "sample": sample} for label, spec in specs.items()}
-
-
-def _matrix_jobs(cfg) -> dict[str, dict]:
-    from sat_lib.experiments import sat_matrix as sm
-
-    return _attacked(cfg, {s["label"]: s for s in sm.zoo_specs(cfg)})
-
-
-def _training_jobs(cfg) -> dict[str, dict]:
-    from sat_lib.experiments import sat_matrix as sm
-
-    return _attacked(cfg, {v.label: sm.variant_spec(cfg, v) for v in cfg.variants()})
-
-
-def _universality_jobs(cfg) -> dict[str, dict]:
-    from sat_lib.experiments import universality as uni
-
-    return {f"{a}-eps{e:g}-{s}": spec for (s, a, e), spec in uni.model_specs(cfg).items()}
-
-
-def _salience_jobs(cfg) -> dict[str, tuple]:
-    from sat_lib.experiments import salience
-
-    return {unit.name: (cfg, unit) for unit in salience.units(cfg)}
-
-
-def _model_job(spec: dict):
-    from sat_lib.experiments import sat_matrix as sm
-
-    return sm.model_job(spec)
-
-
-def _universality_job(spec: dict):
-    from sat_lib.experiments import universality as uni
-
-    return uni.stored_model_job(spec)
-
-
-def _salience_job(job: tuple):
-    from sat_lib.experiments import salience
-
-    return salience.stored_unit(*job)
-
-
-RETIMERS.register("sat-matrix", Retimer(_matrix_jobs, _model_job))
-RETIMERS.register("sat-training", Retimer(_training_jobs, _model_job))
-RETIMERS.register("universality", Retimer(_universality_jobs, _universality_job))
-RETIMERS.register("salience", Retimer(_salience_jobs, _salience_job,
-                                      then="sat-companion run {chapter}  (the populations are the chapter's result: "
-                                           "--recompute would train them again)"))
+def retimer(chapter: str) -> Retimer:
+    """How ``chapter`` redoes its per-model work (its ``Chapter.retime``); an unknown chapter, or one without
+    re-timeable jobs, raises ``UnknownNameError`` naming those that have them."""
+    able = Registry[Retimer]("re-timeable chapter")
+    for name, ch in CHAPTERS.items():
+        if ch.retime is not None:
+            able.register(name, ch.retime)
+    return able[chapter]
 
 
 # ------------------------------------------------------------------------------------------ comparison
@@ -284,8 +220,7 @@ def redo(chapter: str, cfg, models: list[str], scratch: Path) -> list[Outcome]:
     """Run ``chapter``'s per-model jobs for ``models`` (labels) into ``scratch`` and compare what they wrote
     with the stored files. Jobs already done in ``scratch`` are loaded from it, so an interrupted re-timing
     resumes. Replaces nothing."""
-    retimer = RETIMERS[chapter]
-    jobs = retimer.jobs(cfg)
+    jobs = retimer(chapter).jobs(cfg)
     unknown = [m for m in models if m not in jobs]
     if unknown:
         raise UnknownNameError(f"{chapter} has no model {unknown[0]!r} at these parameters "
@@ -295,8 +230,9 @@ def redo(chapter: str, cfg, models: list[str], scratch: Path) -> list[Outcome]:
     pc = project_config()
     roots = {"cache": pc.cache_dir, "results": pc.results_dir}
     with _scratch_environment(Path(scratch)) as (cache, results):
+        job = retimer(chapter).job
         for m in models:
-            retimer.job(jobs[m])
+            job(jobs[m])
         pairs = [(p, roots[kind] / p.relative_to(root)) for kind, root in (("cache", cache), ("results", results))
                  for p in _written(root)]
     return [Outcome(new, old, compare_files(new, old) if old.exists() else [], file_timings(old) if old.exists()

@@ -1,8 +1,8 @@
 """Execute chapter notebooks with papermill into the book, and build the book with Jupyter Book.
 
-``notebooks/<chapter>.ipynb`` (stored without outputs) × a typed config → ``book/chapters/<chapter>.ipynb``
-(executed). The executed copy is written to a temporary file first and renamed into place only when the
-notebook ran to the end, so a failed run never replaces a good chapter.
+``notebooks/<chapter>.md`` (the chapter's text and cells, MyST markdown read by jupytext) × a typed config →
+``book/chapters/<chapter>.ipynb`` (executed). The executed copy is written to a temporary file first and renamed
+into place only when the notebook ran to the end, so a failed run never replaces a good chapter.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -42,18 +43,31 @@ def _local_kernel_manager():
     return IPCKernelManager
 
 
+def read_source(path: Path):
+    """A chapter's MyST source as a notebook (``nbformat.NotebookNode``), its cells numbered ``cell-00``,
+    ``cell-01``, … in order: ids that stay the same from one execution to the next (jupytext's are random), so
+    executed chapters diff cleanly."""
+    import jupytext
+
+    nb = jupytext.read(path, fmt="md:myst")
+    nb.metadata.pop("jupytext", None)  # how the text file is laid out, nothing the executed notebook needs
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"
+    return nb
+
+
 def executed_path(name: str, config: ProjectConfig | None = None) -> Path:
     config = config or project_config()
     return config.book_dir / "chapters" / f"{name}.ipynb"
 
 
 def fingerprint(name: str, params: dict, profile: str, config: ProjectConfig) -> str:
-    """What an executed chapter depends on: its source notebook, the parameters and profile, the stored results
-    of the chapter and of its sections, and the ``sat_lib`` code that reads and draws them. Equal fingerprints,
-    equal chapter."""
+    """What an executed chapter depends on: its source (``notebooks/<chapter>.md``), the parameters and profile,
+    the stored results of the chapter and of its sections, and the ``sat_lib`` code that reads and draws them.
+    Equal fingerprints, equal chapter."""
     h = hashlib.sha256()
     h.update(json.dumps([name, params, profile], sort_keys=True, default=str).encode())
-    files = [config.root / CHAPTERS[name].notebook]
+    files = [config.root / CHAPTERS[name].source]
     reads = "*/*.nc" if CHAPTERS[name].reads_all_results else f"{name}/*.nc"
     files += sorted(config.results_dir.glob(reads))
     for section in CHAPTERS[name].sections:
@@ -76,24 +90,29 @@ def _stored_fingerprint(path: Path) -> str | None:
 def execute_chapter(name: str, cfg: ChapterConfig, *, mode: str = "auto", profile: str = "custom",
                     config: ProjectConfig | None = None, output: Path | None = None,
                     only_if_changed: bool = False) -> Path:
-    """Run ``notebooks/<chapter>.ipynb`` with ``cfg`` and write the executed copy atomically.
+    """Run ``notebooks/<chapter>.md`` with ``cfg`` and write the executed copy atomically.
 
     ``only_if_changed``: leave the executed copy alone (byte for byte) when its recorded ``fingerprint`` —
     notebook, parameters, stored results, ``sat_lib`` code — is today's."""
+    import nbformat
     import papermill as pm
 
     config = config or project_config()
     chapter = CHAPTERS[name]
-    source = config.root / chapter.notebook
+    source = config.root / chapter.source
     output = output or executed_path(name, config)
     params = {**cfg.as_dict(), "mode": mode}
     if only_if_changed and mode != "recompute" and output.exists() \
             and _stored_fingerprint(output) == fingerprint(name, params, profile, config):
         log.info("%s: notebook, parameters, results and code unchanged; the executed copy is kept", name)
         return output
-    with atomic_path(output, suffix=".ipynb") as tmp:
+    with atomic_path(output, suffix=".ipynb") as tmp, tempfile.TemporaryDirectory() as scratch:
+        # papermill records its input's path in the executed notebook, so it reads the source as a file
+        # (handed a NotebookNode it would store the whole notebook there); the path is the source's again below
+        unexecuted = Path(scratch) / f"{name}.ipynb"
+        unexecuted.write_text(nbformat.writes(read_source(source)))
         try:
-            pm.execute_notebook(str(source), str(tmp), parameters=params, cwd=str(config.root), progress_bar=False,
+            pm.execute_notebook(str(unexecuted), str(tmp), parameters=params, cwd=str(config.root), progress_bar=False,
                                 kernel_name="python3", log_output=False,
                                 report_mode=False, request_save_on_cell_execute=False,
                                 kernel_manager_class=_local_kernel_manager(), shutdown_kernel="immediate")
@@ -103,7 +122,7 @@ def execute_chapter(name: str, cfg: ChapterConfig, *, mode: str = "auto", profil
             shutil.copyfile(tmp, failed)
             raise ChapterFailed(f"chapter {name!r} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                                 f"the executed notebook with the traceback is kept at {failed}") from err
-        _tag_profile(tmp, profile, output, config.root, fingerprint(name, params, profile, config))
+        tag_profile(tmp, profile, output, config.root, fingerprint(name, params, profile, config), source=source)
     return output
 
 
@@ -114,9 +133,11 @@ def _relative(path: str, root: Path) -> str:
         return Path(path).name
 
 
-def _tag_profile(path: Path, profile: str, output: Path, root: Path, fingerprint: str | None = None) -> None:
+def tag_profile(path: Path, profile: str, output: Path, root: Path, fingerprint: str | None = None, *,
+                source: Path | None = None) -> None:
     """Record the profile (and the chapter's fingerprint) in the notebook's metadata and say it in the book, above
-    the injected parameters; one read and one write."""
+    the injected parameters; one read and one write. ``source``: the file to name as papermill's input (papermill
+    read a notebook written from it in a scratch folder)."""
     import nbformat
     from nbformat.v4 import new_markdown_cell
 
@@ -128,6 +149,8 @@ def _tag_profile(path: Path, profile: str, output: Path, root: Path, fingerprint
     # papermill records absolute input/output paths (this machine's folders and the temporary file): keep them
     # relative to the project, so the book shows no developer's path and reruns do not differ by them
     pm_meta = nb.metadata.get("papermill", {})
+    if source is not None:
+        pm_meta["input_path"] = str(source)
     if "input_path" in pm_meta:
         pm_meta["input_path"] = _relative(pm_meta["input_path"], root)
     if "output_path" in pm_meta:
@@ -137,6 +160,8 @@ def _tag_profile(path: Path, profile: str, output: Path, root: Path, fingerprint
     note.metadata["tags"] = ["profile-note"]
     at = next((i for i, c in enumerate(nb.cells) if "injected-parameters" in c.metadata.get("tags", [])),
               len(nb.cells))
+    if at < len(nb.cells):
+        nb.cells[at].id = "injected-parameters"  # papermill's id is random: a rerun would differ by it
     nb.cells.insert(at, note)
     nbformat.write(nb, path)
 

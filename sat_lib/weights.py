@@ -120,7 +120,7 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     ``Members``, each initialised from the seeded generator in turn, the layout measured on one member;
     ``sat_lib.nas.SandwichObjective`` trains a super-network) and joins the key and the file name
     (``<entry><objective.stem>-<key>.pt``, e.g. ``-ens3-gncl-average``)."""
-    cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs), precision=entry.precision or cfg.precision)
+    cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs), precision=entry.precision_for(cfg.precision))
     torch.manual_seed(cfg.seed)
     if objective is None:
         model = build_for(entry, data).to(device)

@@ -258,7 +258,7 @@ def test_cuda_gives_the_cpu_images(name):
 
 
 def test_subset_positions_are_a_seeded_spread_not_the_first_images():
-    from sat_lib.experiments.corruptions import one_per_class, subset_positions
+    from sat_lib.zoo import one_per_class, subset_positions
 
     pos = subset_positions(1000, 200, seed=0)
     assert len(set(pos)) == 200 and (np.diff(pos) > 0).all() and pos.max() > 800

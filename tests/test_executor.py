@@ -77,3 +77,18 @@ def test_local_cluster_equals_serial():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(RuntimeError, match="two is not allowed"):
         ex.map(_boom, [1, 2])
+
+
+def test_a_chapter_on_a_users_cluster_equals_the_serial_run(serial_and):
+    """A small chapter (the SAT matrix of the smoke zoo) run through a Dask scheduler and two workers started as
+    separate processes with Dask's own commands — reached by address, as ``--scheduler tcp://…`` reaches a user's
+    cluster — gives the serial run's result, every model trained, attacked and evaluated on the workers."""
+    from sat_lib.experiments import CHAPTERS, resolve_params
+
+    cfg = resolve_params("sat-matrix", "smoke").replace(stability_pool=0, epochs=1, n_images=60, steps=2)
+    runs = serial_and(lambda: CHAPTERS["sat-matrix"].compute(cfg, mode="recompute"), "processes")
+    serial, remote = runs["serial"], runs["processes"]
+    assert serial.attrs["executor"] == "serial" and remote.attrs["executor"].startswith("tcp://127.0.0.1:")
+    assert not remote["weights_from_cache"].values.any()
+    for name in ("accuracy", "correct", "fooled", "sat", "test_logits"):
+        np.testing.assert_array_equal(serial[name].values, remote[name].values, err_msg=name)

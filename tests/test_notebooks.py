@@ -1,31 +1,14 @@
-"""Every chapter notebook: its parameters cell matches the chapter's typed config, and it executes with
-papermill at the smoke profile."""
+"""Every chapter executes with papermill at the smoke profile (its source, ``notebooks/<chapter>.md``, is
+checked in ``test_sources``)."""
 import json
 import os
 
-import papermill as pm
 import pytest
 
 from sat_lib.config import project_config
 from sat_lib.experiments import CHAPTERS, resolve_params
 from sat_lib.provenance import PROJECT_ROOT
-from sat_lib.runner import execute_chapter, toc
-
-
-@pytest.mark.parametrize("name", list(CHAPTERS))
-def test_parameters_cell_matches_config(name):
-    ch = CHAPTERS[name]
-    found = pm.inspect_notebook(str(PROJECT_ROOT / ch.notebook))
-    defaults = ch.config.defaults()
-    assert set(found) == set(defaults) | {"mode"}
-    for key, value in defaults.items():
-        assert eval(found[key]["default"]) == (list(value) if isinstance(value, tuple) else value), key
-
-
-@pytest.mark.parametrize("name", list(CHAPTERS))
-def test_stored_without_outputs(name):
-    nb = json.loads((PROJECT_ROOT / CHAPTERS[name].notebook).read_text())
-    assert not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+from sat_lib.runner import tag_profile, execute_chapter, toc
 
 
 @pytest.mark.notebooks
@@ -43,6 +26,9 @@ def test_executes_at_smoke_profile(name, tmp_path, monkeypatch):
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as a plain open() would create it, not 0600
     nb = json.loads(out.read_text())
     assert nb["metadata"]["sat_companion"]["profile"] == "smoke"
+    assert nb["metadata"]["papermill"]["input_path"] == f"notebooks/{name}.md"
+    assert "jupytext" not in nb["metadata"]
+    assert [c["id"] for c in nb["cells"][:2]] == ["cell-00", "cell-01"]
     kinds = {o.get("output_type") for c in nb["cells"] for o in c.get("outputs", [])}
     assert "error" not in kinds
     pngs = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
@@ -64,8 +50,6 @@ def test_the_book_says_which_profile_ran(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from sat_lib.runner import _tag_profile
-
     cell = new_code_cell("x = 1")
     cell.metadata["tags"] = ["injected-parameters"]
     path = tmp_path / "nb.ipynb"
@@ -73,12 +57,26 @@ def test_the_book_says_which_profile_ran(tmp_path):
     nb.metadata["papermill"] = {"input_path": str(tmp_path / "notebooks" / "x.ipynb"),
                                 "output_path": str(tmp_path / "book" / ".x-tmp123.ipynb")}
     nbformat.write(nb, path)
-    _tag_profile(path, "quick", tmp_path / "book" / "x.ipynb", tmp_path)
+    tag_profile(path, "quick", tmp_path / "book" / "x.ipynb", tmp_path)
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata["sat_companion"]["profile"] == "quick"
     # no machine's folders and no temporary names in the book
     assert nb.metadata["papermill"] == {"input_path": "notebooks/x.ipynb", "output_path": "book/x.ipynb"}
     assert "`quick` profile" in nb.cells[1].source and "injected-parameters" in nb.cells[2].metadata["tags"]
+    assert [c.id for c in nb.cells[1:]] == ["profile-note", "injected-parameters"]  # stable: reruns diff cleanly
+
+
+def test_the_book_names_the_source(tmp_path):
+    """papermill executes a notebook written from the MyST source in a scratch folder; the book names the source."""
+    import nbformat
+    from nbformat.v4 import new_notebook
+
+    path = tmp_path / "nb.ipynb"
+    nb = new_notebook()
+    nb.metadata["papermill"] = {"input_path": "/tmp/scratch123/x.ipynb", "output_path": str(tmp_path / "x.ipynb")}
+    nbformat.write(nb, path)
+    tag_profile(path, "quick", tmp_path / "book" / "x.ipynb", tmp_path, source=tmp_path / "notebooks" / "x.md")
+    assert nbformat.read(path, as_version=4).metadata["papermill"]["input_path"] == "notebooks/x.md"
 
 
 def test_an_unchanged_chapter_is_not_executed_again(tmp_path, monkeypatch):

@@ -55,13 +55,13 @@ def test_results_compare_without_timings_and_stamp(tmp_path):
 @pytest.fixture
 def stored(tmp_path, monkeypatch):
     """A project cache and results folder in tmp holding one smoke model's stored work (as the chapter makes it)."""
-    from sat_lib.experiments import sat_matrix as sm
+    from sat_lib import zoo
 
     monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
     cfg = resolve_params("sat-matrix", "smoke")
-    sample = sm.attack_sample(cfg, 360)  # the digits test split
-    sm.model_job({**sm._spec(cfg, "tiny_cnn"), "sample": sample})
+    sample = zoo.attack_sample(cfg, 360)  # the digits test split
+    zoo.model_job({**zoo.job_spec(cfg, "tiny_cnn"), "sample": sample})
     return cfg, tmp_path
 
 
@@ -105,8 +105,8 @@ def test_other_chapters_redo_their_first_model_bit_identically(chapter, tmp_path
     monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
     cfg = resolve_params(chapter, "smoke")
-    label, job = next(iter(retime.RETIMERS[chapter].jobs(cfg).items()))
-    retime.RETIMERS[chapter].job(job)  # the stored work
+    label, job = next(iter(retime.retimer(chapter).jobs(cfg).items()))
+    retime.retimer(chapter).job(job)  # the stored work
     outcomes = retime.redo(chapter, cfg, [label], tmp_path / "scratch")
     assert outcomes and all(o.differences == [] and not o.new for o in outcomes)
     assert any(p.suffix == ".nc" for p in (o.stored for o in outcomes))
@@ -127,6 +127,6 @@ def test_cli_usage_errors_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys
 
 
 def test_the_next_step_never_retrains_a_chapter_whose_result_was_redone():
-    assert retime.RETIMERS["sat-matrix"].next_step("sat-matrix") == "sat-companion run sat-matrix --recompute"
-    step = retime.RETIMERS["salience"].next_step("salience")
+    assert retime.retimer("sat-matrix").next_step("sat-matrix") == "sat-companion run sat-matrix --recompute"
+    step = retime.retimer("salience").next_step("salience")
     assert step.startswith("sat-companion run salience ") and "--recompute would" in step

@@ -1,6 +1,6 @@
 """Analyses of the corruptions chapter (design-diversity paper, Table 1 and Fig. 4).
 
-Models are the unit of every interval over the zoo (percentile bootstrap, ``sat_lib.claims.verdict.resample``);
+Models are the unit of every interval over the zoo (percentile bootstrap, ``sat_lib.stats.resample``);
 the baseline's accuracy ratio resamples images. Relative resilience = accuracy on a corrupted set / clean accuracy.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import xarray as xr
 from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import OneHotEncoder
 
-from sat_lib.analysis.sat_matrix import correlation
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import Estimate, claim_row, claim_verdict, resample
+from sat_lib.claims.verdict import claim_row, claim_verdict
+from sat_lib.stats import Estimate, correlation, correlation_estimate, resample
 
 ATTENTION = ("Transformer", "Hybrid")
 LINES = "lines@1.6"
@@ -65,9 +65,8 @@ def by_corruption(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def spearman_estimate(f: pd.DataFrame, x: str, y: str, n_boot: int = 2000, seed: int = 0) -> Estimate:
-    a, b = f[x].to_numpy(float), f[y].to_numpy(float)
-    return resample(lambda idx: correlation(a[idx], b[idx], "spearman"), len(f), unit="models",
-                    n_resamples=n_boot, seed=seed)
+    """Spearman ρ of columns ``x`` and ``y`` with a 95 % interval over models (``sat_lib.stats``)."""
+    return correlation_estimate(f[x], f[y], "spearman", unit="models", n_boot=n_boot, seed=seed)
 
 
 def correlation_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:

@@ -9,7 +9,7 @@ are built from 14 models and share them, so they are far from independent draws,
 generalise over is the choice of models. A resample draws the M models with replacement and keeps every ensemble
 all of whose members were drawn, as many times as it can be formed from the draw with distinct copies (the
 product of its members' multiplicities; ``ensemble_rows``) — the ensembles a pool made of the drawn models would
-give. The statistic is then computed over the ensembles kept (``sat_lib.claims.verdict.resample`` with unit
+give. The statistic is then computed over the ensembles kept (``sat_lib.stats.resample`` with unit
 "models"). Fig. 9's model pairs are resampled the same way.
 """
 from __future__ import annotations
@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat_matrix import correlation
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import Estimate, claim_row, claim_verdict, resample
+from sat_lib.claims.verdict import claim_row, claim_verdict
+from sat_lib.stats import Estimate, correlation, resample
 
 CHAPTER = "diversity-ensembles"
 CLEAN = "clean"

@@ -18,9 +18,8 @@ import pandas as pd
 import xarray as xr
 
 from sat_lib.analysis import diversity_ensembles as de
-from sat_lib.analysis.sat_matrix import correlation
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import LEVEL, Estimate, interval
+from sat_lib.stats import LEVEL, Estimate, correlation, index_draws, interval
 
 CHAPTER = "diversity-nas"
 TOP_QUANTILE = 0.9  # the claim on the largest improvement is tested on this quantile (see ``claim_estimates``)
@@ -63,7 +62,7 @@ def supernet_summary(ds: xr.Dataset) -> pd.DataFrame:
     }, index=pd.Index(["super-network"]))
 
 
-def compute_minutes(ds: xr.Dataset) -> str:
+def cost_text(ds: xr.Dataset) -> str:
     """The chapter's computation, one sentence: super-network training plus the subnetworks' jobs, in minutes."""
     train = ds.attrs["supernet_train_seconds"] / 60
     jobs = float(ds["job_seconds"].sum()) / 60
@@ -132,13 +131,12 @@ def two_pool_estimate(a: xr.Dataset, b: xr.Dataset, stat_a, stat_b, n_boot: int 
                       names: tuple[str, str] = ("subnetworks", "heterogeneous")) -> Estimate:
     """``stat_a(rows of a) − stat_b(rows of b)`` with a percentile interval from resampling each pool's models
     independently (``diversity_ensembles.ensemble_rows``); the unit names each pool's size (``names``)."""
-    rng = np.random.default_rng(seed)
     ma, mb = a["member_index"].values, b["member_index"].values
     na, nb = a.sizes["model"], b.sizes["model"]
     point = stat_a(np.arange(len(ma))) - stat_b(np.arange(len(mb)))
     samples = []
-    for _ in range(n_boot):
-        ra, rb = de.ensemble_rows(ma, rng.integers(0, na, na)), de.ensemble_rows(mb, rng.integers(0, nb, nb))
+    for da, db in index_draws([na, nb], n_boot, seed):  # each pool's models resampled on its own
+        ra, rb = de.ensemble_rows(ma, da), de.ensemble_rows(mb, db)
         samples.append(stat_a(ra) - stat_b(rb) if len(ra) >= 3 and len(rb) >= 3 else math.nan)
     return interval(samples, point, f"models ({na} {names[0]} + {nb} {names[1]}, each pool resampled)", na + nb, LEVEL)
 

@@ -8,7 +8,8 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import spearmanr
 
-from sat_lib.claims.verdict import claim_row, direction_verdict, interval, resample
+from sat_lib.claims.verdict import claim_row, direction_verdict
+from sat_lib.stats import interval, replicates, resample
 
 Populations = dict[str, xr.Dataset]
 
@@ -103,7 +104,7 @@ def cross_width(ods: xr.Dataset, pops: Populations, std, n_boot: int = 1000, see
                 def stat(r, oo=oo, tt=tt):
                     return oo[:, r].mean(), tt[r].mean()
 
-                boot = np.array([stat(rng.integers(0, n, n)) for _ in range(n_boot)])
+                boot = np.array(replicates(stat, n, n_boot, rng))  # one stream over every row
                 point = stat(np.arange(n))
                 rows.append({"population": ds.attrs.get("unit", ""), "k1": k1, "k2": k2,
                              "our seed pairs": len(oo),
@@ -133,7 +134,7 @@ def ours_vs_theirs(ods: xr.Dataset, pops: Populations, std, n_boot: int = 1000, 
             def stat(rows_, ot=ot, oo=oo):
                 return ot[:, rows_].mean(), oo[:, rows_].mean()
 
-            boot = np.array([stat(rng.integers(0, n, n)) for _ in range(n_boot)])
+            boot = np.array(replicates(stat, n, n_boot, rng))  # one stream over every row
             point = stat(np.arange(n))
             e_ot = interval(boot[:, 0], point[0], "images", n)
             e_oo = interval(boot[:, 1], point[1], "images", n)

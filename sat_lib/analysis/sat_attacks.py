@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat_matrix import correlation, correlation_p, pairs_bootstrap, spectral_clusters, symmetric
+from sat_lib.analysis.sat_matrix import spectral_clusters, symmetric
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import Estimate, bootstrap, claim_row, direction_verdict, interval, resample, \
-    value_verdict
+from sat_lib.claims.verdict import claim_row, decisive_format, direction_verdict, value_verdict
+from sat_lib.stats import (Estimate, bootstrap, correlation, correlation_p, difference_estimate, interval,
+                           pairs_bootstrap, resample)
 
 
 # ------------------------------------------------------------------------------------ Fig. G.1: the attack
@@ -30,20 +31,6 @@ def attack_pairs(ds: xr.Dataset) -> pd.DataFrame:
     i, j = np.triu_indices(len(names), k=1)
     return pd.DataFrame({"model": np.array(names)[i], "model_b": np.array(names)[j], "i": i, "j": j,
                          "pgd": pgd[i, j], "autoattack": aa[i, j]})
-
-
-def decisive_format(paper: float, ours: Estimate, digits: int = 2, most: int = 4) -> str:
-    """The fixed-point format with the fewest decimals (at least ``digits``, at most ``most``) at which neither end
-    of ``ours``'s interval prints as the paper's value, so a reader sees on which side of each end the paper's
-    value lies — the side a value verdict is decided by (``0.856 [0.823, 0.875]`` against 0.82, where two
-    decimals would print ``0.86 [0.82, 0.87]`` and hide why it disagrees)."""
-    if not ours.has_interval or not math.isfinite(paper):
-        return f".{digits}f"
-    for d in range(digits, most + 1):
-        p = f"{paper:.{d}f}"
-        if f"{ours.low:.{d}f}" != p and f"{ours.high:.{d}f}" != p:
-            return f".{d}f"
-    return f".{most}f"
 
 
 ATTACK_STATS = {"pearson": "Pearson r (PGD, AutoAttack)", "spearman": "Spearman r (PGD, AutoAttack)",
@@ -93,7 +80,7 @@ def white_box(ds: xr.Dataset, zoo: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
+def cost_table(ds: xr.Dataset) -> pd.DataFrame:
     """Minutes of computation behind the result on the machine in its provenance: AutoAttack on each re-attacked
     model and the evaluation of its examples, the new models' one-sided scoring, the decision-region planes, and
     the total (PGD and the models themselves count in the chapters that made them)."""
@@ -254,10 +241,8 @@ def equal_compute(ds: xr.Dataset, zoo: xr.Dataset) -> pd.DataFrame:
 
 def _std_difference(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> Estimate:
     """std(a) − std(b) (ddof 1) with a percentile interval from independent resamples of a and b."""
-    rng = np.random.default_rng(seed)
-    boot = [np.std(rng.choice(a, len(a)), ddof=1) - np.std(rng.choice(b, len(b)), ddof=1) for _ in range(n_boot)]
-    return interval(boot if min(len(a), len(b)) >= 3 else [], np.std(a, ddof=1) - np.std(b, ddof=1),
-                    "random sets (both)", len(a) + len(b))
+    return difference_estimate(a, b, lambda v: np.std(v, ddof=1), unit="random sets (both)", n_boot=n_boot,
+                               seed=seed, min_each=3)
 
 
 def boundary_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -360,3 +345,5 @@ def discussion(ds: xr.Dataset, zoo: xr.Dataset, table: pd.DataFrame,
                      + ", ".join(f"{v} {counts[v]}" for v in ("agrees", "disagrees", "inconclusive") if v in counts)
                      + f" of {len(st)} compute levels.")
     return "\n".join(lines)
+
+

@@ -22,7 +22,8 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 from scipy.spatial.distance import cdist
 
-from sat_lib.analysis.sat_matrix import resampled_pairs, symmetric
+from sat_lib.analysis.sat_matrix import symmetric
+from sat_lib.stats import pair_resamples
 from sat_lib.models.components import COMPONENTS
 
 
@@ -97,7 +98,8 @@ def _pair_models(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 def held_out_r2_estimates(ds: xr.Dataset, gbr: GBR, n_refit: int = R2_RESAMPLES, n_boot: int = 2000,
                           seed: int = 0, folds: int = 5) -> dict:
     """The stored held-out R² (``held_out_r2``) with two 95 % percentile intervals over bootstrap resamples of
-    the *models* (``resampled_pairs``: the pairs of two different drawn models), from the stored pair features:
+    the *models* (``sat_lib.stats.pair_resamples``: the pairs of two different drawn models), from the stored
+    pair features:
 
     * ``"refit"``: the whole procedure redone on each of ``n_refit`` resamples — ``folds``-fold over the
       resample's distinct models (a model drawn twice stays in one fold, so its copies never leak into the fit),
@@ -107,8 +109,7 @@ def held_out_r2_estimates(ds: xr.Dataset, gbr: GBR, n_refit: int = R2_RESAMPLES,
     * ``"fixed"``: the stored held-out predictions kept, R² recomputed over the pairs of ``n_boot`` resamples:
       how precisely these predictions' R² is measured on this zoo's models (seconds; no refit).
     """
-    from sat_lib.analysis.sat_matrix import resampled_pairs
-    from sat_lib.claims.verdict import interval
+    from sat_lib.stats import interval
 
     x, y = ds["difference"].values, ds["pair_sat"].values
     pred = ds["held_out_prediction"].values
@@ -117,7 +118,7 @@ def held_out_r2_estimates(ds: xr.Dataset, gbr: GBR, n_refit: int = R2_RESAMPLES,
     point = float(ds.attrs["held_out_r2"])
 
     refits = []
-    for b, rows in enumerate(resampled_pairs(i, j, m, n_refit, seed)):
+    for b, rows in enumerate(pair_resamples(i, j, m, n_refit, seed)):
         rows = np.asarray(rows)
         models = np.unique(np.concatenate([i[rows], j[rows]]))
         if len(models) < folds:
@@ -126,7 +127,7 @@ def held_out_r2_estimates(ds: xr.Dataset, gbr: GBR, n_refit: int = R2_RESAMPLES,
                             len(models), gbr, seed + 1 + b, folds)
         refits.append(r2)
     fixed = []
-    for rows in resampled_pairs(i, j, m, n_boot, seed):
+    for rows in pair_resamples(i, j, m, n_boot, seed):
         rows = np.asarray(rows)
         ok = np.isfinite(pred[rows])
         fixed.append(r2_score(y[rows][ok], pred[rows][ok]) if ok.sum() > 1 else np.nan)
@@ -148,7 +149,7 @@ def bootstrap_importance(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndar
     """Permutation importances refitted on bootstrap resamples of the *models* (the pairs of two different
     drawn models, once per drawn couple): (n_boot, components)."""
     out = np.full((n_boot, x.shape[1]), np.nan)
-    for b, rows in enumerate(resampled_pairs(i, j, n_models, n_boot, seed)):
+    for b, rows in enumerate(pair_resamples(i, j, n_models, n_boot, seed)):
         if len(rows) > 10:
             out[b] = fit_importance(x[rows], y[rows], gbr, seed + b)
     return out
@@ -181,7 +182,7 @@ EFFICIENT = ("depthwise_conv", "group_conv")
 def importance_table(ds: xr.Dataset) -> pd.DataFrame:
     """Every component: permutation importance with its 95 % interval over models, its rank, how many distinct
     values it takes in the zoo (1: it cannot matter here) and the share of pairs that differ in it."""
-    from sat_lib.claims.verdict import interval
+    from sat_lib.stats import interval
 
     boot = ds["importance_boot"].values
     rows = []
@@ -210,7 +211,8 @@ def claims_table(ds: xr.Dataset) -> pd.DataFrame:
     """Fig. 3's stated orderings beside ours; each statistic's interval comes from the regressions refitted on
     bootstrap resamples of the models."""
     from sat_lib.claims import paper_claims
-    from sat_lib.claims.verdict import claim_row, direction_verdict, interval, value_verdict
+    from sat_lib.claims.verdict import claim_row, direction_verdict, value_verdict
+    from sat_lib.stats import interval
 
     claims = paper_claims("sat-components")["claims"]
     comps = list(ds["component"].values)

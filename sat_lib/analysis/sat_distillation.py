@@ -2,7 +2,7 @@
 teacher; its accuracy against the teacher–student SAT and against the teacher's accuracy.
 
 Teachers are the unit: every correlation's 95 % interval resamples teachers with replacement (percentile
-bootstrap, ``sat_lib.claims.verdict.resample``). The p-values are scipy's, which treat teachers as independent
+bootstrap, ``sat_lib.stats.resample``). The p-values are scipy's, which treat teachers as independent
 draws, as the paper's do.
 """
 from __future__ import annotations
@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat_matrix import correlation as _pearson
-from sat_lib.analysis.sat_matrix import correlation_p
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, resample, value_verdict
+from sat_lib.claims.verdict import claim_row, direction_verdict, value_verdict
+from sat_lib.stats import (Estimate, correlation_estimate, correlation_p, partial_correlation,
+                           partial_correlation_estimate)
 
 GROUPS = ("all teachers", "the student's kind", "other kinds")
 
@@ -46,25 +46,22 @@ def pearson_estimate(f: pd.DataFrame, x: str, y: str = "student_accuracy", n_boo
                      seed: int = 0) -> tuple[Estimate, float]:
     """Pearson r of columns ``x`` and ``y`` with a 95 % interval over teachers, and scipy's p-value."""
     a, b = f[x].to_numpy(float), f[y].to_numpy(float)
-    est = resample(lambda idx: _pearson(a[idx], b[idx]), len(f), unit="teachers", n_resamples=n_boot, seed=seed)
+    est = correlation_estimate(a, b, "pearson", unit="teachers", n_boot=n_boot, seed=seed)
     p = correlation_p(a, b) if math.isfinite(est.value) else math.nan
     return est, p
 
 
 def partial_pearson(f: pd.DataFrame, x: str, y: str, given: str) -> float:
     """Pearson of ``x`` and ``y`` after a linear fit on ``given`` is removed from both."""
-    z = np.column_stack([np.ones(len(f)), f[given].to_numpy(float)])
-    res = lambda v: v - z @ np.linalg.lstsq(z, v, rcond=None)[0]  # noqa: E731
-    return _pearson(res(f[x].to_numpy(float)), res(f[y].to_numpy(float)))
+    return partial_correlation(f[x].to_numpy(float), f[y].to_numpy(float), f[given].to_numpy(float))
 
 
 def partial_estimate(g: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> Estimate:
     """r(SAT, student accuracy) with teacher accuracy partialled out of both, 95 % interval over teachers."""
     if len(g) < 4:
         return Estimate(math.nan, math.nan, math.nan, "teachers", len(g))
-    z = g[["sat", "student_accuracy", "teacher_accuracy"]]
-    return resample(lambda idx: partial_pearson(z.iloc[idx], "sat", "student_accuracy", "teacher_accuracy"),
-                    len(g), unit="teachers", n_resamples=n_boot, seed=seed)
+    return partial_correlation_estimate(g["sat"], g["student_accuracy"], g["teacher_accuracy"], unit="teachers",
+                                        n_boot=n_boot, seed=seed)
 
 
 def correlation_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -91,7 +88,7 @@ def gain_table(ds: xr.Dataset, seed_accuracies: np.ndarray | None = None, n_boot
     """Does distillation help at all here? Mean gain of the students over the student trained alone (pp) per
     group with a 95 % interval over teachers, the best and worst teacher, and — when the student architecture's
     retrained seed copies are given — their accuracy spread, the noise a single student's gain sits in."""
-    from sat_lib.claims.verdict import bootstrap
+    from sat_lib.stats import bootstrap
 
     f = frame(ds)
     rows = []
@@ -120,7 +117,7 @@ def seed_copies(training: xr.Dataset | None, student: str) -> np.ndarray | None:
     return training["accuracy"].values[keep] if keep.sum() >= 2 else None
 
 
-def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
+def cost_table(ds: xr.Dataset) -> pd.DataFrame:
     """Minutes of computation behind the result on the machine in its provenance: training the students this run
     trained (each student's own seconds), the rest of the run (teachers' test logits, SAT between teacher and
     student, evaluation) and the run's total; students found in the weights cache count with the seconds of the
@@ -196,3 +193,5 @@ def discussion(ds: xr.Dataset, table: pd.DataFrame, gains: pd.DataFrame | None =
                      f"{g['mean gain (pp) [95 % CI, teachers]']} pp; best teacher {g['best teacher']}, worst "
                      f"{g['worst teacher']}." + (f" For scale, {noise}." if noise else ""))
     return "\n".join(lines)
+
+

@@ -217,8 +217,7 @@ def fig5_estimates(ds, n_boot: int = 2000, seed: int = 0) -> dict:
     """Fig. 5's two statistics (``FIG5``: Pearson r of SAT and ERR, and the partial r given the pair's mean
     accuracy), each an ``Estimate`` with its 95 % interval over models (``pairs_bootstrap``). The table, the
     figure's title and the claims table all print these."""
-    from sat_lib.analysis.sat_matrix import pairs_bootstrap
-    from sat_lib.claims.verdict import interval
+    from sat_lib.stats import interval, pairs_bootstrap
 
     p = pair_frame(ds)
     m = ds.sizes["model"]
@@ -266,7 +265,7 @@ def fig6_cell(f6, score: str, n: int, k: int, n_boot: int = 1000, seed: int = 0)
     """Mean ``score`` (err | error | all_wrong, the last two in percent) over the cell's scored ensembles with a
     95 % interval that resamples them (the unit: ensembles, all distinct ones or the draws); no interval with
     fewer than 3 (a cell whose clusters allow one ensemble has nothing to resample). None for an empty cell."""
-    from sat_lib.claims.verdict import bootstrap
+    from sat_lib.stats import bootstrap
 
     vals = (1 if score == "err" else 100) * f6[f"clusters_{score}"].sel(size=n, k=k).values
     vals = vals[np.isfinite(vals)]
@@ -329,20 +328,16 @@ def fig7_frame(ds) -> "pd.DataFrame":
 def _mean_difference(a: np.ndarray, b: np.ndarray, scale: float, unit: str, n_boot: int, seed: int,
                      min_each: int = 1):
     """``scale · (mean a − mean b)`` with a percentile interval from independent resamples of ``a`` and ``b``
-    (no interval when either has fewer than ``min_each`` values)."""
-    from sat_lib.claims.verdict import interval
+    (no interval when either has fewer than ``min_each`` values; ``sat_lib.stats.difference_estimate``)."""
+    from sat_lib.stats import difference_estimate
 
-    rng = np.random.default_rng(seed)
-    boot = [rng.choice(a, len(a)).mean() - rng.choice(b, len(b)).mean() for _ in range(n_boot)]
-    if len(a) < min_each or len(b) < min_each:
-        boot = []
-    return interval(scale * np.array(boot), scale * (a.mean() - b.mean()), unit, len(a) + len(b))
+    return difference_estimate(a, b, np.mean, unit=unit, n_boot=n_boot, seed=seed, scale=scale, min_each=min_each)
 
 
 def _group_difference(ds, arch: str, a: str, b: str, n: int, score: str, n_boot: int, seed: int):
     """Mean ``score`` of group ``a`` minus group ``b`` (N-ensembles), interval from independent resamples of
     the two groups' ensembles."""
-    from sat_lib.claims.verdict import interval
+    from sat_lib.stats import interval
 
     va = ds[f"training_{score}"].sel(arch=arch, group=a, size=n).values
     vb = ds[f"training_{score}"].sel(arch=arch, group=b, size=n).values

@@ -14,8 +14,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.manifold import TSNE
 
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import (Estimate, bootstrap, claim_row, direction_verdict, interval,
-                                    value_verdict)
+from sat_lib.claims.verdict import claim_row, direction_verdict, value_verdict
+from sat_lib.stats import Estimate, bootstrap, interval, pairs_bootstrap
 
 
 def symmetric(sat: xr.DataArray) -> np.ndarray:
@@ -134,7 +134,7 @@ def training_table(ds: xr.Dataset) -> pd.DataFrame:
     return df.sort_values("accuracy (%)", ascending=False)
 
 
-def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
+def cost_table(ds: xr.Dataset) -> pd.DataFrame:
     """Minutes of computation behind the result on the machine in its provenance: every model's training and
     PGD (as measured when the model and its attack were made, whether this run made them or read them from the
     cache), the evaluation of every model on every model's examples, and the total."""
@@ -144,34 +144,6 @@ def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
     out = pd.DataFrame({"minutes": {k: v / 60 for k, v in rows.items()}})
     out["models per hour"] = np.where(out.index == "total", ds.sizes["model"] / (out["minutes"] / 60), np.nan)
     return out
-
-
-def correlation(x, y, kind: str = "pearson") -> float:
-    """Pearson (or Spearman: Pearson of average ranks) r over the positions where both ``x`` and ``y`` are
-    finite; NaN with fewer than 3 such positions or a constant side. Plain numpy, the numbers scipy's
-    ``pearsonr`` / ``spearmanr`` give (tested): bootstrap intervals take hundreds of thousands of these, and
-    scipy's per-call overhead dominated them."""
-    from scipy.stats import rankdata
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
-        return np.nan
-    x, y = x[ok], y[ok]
-    if kind == "spearman":
-        x, y = rankdata(x), rankdata(y)
-    x, y = x - x.mean(), y - y.mean()
-    return float(np.clip((x @ y) / np.sqrt((x @ x) * (y @ y)), -1.0, 1.0))
-
-
-def correlation_p(x, y) -> float:
-    """scipy's p-value of Pearson's r over the finite positions (pairs as independent draws); NaN where
-    ``correlation`` is."""
-    from scipy.stats import pearsonr
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    return float(pearsonr(x[ok], y[ok]).pvalue) if np.isfinite(correlation(x, y)) else np.nan
 
 
 def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
@@ -185,32 +157,6 @@ def pair_frame(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame({"model": np.array(names)[i], "model_b": np.array(names)[j], "i": i, "j": j,
                          "sat": sat[i, j], "mean_accuracy": (acc[i] + acc[j]) / 2,
                          "min_accuracy": np.minimum(acc[i], acc[j]), "same_family": fam[i] == fam[j]})
-
-
-def resampled_pairs(i, j, n_models: int, n_boot: int, seed: int, ordered: bool = False):
-    """Bootstrap resamples of the *models* (pairs share models, so models are the unit), as row indices of the
-    pairs (``i`` < ``j``, the two models of each row; with ``ordered``, rows (i, j) and (j, i) are different
-    pairs): each resample draws ``n_models`` models with replacement and keeps the pairs of two different drawn
-    models, once per drawn couple (and order). Yields one list per resample."""
-    lookup = {(a, b): k for k, (a, b) in enumerate(zip(i, j))}
-    rng = np.random.default_rng(seed)
-    for _ in range(n_boot):
-        draw = rng.integers(0, n_models, n_models)
-        if ordered:
-            yield [lookup[(p, q)] for x, p in enumerate(draw) for y, q in enumerate(draw) if x != y and p != q]
-        else:
-            yield [lookup[(min(p, q), max(p, q))] for x, p in enumerate(draw) for q in draw[x + 1:] if p != q]
-
-
-def pairs_bootstrap(pairs: pd.DataFrame, n_models: int, stat, n_boot: int = 2000, seed: int = 0,
-                    ordered: bool = False) -> np.ndarray:
-    """``stat(rows of pairs)`` on bootstrap resamples of the models (``resampled_pairs``); ``pairs`` has integer
-    columns ``i`` and ``j`` naming the two models (``i`` < ``j`` unless ``ordered``)."""
-    out = np.full(n_boot, np.nan)
-    for b, rows in enumerate(resampled_pairs(pairs["i"], pairs["j"], n_models, n_boot, seed, ordered)):
-        if len(rows) > 2:
-            out[b] = stat(pairs.iloc[rows])
-    return out
 
 
 def model_bootstrap(ds: xr.Dataset, stat, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
@@ -342,3 +288,5 @@ def _paper_std_range() -> str:
     by = paper_claims("sat-matrix")["claims"]["stability_std"]["by_size"]
     lo, hi = min(by), max(by)
     return f"{by[lo]} → {by[hi]} pp from {lo} to {hi} images"
+
+

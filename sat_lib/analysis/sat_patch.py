@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat_matrix import correlation, correlation_p
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import Estimate, resample
+from sat_lib.claims.verdict import claim_row, decisive_format, value_verdict
+from sat_lib.stats import Estimate, correlation, correlation_p, resample
 
 
 def patch_frame(pds: xr.Dataset) -> pd.DataFrame:
@@ -110,9 +110,6 @@ def retrained(pds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 
 def claim_rows(pds: xr.Dataset, estimates: dict[str, Estimate] | None = None, n_boot: int = 2000,
                seed: int = 0) -> list[dict]:
     """Fig. G.1b's row of the chapter's claims table, verdict by the shared rule."""
-    from sat_lib.analysis.sat_attacks import decisive_format
-    from sat_lib.claims.verdict import claim_row, value_verdict
-
     c = paper_claims("sat-attacks")["claims"]["pgd_vs_patchfool"]
     est = (estimates or patch_estimates(pds, n_boot, seed))["pearson"]
     n = len(patch_frame(pds))
@@ -131,7 +128,7 @@ def retrained_summary(table: pd.DataFrame, pds: xr.Dataset, zoo: xr.Dataset) -> 
             f"Pearson r = **{r.text()}** ({r.unit} resampled); accuracy here − stored: **{d.text()} pp**.")
 
 
-def cost(pds: xr.Dataset) -> pd.DataFrame:
+def cost_table(pds: xr.Dataset) -> pd.DataFrame:
     """Minutes behind the section on the machine in its provenance: training its models (as first trained, also when
     this run found them in the cache), PGD on each, Patch-Fool on the source, the evaluations, and the total."""
     rows = {"training the models": float(pds["train_seconds"].sum()), "PGD on every model": float(pds["attack_seconds"].sum()),
@@ -153,3 +150,5 @@ def summary(pds: xr.Dataset, estimates: dict[str, Estimate], n: int = 3) -> str:
             f"{top('Patch-Fool transfer (%)')}. Across the {len(f)} targets, SAT by PGD and Patch-Fool's one-sided "
             f"SAT correlate at r = {r.text()} ({r.unit} resampled) against the paper's {paper:.2f}; the rank "
             f"correlation is {estimates['spearman'].text()}.")
+
+

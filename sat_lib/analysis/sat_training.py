@@ -14,7 +14,8 @@ import xarray as xr
 
 from sat_lib.analysis.sat_matrix import model_bootstrap, pair_frame, symmetric
 from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import Estimate, claim_row, direction_verdict, interval, value_verdict
+from sat_lib.claims.verdict import claim_row, direction_verdict, value_verdict
+from sat_lib.stats import Estimate, interval, replicates
 from sat_lib.variants import ZOO_MODEL
 
 KIND_LABELS = {"initialization": "initialization", "hyperparameter": "hyper-parameters", "regime": "training regime"}
@@ -43,8 +44,7 @@ def _mean_pairs(sat: np.ndarray, idx: np.ndarray) -> float:
 
 
 def _group_boot(sat: np.ndarray, members: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.array([_mean_pairs(sat, members[rng.integers(0, len(members), len(members))]) for _ in range(n_boot)])
+    return np.array(replicates(lambda idx: _mean_pairs(sat, members[idx]), len(members), n_boot, seed))
 
 
 def group_estimate(ds: xr.Dataset, arch: str, kind: str, n_boot: int = 2000, seed: int = 0) -> tuple[Estimate, np.ndarray]:
@@ -151,7 +151,7 @@ def accuracy_table(ds: xr.Dataset) -> pd.DataFrame:
     }, index=pd.Index(ds["model"].values, name="model"))
 
 
-def cost_summary(ds: xr.Dataset) -> pd.DataFrame:
+def cost_table(ds: xr.Dataset) -> pd.DataFrame:
     """Minutes of computation behind the result on the machine in its provenance: training and PGD of the
     chapter's own models (the zoo's models it reuses count in the sat-matrix chapter), the evaluation of every
     model on every model's examples, and the total."""
@@ -186,3 +186,5 @@ def discussion(ds: xr.Dataset, zoo: xr.Dataset, table: pd.DataFrame) -> str:
             lines.append(f"  A different training regime against a different seed: {r['ours [95 % CI]']} "
                          f"(paper: lower) — **{r['verdict']}**.")
     return "\n".join(lines)
+
+

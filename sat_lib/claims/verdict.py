@@ -19,35 +19,11 @@ that was resampled (models, pairs, seeds, images, subsets), so a reader sees wha
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-import numpy as np
+# the estimates a verdict is decided from, and the resampling that gives their intervals (sat_lib.stats)
+from sat_lib.stats import LEVEL, Estimate, bootstrap, interval, resample  # noqa: F401
 
 AGREES, DISAGREES, INCONCLUSIVE = "agrees", "disagrees", "inconclusive"
-LEVEL = 0.95
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Our number with its ``LEVEL`` interval, the unit resampled and how many units there were."""
-
-    value: float
-    low: float
-    high: float
-    unit: str
-    n: int
-
-    @property
-    def has_interval(self) -> bool:
-        return math.isfinite(self.low) and math.isfinite(self.high)
-
-    def text(self, fmt: str = ".2f") -> str:
-        if not math.isfinite(self.value):
-            return "—"
-        if not self.has_interval:
-            return f"{self.value:{fmt}} (no interval: {self.n} {self.unit})"
-        return f"{self.value:{fmt}} [{self.low:{fmt}}, {self.high:{fmt}}]"
 
 
 def value_verdict(paper: float, ours: Estimate) -> str:
@@ -95,49 +71,18 @@ def claim_verdict(claim: dict, ours: Estimate) -> str:
     raise ValueError(f"claim_verdict: the claim has no 'sign', 'band' or 'value': {sorted(claim)}")
 
 
-def interval(samples: Sequence[float], value: float, unit: str, n: int, level: float = LEVEL) -> Estimate:
-    """Percentile interval of bootstrap ``samples`` (NaNs dropped) around the point estimate ``value``."""
-    s = np.asarray(samples, dtype=float)
-    s = s[np.isfinite(s)]
-    if len(s) < 20:
-        return Estimate(float(value), math.nan, math.nan, unit, n)
-    lo, hi = np.percentile(s, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return Estimate(float(value), float(lo), float(hi), unit, n)
-
-
-def bootstrap(values: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean, *, unit: str,
-              n_resamples: int = 2000, seed: int = 0, level: float = LEVEL) -> Estimate:
-    """``statistic`` of independent units (seeds, subsets, images) with a BCa bootstrap interval
-    (``scipy.stats.bootstrap``); fewer than 3 finite units give no interval."""
-    from scipy import stats
-
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    point = float(statistic(v)) if len(v) else math.nan
-    if len(v) < 3 or np.ptp(v) == 0:
-        lo = hi = point if len(v) >= 3 else math.nan
-        return Estimate(point, lo, hi, unit, len(v))
-    res = stats.bootstrap((v,), statistic, n_resamples=n_resamples, confidence_level=level,
-                          random_state=np.random.default_rng(seed), method="BCa", vectorized=False)
-    lo, hi = res.confidence_interval
-    if not (math.isfinite(lo) and math.isfinite(hi)):  # BCa degenerates on tiny samples: fall back to percentile
-        res = stats.bootstrap((v,), statistic, n_resamples=n_resamples, confidence_level=level,
-                              random_state=np.random.default_rng(seed), method="percentile", vectorized=False)
-        lo, hi = res.confidence_interval
-    return Estimate(point, float(lo), float(hi), unit, len(v))
-
-
-def resample(statistic: Callable[[np.ndarray], float], n: int, *, unit: str, n_resamples: int = 1000,
-             seed: int = 0, level: float = LEVEL) -> Estimate:
-    """Percentile bootstrap of ``statistic(indices)`` over ``n`` units resampled with replacement: for statistics
-    of several arrays that share one unit (images along one axis of every array, target models), which
-    ``bootstrap`` of one 1-D sample cannot express. ``statistic(np.arange(n))`` is the point estimate."""
-    rng = np.random.default_rng(seed)
-    point = float(statistic(np.arange(n)))
-    if n < 3:
-        return Estimate(point, math.nan, math.nan, unit, n)
-    samples = [statistic(rng.integers(0, n, n)) for _ in range(n_resamples)]
-    return interval(samples, point, unit, n, level)
+def decisive_format(paper: float, ours: Estimate, digits: int = 2, most: int = 4) -> str:
+    """The fixed-point format with the fewest decimals (at least ``digits``, at most ``most``) at which neither end
+    of ``ours``'s interval prints as the paper's value, so a reader sees on which side of each end the paper's
+    value lies — the side a value verdict is decided by (``0.856 [0.823, 0.875]`` against 0.82, where two
+    decimals would print ``0.86 [0.82, 0.87]`` and hide why it disagrees)."""
+    if not ours.has_interval or not math.isfinite(paper):
+        return f".{digits}f"
+    for d in range(digits, most + 1):
+        p = f"{paper:.{d}f}"
+        if f"{ours.low:.{d}f}" != p and f"{ours.high:.{d}f}" != p:
+            return f".{d}f"
+    return f".{most}f"
 
 
 def claim_row(claim: str, paper: str, ours: Estimate, verdict: str, source: str = "", fmt: str = ".2f", *,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import xarray as xr
@@ -13,11 +14,26 @@ from sat_lib.registry import Registry
 
 
 @dataclass(frozen=True)
+class Retimer:
+    """How to redo one chapter's per-model work (``sat_lib.retime``): ``jobs(cfg)`` maps each model's (or
+    population's) label to its job, ``job`` runs one (the chapter's own per-model job, which writes to the cache /
+    results folder in force)."""
+
+    jobs: Callable[[Any], dict[str, Any]]
+    job: Callable[[Any], Any]
+    then: str = "sat-companion run {chapter} --recompute"
+    """What to run afterwards so the chapter shows the new timings (``{chapter}`` is filled in): rebuild its
+    result from the cache, or — where the redone files *are* the chapter's result — just re-execute it."""
+
+    def next_step(self, chapter: str) -> str:
+        return self.then.format(chapter=chapter)
+
+
+@dataclass(frozen=True)
 class Chapter:
     name: str
     title: str
     part: str
-    notebook: str  # path relative to the project root
     config: type[ChapterConfig]
     compute: Callable[..., xr.Dataset | dict[str, xr.Dataset]]  # one result, or one per population
     summary: str = ""
@@ -30,6 +46,13 @@ class Chapter:
     upstream: Callable[[ChapterConfig], tuple[ChapterConfig, ...]] = lambda cfg: ()
     # sections stored as their own results (``data/results/<section>/``) that the chapter's notebook shows
     sections: tuple[str, ...] = ()
+    # how ``sat-companion retime`` redoes its per-model work; None for a chapter without re-timeable jobs
+    retime: Retimer | None = None
+
+    @property
+    def source(self) -> str:
+        """The chapter's text and cells: a MyST-markdown notebook (jupytext), path relative to the project root."""
+        return f"notebooks/{self.name}.md"
 
 
 def execution_order() -> list[str]:
@@ -76,6 +99,13 @@ def cached(cfg: ChapterConfig, compute: Callable[[ChapterConfig], xr.Dataset], *
                            version=version, results_dir=pc.results_dir, device=default_device())
 
 
+def chapter_result(cfg: ChapterConfig, mode: str = "cache_only"):
+    """Another chapter's result for its configuration ``cfg`` (``resolve_params(name, profile)``), through the
+    registry: stored, or (outside ``cache_only``) computed and stored. A chapter reads another's result this way,
+    never by importing its module."""
+    return CHAPTERS[cfg.chapter].compute(cfg, mode=mode)
+
+
 def result_key_params(cfg: ChapterConfig) -> dict:
     """What a chapter's stored result is keyed by: its parameters (``result_params``) and, for a chapter that
     reads other chapters' stored results (``Chapter.upstream``), their keys under ``upstream`` — each computed
@@ -106,21 +136,3 @@ def result_params(cfg: ChapterConfig) -> dict:
 
         params["zoo_definition"] = zoo_fingerprint(get_zoo(params["zoo"]))
     return params
-
-
-def check_zoo_and_dataset(zoo: str, models, dataset: str) -> None:
-    """At parsing time: the zoo, its named models and the dataset exist (unknown names raise ``KeyError`` with
-    close matches), so a typo exits with status 2 before anything is computed."""
-    from sat_lib.data import DATASETS
-    from sat_lib.models import get_zoo
-
-    z = get_zoo(zoo)
-    for name in models:
-        z[name]
-    DATASETS[dataset]
-
-
-def training_split(dataset: str, train_size: int, seed: int):
-    """The training split, or a seeded subset of ``train_size`` images of it (0: all)."""
-    train = project_config().load_data(dataset, "train")
-    return train.sample(train_size, seed=seed) if 0 < train_size < len(train) else train

@@ -3,16 +3,14 @@
 The SAT chapter's zoo (its stored models: nothing is retrained when the weights cache holds them) is evaluated on
 corrupted copies of the same test images: the paper's four corruptions at its strengths (``sat_lib.corruptions.
 DESIGN_DIVERSITY``) and the CIFAR-10-C-bar set at chosen levels of its five severities. Corrupted test sets are
-made once per (corruption, severity, seed, images) and kept in the cache (``corrupted/``), never committed; each
-model is one job that reads them all.
+made once per (corruption, severity, seed, images) and kept in the cache (``sat_lib.zoo.corrupted_set``), never
+committed; each model is one job that reads them all.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -24,6 +22,7 @@ from sat_lib.executor import Executor
 from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
+from sat_lib.zoo import image_sample, job_spec, stored_corrupted_set, train_or_load
 
 VERSION = 1
 
@@ -89,68 +88,11 @@ def model_names(cfg: Config) -> list[str]:
     return names
 
 
-def sample_indices(n_test: int, n: int, seed: int) -> np.ndarray:
-    if n > n_test:
-        raise ValueError(f"n_images = {n} exceeds the {n_test} test images")
-    return np.sort(np.random.default_rng(seed).choice(n_test, size=n, replace=False))
-
-
-def subset_positions(n: int, k: int, seed: int) -> np.ndarray:
-    """Sorted positions of a seeded random ``k`` of the ``n`` drawn images (all of them when k = n). The draw is
-    sorted by test index and a test split may be stored class by class (the CIFAR-10 copy here is), so "the first
-    k images of the draw" would be one or two classes; chapters that use part of the draw take this instead."""
-    if not 0 < k <= n:
-        raise ValueError(f"subset_positions: k = {k} must be between 1 and the draw's {n} images")
-    if k == n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng([seed, n, k]).choice(n, size=k, replace=False))
-
-
-def one_per_class(labels: np.ndarray, k: int) -> np.ndarray:
-    """Positions (into ``labels``) of ``k`` images, the first of each class in turn (classes in order of first
-    appearance, then the next of each), so a figure of k images shows as many classes as it can."""
-    labels = np.asarray(labels)
-    queues = {c: list(np.flatnonzero(labels == c)) for c in dict.fromkeys(labels.tolist())}
-    out: list[int] = []
-    while len(out) < min(k, len(labels)):
-        for q in queues.values():
-            if q and len(out) < k:
-                out.append(int(q.pop(0)))
-    return np.array(out, dtype=np.int64)
-
-
-def corrupted_path(dataset: str, name: str, severity: float, seed: int, idx: np.ndarray) -> Path:
-    key = hashlib.sha256(idx.tobytes()).hexdigest()[:12]
-    return project_config().cache_dir / "corrupted" / dataset / f"{name}-{severity:g}-seed{seed}-{key}.npy"
-
-
-def corrupted_set(dataset: str, name: str, severity: float, seed: int, idx: np.ndarray) -> np.ndarray:
-    """The test images at ``idx`` corrupted (uint8 (n, H, W, C)), from the cache or made and cached. Grey
-    images are corrupted as RGB (the grey repeated) and averaged back."""
-    from sat_lib._files import atomic_path
-    from sat_lib.corruptions import corrupt
-
-    path = corrupted_path(dataset, name, severity, seed, idx)
-    if path.exists():
-        return np.load(path)
-    clean = project_config().load_data(dataset, "test").images[idx]
-    grey = clean.shape[-1] == 1
-    images = corrupt(np.repeat(clean, 3, axis=3) if grey else clean, name, severity, seed=seed)
-    if grey:
-        images = np.round(images.mean(axis=3, keepdims=True)).astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, images)
-    return images
-
-
 def model_job(spec: dict) -> dict:
     """One zoo model on the clean and every corrupted set: predicted classes per set (int8)."""
-    from sat_lib.experiments.sat_matrix import _trained
     from sat_lib.train import predict
 
-    t = _trained(spec["model"])
+    t = train_or_load(spec["model"])
     idx = np.asarray(spec["idx"], dtype=np.int64)
     test = project_config().load_data(spec["model"]["dataset"], "test")
     sets = [test.images[idx]] + [np.load(p) for p in spec["paths"]]
@@ -163,22 +105,19 @@ def model_job(spec: dict) -> dict:
 
 
 def compute(cfg: Config) -> xr.Dataset:
-    from sat_lib.experiments.sat_matrix import _spec
     from sat_lib.models import get_zoo
 
     mc = matrix_config(cfg)
     names = model_names(cfg)
     test = project_config().load_data(mc.dataset, "test")
-    idx = sample_indices(len(test), cfg.n_images, cfg.seed)
+    idx = image_sample(len(test), cfg.n_images, cfg.seed)
     sets = cfg.sets()
     t0 = time.perf_counter()
-    paths = []
-    for name, sev, _ in sets:  # made once, before the model jobs read them
-        corrupted_set(mc.dataset, name, sev, cfg.seed, idx)
-        paths.append(str(corrupted_path(mc.dataset, name, sev, cfg.seed, idx)))
+    # made once, before the model jobs read them
+    paths = [stored_corrupted_set(mc.dataset, name, sev, cfg.seed, idx) for name, sev, _ in sets]
     corrupt_seconds = time.perf_counter() - t0
     with Executor() as ex:
-        done = ex.map(model_job, [{"model": _spec(mc, n), "idx": idx.tolist(), "paths": paths} for n in names],
+        done = ex.map(model_job, [{"model": job_spec(mc, n), "idx": idx.tolist(), "paths": paths} for n in names],
                       desc="corruptions", names=names)
         scheduler = ex.last_scheduler
     zoo = get_zoo(mc.zoo)
@@ -218,7 +157,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Resilience to natural corruptions",
     part="Design diversity",
-    notebook="notebooks/corruptions.ipynb",
     config=Config,
     compute=run,
     summary="The SAT zoo on the design-diversity paper's four corruptions and the CIFAR-10-C-bar set: accuracy, "

@@ -27,11 +27,10 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments import diversity_ensembles as de
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params, training_split
-from sat_lib.experiments.corruptions import sample_indices, subset_positions
+from sat_lib.experiments._chapter import Chapter, cached, chapter_result, register, resolve_params
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
+from sat_lib.zoo import ensembles, image_sample, subset_positions, training_split
 
 VERSION = 1
 FAMILY = "subnetwork"
@@ -57,7 +56,7 @@ class Config(ChapterConfig):
     bn_images: int = 2000           # training images each subnetwork's BatchNorm is recalibrated on
     size: int = 3                   # members per ensemble: every combination of the pool (C(11, 3) = 165)
     sets: tuple[str, ...] = ("clean", "plasma_noise@4", "checkerboard_cutout@4", "water_drop@7", "lines@1.6")
-    consensus: tuple[str, ...] = de.CONSENSUS
+    consensus: tuple[str, ...] = ensembles.CONSENSUS
     n_images: int = 10000           # test images, one seeded draw, clean and corrupted
     attribution_images: int = 200   # this many of them (a seeded random subset) get attribution maps
     ig_steps: tuple[int, ...] = (2, 10, 50)
@@ -66,14 +65,14 @@ class Config(ChapterConfig):
     n_boot: int = 2000
 
     def __post_init__(self) -> None:
-        de.check_scoring(self)
+        ensembles.check_scoring(self)
         for name, low in (("epochs", 1), ("batch_size", 2), ("n_subnets", 2), ("bn_images", 2), ("candidates", 1),
                           ("sampled", 0), ("extra_depth", 0), ("train_size", 0)):
             if getattr(self, name) < low:
                 raise ValueError(f"parameter {name!r} must be >= {low}, got {getattr(self, name)}")
         if self.candidates < self.n_subnets:
             raise ValueError(f"parameter 'candidates' = {self.candidates} is fewer than n_subnets = {self.n_subnets}")
-        de.check_size(self.size, self.n_subnets, what="pool of subnetworks")
+        ensembles.check_size(self.size, self.n_subnets, what="pool of subnetworks")
         self.space()  # bad widths: named
 
     def space(self):
@@ -145,7 +144,7 @@ def subnetwork(supernet, config, spec: dict, train=None):
 
 
 def subnet_job(spec: dict) -> dict:
-    """One subnetwork of the pool: extracted, recalibrated, and its outputs (``diversity_ensembles.model_outputs``)
+    """One subnetwork of the pool: extracted, recalibrated, and its outputs (``sat_lib.zoo.ensembles.model_outputs``)
     from the cache or computed once and cached. Returns the cache file, its parameter count, its clean accuracy
     with the super-network's BatchNorm statistics (before recalibration), the job's seconds and whether anything
     was computed."""
@@ -158,17 +157,17 @@ def subnet_job(spec: dict) -> dict:
     config = SubnetConfig.from_dict(spec["subnet"])
     raw = extracted(sup.model, config)  # with the super-network's BatchNorm statistics
     n_params = sum(p.numel() for p in raw.parameters())
-    path = de.outputs_path(spec, sup.path)
+    path = ensembles.outputs_path(spec, sup.path)
     if path.exists():
         blob = torch.load(path, map_location="cpu", weights_only=True)
         return {"path": str(path), "n_params": n_params, "from_cache": sup.from_cache, "computed": False,
                 "unadapted": float(blob["unadapted"]), "job_seconds": float(blob["job_seconds"])}
     t0 = time.perf_counter()
-    sets, labels = de.load_sets(spec)
-    clean = sets[spec["labels"].index(de.CLEAN)]
+    sets, labels = ensembles.load_sets(spec)
+    clean = sets[spec["labels"].index(ensembles.CLEAN)]
     unadapted = float((logits(raw, clean, precision="fp32").argmax(1).numpy() == labels).mean())
     sub = subnetwork(sup.model, config, spec, train)
-    out = de.model_outputs(sub, sets, labels, spec)
+    out = ensembles.model_outputs(sub, sets, labels, spec)
     seconds = time.perf_counter() - t0
     out["unadapted"] = torch.tensor(unadapted, dtype=torch.float64)
     out["job_seconds"] = torch.tensor(seconds, dtype=torch.float64)
@@ -199,8 +198,8 @@ def compute(cfg: Config) -> xr.Dataset:
     from sat_lib.models.supernet import similar_size
 
     test = project_config().load_data(cfg.dataset, "test")
-    idx = sample_indices(len(test), cfg.n_images, cfg.seed)
-    labels = [de.set_label(de.parse_set(s)) for s in cfg.sets]
+    idx = image_sample(len(test), cfg.n_images, cfg.seed)
+    labels = [ensembles.set_label(ensembles.parse_set(s)) for s in cfg.sets]
     t0 = time.perf_counter()
     sup = trained_supernet(_spec_train(cfg))  # once, here: the subnetwork jobs then read it from the cache
     note(f"super-network: {'from the cache' if sup.from_cache else 'trained'} ({sup.train_seconds:.0f} s of "
@@ -208,20 +207,20 @@ def compute(cfg: Config) -> xr.Dataset:
     configs = similar_size(cfg.space(), cfg.n_subnets, seed=cfg.seed, candidates=cfg.candidates,
                            num_classes=test.num_classes, in_chans=test.channels)
     names = subnet_names(configs)
-    paths = de.corrupted_paths(cfg, cfg.dataset, idx)
+    paths = ensembles.corrupted_paths(cfg, cfg.dataset, idx)
     with Executor() as ex:
         done = ex.map(subnet_job, job_specs(cfg, configs, names, idx, labels, paths), desc="diversity-nas",
                       names=names)
         scheduler = ex.last_scheduler
-    out = de.load_outputs([r["path"] for r in done])
+    out = ensembles.load_outputs([r["path"] for r in done])
     y = test.labels[idx]
-    members = de.all_ensembles(len(configs), cfg.size)
+    members = ensembles.all_ensembles(len(configs), cfg.size)
     n_params = np.array([r["n_params"] for r in done], dtype=np.int64)
     t1 = time.perf_counter()
-    sc = de.ensemble_scores(out, y, members, n_params, cfg)
-    ps = de.pair_scores(out, labels.index(de.CLEAN))
+    sc = ensembles.ensemble_scores(out, y, members, n_params, cfg)
+    ps = ensembles.pair_scores(out, labels.index(ensembles.CLEAN))
     combine_seconds = time.perf_counter() - t1
-    ds = de.result_dataset(cfg, names, [FAMILY] * len(names), test, idx, labels, members, sc, ps, out, done,
+    ds = ensembles.result_dataset(cfg, names, [FAMILY] * len(names), test, idx, labels, members, sc, ps, out, done,
                            attrs={"dataset": cfg.dataset, "executor": scheduler, "combine_seconds": combine_seconds,
                                   "wall_seconds": time.perf_counter() - t0,
                                   "supernet_train_seconds": float(sup.train_seconds),
@@ -252,7 +251,7 @@ def heterogeneous(cfg: Config) -> xr.Dataset | None:
     from sat_lib.results import CacheMiss
 
     try:
-        return de.run(ensembles_config(cfg), mode="cache_only")
+        return chapter_result(ensembles_config(cfg), mode="cache_only")
     except CacheMiss:
         return None
 
@@ -273,7 +272,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Ensembles of NAS subnetworks",
     part="Design diversity",
-    notebook="notebooks/diversity_nas.ipynb",
     config=Config,
     compute=run,
     summary="A weight-sharing super-network trained here, 11 of its subnetworks of similar size, and every "

@@ -32,10 +32,12 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments._chapter import (Chapter, cached, check_zoo_and_dataset, register, resolve_params,
-                                          training_split)
+from sat_lib.experiments._chapter import Chapter, cached, chapter_result, register, resolve_params
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
+from sat_lib.provenance import default_device
+from sat_lib.zoo import (check_zoo_and_dataset, job_spec, one_per_class, stored_corrupted_set,
+                         subset_positions, train_or_load, training_split)
 
 VERSION = 2   # 2: attribution maps, CKA and Fig. 11 on seeded random subsets of the draw, not its first images
 CLEAN = "clean"
@@ -142,17 +144,15 @@ def ensemble_labels(cfg: Config) -> list[tuple[str, int]]:
 
 def _members(spec: dict) -> tuple[list[torch.nn.Module], dict]:
     """The ensemble's members (trained jointly, or the stored heterogeneous zoo models) and how they came."""
-    from sat_lib.experiments.sat_matrix import _trained
     from sat_lib.train import TrainConfig
     from sat_lib.weights import trained_model
 
     if spec["kind"] == "zoo":
-        ts = [_trained(s) for s in spec["zoo_specs"]]
+        ts = [train_or_load(s) for s in spec["zoo_specs"]]
         return [t.model for t in ts], {"train_seconds": sum(t.train_seconds for t in ts),
                                        "from_cache": all(t.from_cache for t in ts), "diverged": False,
                                        "epoch_loss": [], "precisions": [s["precision"] for s in spec["zoo_specs"]]}
     from sat_lib.ensemble_training import EnsembleObjective
-    from sat_lib.experiments.sat_matrix import default_device
     from sat_lib.models import get_zoo
 
     entry = get_zoo(spec["zoo"])[spec["arch"]]
@@ -167,7 +167,7 @@ def _members(spec: dict) -> tuple[list[torch.nn.Module], dict]:
                     "precisions": []}
     return list(t.model.members), {"train_seconds": t.train_seconds, "from_cache": t.from_cache,
                                    "diverged": False, "epoch_loss": t.epoch_loss,
-                                   "precisions": [entry.precision or spec["train"]["precision"]] * objective.size}
+                                   "precisions": [entry.precision_for(spec["train"]["precision"])] * objective.size}
 
 
 def cka_map(a: torch.nn.Module, b: torch.nn.Module, images: torch.Tensor, max_layers: int) -> np.ndarray:
@@ -188,9 +188,9 @@ def ensemble_job(spec: dict) -> dict:
     """Train (or load) one ensemble and evaluate it; see the module docstring. A diverged training returns NaN
     scores (``diverged`` set) instead of failing the chapter."""
     from sat_lib.ensemble_training import consensus_predictions
-    from sat_lib.experiments.diversity_ensembles import attribute
     from sat_lib.measures import attribution_variance
     from sat_lib.train import logits
+    from sat_lib.zoo.ensembles import attribute
 
     t0 = time.perf_counter()
     members, info = _members(spec)
@@ -233,16 +233,12 @@ def ensemble_job(spec: dict) -> dict:
 def subsets(cfg: Config, n: int, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Positions in the draw of the attribution images, of the ones Fig. 11 shows (one per class in turn, among
     the attribution images) and of the CKA images: seeded random subsets (``subset_positions``)."""
-    from sat_lib.experiments.corruptions import one_per_class, subset_positions
-
     attribution = subset_positions(n, cfg.attribution_images, cfg.seeds[0])
     return {"attribution": attribution, "shown": attribution[one_per_class(labels[attribution], cfg.shown_images)],
             "cka": subset_positions(n, cfg.cka_images, cfg.seeds[0] + 1)}
 
 
 def _job_specs(cfg: Config, idx: np.ndarray, paths: list, set_labels: list[str], labels: np.ndarray) -> list[dict]:
-    from sat_lib.experiments.sat_matrix import _spec
-
     mc = cfg.matrix_config()
     common = {"dataset": mc.dataset, "idx": idx.tolist(), "paths": paths, "sets": set_labels, "size": cfg.size,
               **{f"{k}_positions": v.tolist() for k, v in subsets(cfg, len(idx), labels).items()},
@@ -252,7 +248,7 @@ def _job_specs(cfg: Config, idx: np.ndarray, paths: list, set_labels: list[str],
         name = f"{method}/seed{seed}"
         if method == HETEROGENEOUS:
             specs.append({**common, "kind": "zoo", "name": name, "size": len(cfg.heterogeneous),
-                          "zoo_specs": [_spec(mc, n) for n in cfg.heterogeneous]})
+                          "zoo_specs": [job_spec(mc, n) for n in cfg.heterogeneous]})
         else:
             specs.append({**common, "kind": "trained", "name": name, "zoo": mc.zoo, "arch": cfg.arch,
                           "train_size": cfg.train_size, "train": dataclasses.asdict(cfg.train_config(seed)),
@@ -269,11 +265,8 @@ def _pad_members(arr: np.ndarray, m: int, fill) -> np.ndarray:
 
 
 def compute(cfg: Config) -> xr.Dataset:
-    from sat_lib.experiments.corruptions import corrupted_path, corrupted_set
-    from sat_lib.experiments.corruptions import run as corruptions_run
-
     cc = cfg.corruptions_config()
-    zoo_ds = corruptions_run(cc, mode="auto")
+    zoo_ds = chapter_result(cc, mode="auto")
     paper_sets = [str(s) for s, kind in zip(zoo_ds.set.values, zoo_ds.kind.values) if kind in ("clean", "paper")]
     zoo_ds = zoo_ds.sel(set=paper_sets)
     idx = np.asarray(zoo_ds.image.values, dtype=np.int64)
@@ -281,8 +274,7 @@ def compute(cfg: Config) -> xr.Dataset:
     mc = cfg.matrix_config()
     paths: list = [None]
     for corruption, severity in zip(zoo_ds.corruption.values[1:], zoo_ds.severity.values[1:]):
-        corrupted_set(mc.dataset, str(corruption), float(severity), cc.seed, idx)
-        paths.append(str(corrupted_path(mc.dataset, str(corruption), float(severity), cc.seed, idx)))
+        paths.append(stored_corrupted_set(mc.dataset, str(corruption), float(severity), cc.seed, idx))
     t0 = time.perf_counter()
     test = project_config().load_data(mc.dataset, "test")
     specs = _job_specs(cfg, idx, paths, paper_sets, test.labels[idx])
@@ -351,7 +343,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Training for diversity",
     part="Design diversity",
-    notebook="notebooks/diversity_training.ipynb",
     config=Config,
     compute=run,
     summary="Homogeneous ensembles trained jointly with negative correlation learning, the balanced loss and an "

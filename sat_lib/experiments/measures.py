@@ -11,12 +11,13 @@ import xarray as xr
 
 from sat_lib.activations import penultimate
 from sat_lib.config import project_config
-from sat_lib.experiments._chapter import Chapter, cached, check_zoo_and_dataset, register, training_split
+from sat_lib.experiments._chapter import Chapter, cached, register
 from sat_lib.measures import MEASURES, input_gradients, gradient_cosine
 from sat_lib.params import ChapterConfig
 from sat_lib.provenance import default_device
 from sat_lib.train import TrainConfig
 from sat_lib.weights import trained_model
+from sat_lib.zoo import check_zoo_and_dataset, training_split
 
 VERSION = 1
 TRANSFORMS = ("none", "orthogonal", "isotropic_scaling", "translation", "permutation")
@@ -116,7 +117,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Measures",
     part="Appendix",
-    notebook="notebooks/measures.ipynb",
     config=Config,
     compute=run,
     summary="Every measure of the four papers, and its declared invariances checked on real activations.",

@@ -31,13 +31,15 @@ import torch.nn.functional as F
 import xarray as xr
 
 from sat_lib.config import project_config
-from sat_lib.experiments._chapter import Chapter, register, training_split
+from sat_lib.experiments._chapter import Chapter, Retimer, register
 from sat_lib.measures.gradient import downsample_gradients, input_gradients
+from sat_lib.measures.salience import probabilities, sign_attack, unit_directions
 from sat_lib.models.widths import WIDTH_FAMILIES
 from sat_lib.params import ChapterConfig
 from sat_lib.population import STRATEGIES, PopulationConfig, train_population
 from sat_lib.progress import progress
 from sat_lib.provenance import default_device
+from sat_lib.zoo import training_split
 
 VERSION = 3  # 2: ensemble E[t] against the seeds outside it; 3: seeds per (population, width), fp32 scores
 # Parameters that choose *which* populations a run covers; the rest define how each population is computed.
@@ -169,20 +171,6 @@ def _pixel_range(data, device) -> tuple[torch.Tensor, torch.Tensor]:
     return (0 - mean) / std, (1 - mean) / std
 
 
-@torch.inference_mode()
-def _probs(model, x, batch=1024) -> torch.Tensor:
-    """Softmax probabilities in fp32 whatever the training precision: the attack ratios compare probabilities
-    that differ by about 1 %, below bf16's resolution."""
-    return torch.cat([model(x[i:i + batch]).float().softmax(1) for i in range(0, x.shape[0], batch)])
-
-
-def _unit_rows(g: torch.Tensor) -> torch.Tensor:
-    """(M, n, ...) → (M, n, D) float64, each sample's vector scaled to unit norm (zero vectors stay zero)."""
-    flat = g.flatten(2).double()
-    norm = flat.norm(dim=2, keepdim=True)
-    return flat / norm.clamp_min(torch.finfo(torch.float64).tiny)
-
-
 def _loo_t(u: torch.Tensor, width_of: np.ndarray) -> torch.Tensor:
     """Cosine of each model's direction with the mean direction of the *other* seeds at its width: (M, n)."""
     t = torch.full(u.shape[:2], float("nan"), dtype=torch.float64, device=u.device)
@@ -197,16 +185,11 @@ def _loo_t(u: torch.Tensor, width_of: np.ndarray) -> torch.Tensor:
     return t
 
 
-def _sign_attack(x, direction, eps, lo, hi):
-    """The official one-step attack: step against the true-class probability's gradient, clamp to valid pixels."""
-    return torch.maximum(torch.minimum(x - eps * torch.sign(direction), hi), lo)
-
-
 def _attack_scores(models, x_adv, y, p_clean):
     """For one adversarial batch: (ratio of true-class probabilities averaged over samples, accuracy) per model."""
     ratios, accs = [], []
     for m in models:
-        p = _probs(m, x_adv)
+        p = probabilities(m, x_adv)
         ratios.append(float((p.gather(1, y[:, None])[:, 0] / p_clean[m]).mean()))
         accs.append(float((p.argmax(1) == y).float().mean()))
     return ratios, accs
@@ -261,7 +244,7 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
     m_count = len(models)
 
     # Test accuracy and loss; probabilities kept for the ensembles.
-    probs_eval = [_probs(m, x_eval) for m in progress(models, desc="evaluate")]
+    probs_eval = [probabilities(m, x_eval) for m in progress(models, desc="evaluate")]
     acc = np.array([float((p.argmax(1) == y_eval).float().mean()) for p in probs_eval])
     loss = np.array([float(F.nll_loss(p.clamp_min(1e-12).log(), y_eval)) for p in probs_eval])
 
@@ -270,21 +253,21 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
     prob_grads = torch.stack([input_gradients(m, x_sal, y_sal, of="prob") for m in models])
     res_small = f"{cfg.fingerprint_size}x{cfg.fingerprint_size}" if cfg.fingerprint_size else "full"
     small = downsample_gradients(sal, cfg.fingerprint_size) if cfg.fingerprint_size else sal
-    u_full, u_small = _unit_rows(sal), _unit_rows(small)
+    u_full, u_small = unit_directions(sal), unit_directions(small)
     n = x_sal.shape[0]
     p_ind = torch.stack([torch.einsum("and,bnd->ab", u, u) / n for u in (u_full, u_small)])
     t_loo = torch.stack([_loo_t(u, width_of) for u in (u_full, u_small)])
 
     # One-step sign attacks: every model as the source, then each width's mean direction (leave-target-out).
-    probs_sal = {m: _probs(m, x_sal) for m in models}
+    probs_sal = {m: probabilities(m, x_sal) for m in models}
     p_clean = {m: p.gather(1, y_sal[:, None])[:, 0] for m, p in probs_sal.items()}
     acc_sal = np.array([float((probs_sal[m].argmax(1) == y_sal).float().mean()) for m in models])
     alpha = np.full((m_count, m_count), np.nan)
     acc_adv = np.full((m_count, m_count), np.nan)
     for i in progress(range(m_count), desc="attack"):
-        x_adv = _sign_attack(x_sal, prob_grads[i], cfg.attack_eps, lo, hi)
+        x_adv = sign_attack(x_sal, prob_grads[i], cfg.attack_eps, lo, hi)
         alpha[i], acc_adv[i] = _attack_scores(models, x_adv, y_sal, p_clean)
-    u_prob = _unit_rows(prob_grads).float()
+    u_prob = unit_directions(prob_grads).float()
     widths = list(unit.widths)
     alpha_mean = np.full((len(widths), m_count), np.nan)
     acc_adv_mean = np.full((len(widths), m_count), np.nan)
@@ -295,7 +278,7 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
             if len(members) == 0:
                 continue
             direction = u_prob[members].mean(0).view_as(x_sal)
-            x_adv = _sign_attack(x_sal, direction, cfg.attack_eps, lo, hi)
+            x_adv = sign_attack(x_sal, direction, cfg.attack_eps, lo, hi)
             (alpha_mean[a, j],), (acc_adv_mean[a, j],) = _attack_scores([models[j]], x_adv, y_sal, p_clean)
 
     # Deep ensembles of m members (probability averaging); their salience is the members' mean gradient.
@@ -317,7 +300,7 @@ def compute_unit(cfg: Config, unit: Unit) -> xr.Dataset:
                 if rest:  # the reference mean direction leaves the members out (a model is not compared with itself)
                     mu = u_full[rest].sum(0)
                     mu = mu / mu.norm(dim=-1, keepdim=True).clamp_min(1e-300)
-                    g = _unit_rows(sal[members].mean(0, keepdim=True))[0]
+                    g = unit_directions(sal[members].mean(0, keepdim=True))[0]
                     ens_t[a, b, d] = float((g * mu).sum(-1).mean())
 
     fp = u_small.view(small.shape).to(torch.float16).cpu().numpy()
@@ -374,6 +357,15 @@ def stored_unit(cfg: Config, unit: Unit, mode: str = "auto") -> xr.Dataset:
 
     return load_or_compute(cfg.chapter, unit_params(cfg, unit), lambda: compute_unit(cfg, unit), mode=mode,
                            version=VERSION, results_dir=project_config().results_dir, device=default_device())
+
+
+def retime_jobs(cfg: Config) -> dict[str, tuple[Config, Unit]]:
+    """Every population of this run by name, as ``sat_lib.retime`` redoes them (``stored_unit``)."""
+    return {unit.name: (cfg, unit) for unit in units(cfg)}
+
+
+def retime_job(job: tuple[Config, Unit]) -> xr.Dataset:
+    return stored_unit(*job)
 
 
 def unit_job(spec: tuple[Config, Unit, str]) -> xr.Dataset:
@@ -438,11 +430,12 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Convergence of input salience",
     part="Convergence of input salience",
-    notebook="notebooks/salience.ipynb",
     config=Config,
     compute=run,
     summary="Populations of width families: salience similarity vs capacity, mean directions, attacks, ensembles.",
     claims=claims,
     version=VERSION,
     sections=("salience-official",),
+    retime=Retimer(retime_jobs, retime_job, then="sat-companion run {chapter}  (the populations are the chapter's "
+                                                 "result: --recompute would train them again)"),
 ))

@@ -28,8 +28,8 @@ import xarray as xr
 from sklearn.model_selection import train_test_split
 
 from sat_lib.config import project_config
-from sat_lib.experiments.salience import _probs, _sign_attack, _unit_rows
 from sat_lib.measures.gradient import downsample_gradients, input_gradients
+from sat_lib.measures.salience import probabilities, sign_attack, unit_directions
 from sat_lib.models.official import OFFICIAL_MEAN, OFFICIAL_STD, load_official_cnn_small, official_checkpoints
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import progress
@@ -78,7 +78,7 @@ def compute(cfg: Config) -> xr.Dataset:
     widths = list(paths)
     models = [load_official_cnn_small(paths[k], k, num_classes=test.num_classes).to(device) for k in widths]
 
-    probs = [_probs(m, x) for m in progress(models, desc="official: evaluate")]
+    probs = [probabilities(m, x) for m in progress(models, desc="official: evaluate")]
     acc = np.array([float((p.argmax(1) == y).float().mean()) for p in probs])
     loss = np.array([float(F.nll_loss(p.clamp_min(1e-12).log(), y)) for p in probs])
 
@@ -89,23 +89,23 @@ def compute(cfg: Config) -> xr.Dataset:
     xs, ys = x[idx], y[idx]
     sal = torch.stack([input_gradients(m, xs, ys, of="logit") for m in progress(models, desc="official: salience")])
     small = downsample_gradients(sal, cfg.fingerprint_size)
-    cos = np.stack([_pair_cosines(_unit_rows(sal)), _pair_cosines(_unit_rows(small))])
+    cos = np.stack([_pair_cosines(unit_directions(sal)), _pair_cosines(unit_directions(small))])
 
     # the official one-step attack along each source's true-class probability gradient
     prob_grads = [input_gradients(m, xs, ys, of="prob") for m in models]
     p_clean = [p[idx].gather(1, ys[:, None])[:, 0] for p in probs]
     alpha = np.full((len(models), len(models), len(idx)), np.nan)
     for i in progress(range(len(models)), desc="official: attack"):
-        x_adv = _sign_attack(xs, prob_grads[i], cfg.attack_eps, lo, hi)
+        x_adv = sign_attack(xs, prob_grads[i], cfg.attack_eps, lo, hi)
         for j, m in enumerate(models):
-            p = _probs(m, x_adv).gather(1, ys[:, None])[:, 0]
+            p = probabilities(m, x_adv).gather(1, ys[:, None])[:, 0]
             alpha[i, j] = (p / p_clean[j]).cpu().numpy()
 
     # the salience chapter's subset, in pixel units, for ours-vs-theirs
     sal_idx = np.sort(np.random.default_rng(cfg.salience_seed + 1).choice(len(test), cfg.n_salience, replace=False))
     g = torch.stack([input_gradients(m, x[sal_idx], y[sal_idx], of="logit") for m in models]) / std
-    fp = _unit_rows(downsample_gradients(g, cfg.fingerprint_size)).view(len(models), len(sal_idx), 3, cfg.fingerprint_size,
-                                                                   cfg.fingerprint_size)
+    size = cfg.fingerprint_size
+    fp = unit_directions(downsample_gradients(g, size)).view(len(models), len(sal_idx), 3, size, size)
     res = f"{cfg.fingerprint_size}x{cfg.fingerprint_size}"
     return xr.Dataset(
         data_vars={

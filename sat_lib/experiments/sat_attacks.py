@@ -27,10 +27,10 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
-from sat_lib.experiments.sat_matrix import (ZooAttack, _attack_and_evaluate, _spec, _trained, attack_sample,
-                                            cross_evaluate, model_job, variant_spec)
+from sat_lib.experiments._chapter import Chapter, cached, chapter_result, register, resolve_params
 from sat_lib.measures import sat_matrix
+from sat_lib.zoo import (ZooAttack, attack_and_evaluate, attack_sample, cross_evaluate, job_spec, model_job,
+                         train_or_load, variant_spec)
 
 VERSION = 1
 
@@ -125,8 +125,8 @@ def new_models(cfg: Config):
 
 def _apgd_part(cfg: Config, zoo: xr.Dataset, sample: np.ndarray) -> dict:
     names = list(cfg.attack_models)
-    specs = [_spec(cfg, n, attack=cfg.apgd, attack_kind="autoattack") for n in names]
-    results, fooled, scheduler, eval_seconds = _attack_and_evaluate(cfg, specs, sample, "autoattack")
+    specs = [job_spec(cfg, n, attack=cfg.apgd, attack_kind="autoattack") for n in names]
+    results, fooled, scheduler, eval_seconds = attack_and_evaluate(cfg, specs, sample, "autoattack")
     correct = torch.from_numpy(zoo["correct"].sel(model=names).values)
     sat, _, _ = sat_matrix(fooled, correct, eps_s=cfg.eps_s)
     return {
@@ -147,7 +147,7 @@ def _apgd_part(cfg: Config, zoo: xr.Dataset, sample: np.ndarray) -> dict:
 def _new_model_part(cfg: Config, zoo: xr.Dataset, sample: np.ndarray) -> dict:
     vs = new_models(cfg)
     names = list(zoo["model"].values)
-    zoo_specs = [_spec(cfg, n) for n in names]
+    zoo_specs = [job_spec(cfg, n) for n in names]
     new_specs = [variant_spec(cfg, v) for v in vs]
     t0 = time.perf_counter()
     with Executor() as ex:  # every model and attack is stored: these jobs load them
@@ -196,8 +196,8 @@ def _boundary_part(cfg: Config, zoo: xr.Dataset) -> dict:
     t0 = time.perf_counter()
     maps = []
     for name in pair:
-        spec = _spec(cfg, name)
-        maps.append(label_maps(_trained(spec).model, x, triplets, resolution=cfg.resolution,
+        spec = job_spec(cfg, name)
+        maps.append(label_maps(train_or_load(spec).model, x, triplets, resolution=cfg.resolution,
                                batch_size=cfg.attack_batch_size * 4, precision=spec["precision"]))
     seconds = time.perf_counter() - t0
     per = 100 * decision_region_similarity(maps[0], maps[1], reduce="none").numpy()
@@ -221,11 +221,8 @@ def _boundary_part(cfg: Config, zoo: xr.Dataset) -> dict:
 
 
 def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    from sat_lib.experiments import sat_matrix as matrix
-    from sat_lib.experiments import sat_training
-
-    zoo = matrix.run(matrix_config(cfg), mode)
-    training = sat_training.run(training_config(cfg), mode)  # its models and attacks are the new models'
+    zoo = chapter_result(matrix_config(cfg), mode)
+    training = chapter_result(training_config(cfg), mode)  # its models and attacks are the new models'
     sample = attack_sample(cfg, len(project_config().load_data(cfg.dataset, "test")))
     if not np.array_equal(sample, zoo["sample"].values):
         raise RuntimeError("sat-attacks: the zoo result was attacked on other images than this configuration draws")
@@ -280,11 +277,10 @@ def patch_skip_reason(cfg: Config) -> str:
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Table 1, Figs. G.1 / G.2, the new-model assignment) and where it was computed."""
     from sat_lib.analysis.sat_attacks import claims_table
-    from sat_lib.experiments import sat_matrix as matrix
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)
-    return (claims_table(ds, matrix.run(matrix_config(cfg), mode), cfg, patch=patch_result(cfg, mode)),
+    return (claims_table(ds, chapter_result(matrix_config(cfg), mode), cfg, patch=patch_result(cfg, mode)),
             provenance_line(ds))
 
 
@@ -292,7 +288,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Does the attack matter? Attacks, new models and decision regions",
     part="Similarity by attack transferability",
-    notebook="notebooks/sat_attacks.ipynb",
     config=Config,
     compute=run,
     summary="SAT by PGD against SAT by AutoAttack (Fig. G.1), one-sided against two-sided SAT and the cluster of a "

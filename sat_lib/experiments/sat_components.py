@@ -13,7 +13,7 @@ import xarray as xr
 
 from sat_lib.analysis import sat_components as C
 from sat_lib.analysis.sat_matrix import spectral_clusters
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
+from sat_lib.experiments._chapter import Chapter, cached, chapter_result, register, resolve_params
 from sat_lib.params import ChapterConfig
 
 VERSION = 1
@@ -56,9 +56,7 @@ def matrix_config(cfg: Config):
 
 
 def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    from sat_lib.experiments import sat_matrix
-
-    zoo = sat_matrix.run(matrix_config(cfg), mode)
+    zoo = chapter_result(matrix_config(cfg), mode)
     n = zoo.sizes["model"]
     if cfg.n_spectral >= n:
         raise ValueError(f"n_spectral={cfg.n_spectral} must be below the zoo's {n} models")
@@ -114,7 +112,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="What makes two models similar",
     part="Similarity by attack transferability",
-    notebook="notebooks/sat_components.ipynb",
     config=Config,
     compute=run,
     summary="Component differences against SAT by gradient boosting and permutation importance (Fig. 3); the "

@@ -18,13 +18,13 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params, training_split
-from sat_lib.experiments.sat_matrix import ZooAttack, _as_tensor, _spec, _trained
+from sat_lib.experiments._chapter import Chapter, cached, chapter_result, register, resolve_params
 from sat_lib.precision import choose_layout
 from sat_lib.progress import note
 from sat_lib.provenance import default_device
 from sat_lib.train import Teacher, TrainConfig, logits
 from sat_lib.weights import trained_model
+from sat_lib.zoo import ZooAttack, as_tensors, job_spec, train_or_load, training_split
 
 VERSION = 1
 
@@ -88,7 +88,7 @@ def distill_job(spec: dict) -> dict:
     pc = project_config()
     device = default_device()
     tspec, sspec = spec["teacher"], spec["student"]
-    t = _trained(tspec)
+    t = train_or_load(tspec)
     data = training_split(sspec["dataset"], sspec["train_size"], sspec["seed"])
     layout = choose_layout(t.model, (data.channels, data.image_size, data.image_size), tspec["precision"], device)
     teacher = Teacher(t.model, layout, key=t.path.name if t.path else tspec["name"], weight=spec["teacher_weight"])
@@ -96,7 +96,7 @@ def distill_job(spec: dict) -> dict:
     s = trained_model(entry, data, TrainConfig(**sspec["train"]), device=device, cache_dir=pc.weights_dir,
                       teacher=teacher)
     test = pc.load_data(sspec["dataset"], "test")
-    x, y = _as_tensor(test, device)
+    x, y = as_tensors(test, device)
     t_pred = logits(t.model, x, precision=tspec["precision"]).argmax(1)
     s_logits = logits(s.model, x, precision=sspec["precision"])
     s_pred = s_logits.argmax(1)
@@ -113,10 +113,9 @@ def distill_job(spec: dict) -> dict:
 
 def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
     from sat_lib.analysis.sat_matrix import symmetric
-    from sat_lib.experiments import sat_matrix
     from sat_lib.models import get_zoo
 
-    zoo_ds = sat_matrix.run(matrix_config(cfg), mode)
+    zoo_ds = chapter_result(matrix_config(cfg), mode)
     zoo = get_zoo(cfg.zoo)
     names = cfg.teacher_names()
     zoo_names = list(zoo_ds["model"].values)
@@ -124,12 +123,12 @@ def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
     if missing:
         raise ValueError(f"sat-distillation: the sat-matrix result {zoo_ds.attrs.get('cache_key', '')} has no "
                          f"model {missing}; run sat-matrix with them first")
-    student = _spec(cfg, cfg.student)
+    student = job_spec(cfg, cfg.student)
     # the costliest teachers first (their forward passes dominate a student's training), so workers end together
     order = sorted(range(len(names)), key=lambda i: -float(zoo_ds["train_seconds"].sel(model=names[i])))
     t0 = time.perf_counter()
     with Executor() as ex:
-        done = ex.map(distill_job, [{"teacher": _spec(cfg, names[i]), "student": student,
+        done = ex.map(distill_job, [{"teacher": job_spec(cfg, names[i]), "student": student,
                                      "teacher_weight": cfg.teacher_weight} for i in order],
                       desc=f"distil {cfg.student}", names=[names[i] for i in order])
         scheduler = ex.last_scheduler
@@ -193,7 +192,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Diversity pays: SAT and distillation",
     part="Similarity by attack transferability",
-    notebook="notebooks/sat_distillation.ipynb",
     config=Config,
     compute=run,
     summary="One student architecture distilled (hard labels) from each teacher of the zoo: student accuracy "

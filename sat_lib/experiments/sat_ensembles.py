@@ -16,7 +16,7 @@ import xarray as xr
 from sat_lib.analysis.sat_ensembles import all_pairs, batch_scores, cluster_draws, fig6_scores, group_draws
 from sat_lib.analysis.sat_matrix import spectral_clusters, symmetric
 from sat_lib.config import project_config
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
+from sat_lib.experiments._chapter import Chapter, cached, chapter_result, register, resolve_params
 from sat_lib.params import ChapterConfig
 
 VERSION = 1
@@ -58,11 +58,9 @@ def _labels(dataset: str) -> np.ndarray:
 
 
 def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    from sat_lib.experiments import sat_matrix, sat_training
-
     mcfg, tcfg = matrix_config(cfg), training_config(cfg)
-    zoo = sat_matrix.run(mcfg, mode)
-    var = sat_training.run(tcfg, mode)
+    zoo = chapter_result(mcfg, mode)
+    var = chapter_result(tcfg, mode)
     if len(zoo["model"]) > 1 and cfg.n_clusters >= len(zoo["model"]):
         raise ValueError(f"n_clusters={cfg.n_clusters} must be below the zoo's {len(zoo['model'])} models")
     t0 = time.perf_counter()
@@ -133,10 +131,8 @@ def fig6(cfg: Config, ds: xr.Dataset, mode: str = "cache_only") -> xr.Dataset:
     if "clusters_ensembles" in ds:
         out = ds[[f"clusters_{s}" for s in SCORES] + ["clusters_ensembles", "clusters_scored"]]
         return out.assign_attrs(source="stored in this chapter's result")
-    from sat_lib.experiments import sat_matrix
-
     mcfg = matrix_config(cfg)
-    zoo = sat_matrix.run(mcfg, mode)
+    zoo = chapter_result(mcfg, mode)
     if ds.attrs.get("matrix_result") and ds.attrs["matrix_result"] != zoo.attrs.get("cache_key"):
         raise ValueError(f"the result was scored from sat-matrix result {ds.attrs['matrix_result']}, "
                          f"not {zoo.attrs.get('cache_key')}: recompute it")
@@ -165,7 +161,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Diversity pays: SAT and ensembles",
     part="Similarity by attack transferability",
-    notebook="notebooks/sat_ensembles.ipynb",
     config=Config,
     compute=run,
     summary="Ensembles of the zoo's models from stored logits: error reduction against SAT (Fig. 5), ensembles "

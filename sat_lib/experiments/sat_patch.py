@@ -28,11 +28,12 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments.sat_matrix import (ZooAttack, _attack_and_evaluate, _load_advs, _spec, attack_sample,
-                                            cross_evaluate, model_job)
+from sat_lib.experiments._chapter import result_params
 from sat_lib.measures import sat_matrix
 from sat_lib.patch_fool import PatchFoolConfig
 from sat_lib.provenance import default_device
+from sat_lib.zoo import (ZooAttack, attack_and_evaluate, attack_sample, cross_evaluate, job_spec, load_adversarial,
+                         model_job)
 
 VERSION = 1
 
@@ -99,9 +100,9 @@ def compute(cfg: Config) -> xr.Dataset:
     y_test = np.asarray(test.labels)
     sample = attack_sample(cfg, len(y_test))
     names = cfg.names()
-    specs = [_spec(cfg, n) for n in names]
-    results, fooled_pgd, scheduler, pgd_eval_seconds = _attack_and_evaluate(cfg, specs, sample, "Patch-Fool zoo")
-    patch_spec = {**_spec(cfg, cfg.source, attack=cfg.patch, attack_kind="patch-fool"), "sample": sample}
+    specs = [job_spec(cfg, n) for n in names]
+    results, fooled_pgd, scheduler, pgd_eval_seconds = attack_and_evaluate(cfg, specs, sample, "Patch-Fool zoo")
+    patch_spec = {**job_spec(cfg, cfg.source, attack=cfg.patch, attack_kind="patch-fool"), "sample": sample}
     t0 = time.perf_counter()
     with Executor() as ex:
         (rp,) = ex.map(model_job, [patch_spec], desc="patch-fool", names=[cfg.source])
@@ -117,7 +118,7 @@ def compute(cfg: Config) -> xr.Dataset:
     sat_pgd, n_both, rate_pgd = sat_matrix(fooled_pgd, c, eps_s=cfg.eps_s)
     one_pgd, _, one_rate_pgd = sat_matrix(fooled_pgd, c, eps_s=cfg.eps_s, one_sided=True)
     one_patch, _, one_rate_patch = sat_matrix(f, c, eps_s=cfg.eps_s, one_sided=True)
-    adv = _load_advs([rp])
+    adv = load_adversarial([rp])
     ex = _examples(cfg, adv, np.asarray(test.images)[sample], correct[0, sample], fooled_patch[0])
     ds = xr.Dataset(
         data_vars={
@@ -155,7 +156,6 @@ def compute(cfg: Config) -> xr.Dataset:
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     """The stored result for these parameters, or computed and stored."""
-    from sat_lib.experiments._chapter import result_params
     from sat_lib.results import load_or_compute
 
     return load_or_compute(cfg.chapter, result_params(cfg), lambda: compute(cfg), mode=mode, version=VERSION,

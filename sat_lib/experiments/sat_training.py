@@ -17,10 +17,10 @@ import torch
 import xarray as xr
 
 from sat_lib.config import project_config
-from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
-from sat_lib.experiments.sat_matrix import ZooAttack, _attack_and_evaluate, attack_sample, variant_spec
+from sat_lib.experiments._chapter import Chapter, Retimer, cached, chapter_result, register, resolve_params
 from sat_lib.measures import sat_matrix
 from sat_lib.variants import DIVERSITY, Variant, variants
+from sat_lib.zoo import ZooAttack, attack_and_evaluate, attack_sample, attacked_jobs, model_job, variant_spec
 
 VERSION = 1
 
@@ -76,7 +76,7 @@ def compute(cfg: Config) -> xr.Dataset:
     vs = cfg.variants()
     specs = [variant_spec(cfg, v) for v in vs]
     t0 = time.perf_counter()
-    trained, fooled, scheduler, eval_seconds = _attack_and_evaluate(cfg, specs, sample, "variants")
+    trained, fooled, scheduler, eval_seconds = attack_and_evaluate(cfg, specs, sample, "variants")
     y_test = torch.from_numpy(np.asarray(test.labels, dtype=np.int64))
     test_logits = np.stack([r["test_logits"] for r in trained])
     test_correct = torch.from_numpy(test_logits.argmax(-1)) == y_test
@@ -121,11 +121,10 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Table 4 beside ours) of the stored results, and where they were computed."""
     from sat_lib.analysis.sat_training import claims_table
-    from sat_lib.experiments import sat_matrix as matrix
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)
-    zoo = matrix.run(matrix_config(cfg), mode)
+    zoo = chapter_result(matrix_config(cfg), mode)
     return claims_table(ds, zoo), provenance_line(ds)
 
 
@@ -133,11 +132,11 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Training procedure against architecture",
     part="Similarity by attack transferability",
-    notebook="notebooks/sat_training.ipynb",
     config=Config,
     compute=run,
     summary="One architecture retrained with other seeds, hyper-parameters and regimes: SAT within each group "
             "against SAT between the zoo's architectures (Table 4, Fig. 4b).",
     claims=claims,
     version=VERSION,
+    retime=Retimer(lambda cfg: attacked_jobs(cfg, [variant_spec(cfg, v) for v in cfg.variants()]), model_job),
 ))

@@ -42,7 +42,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="What is reproduced",
     part="Overview",
-    notebook="notebooks/status.ipynb",
     config=Config,
     compute=collect,
     summary="Every table and figure of the four papers: the chapter that reproduces it, its verdicts, or why not.",

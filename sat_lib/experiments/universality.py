@@ -28,13 +28,14 @@ import xarray as xr
 from sat_lib.attacks import PGDConfig, pgd
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments._chapter import Chapter, cached, check_zoo_and_dataset, register, training_split
+from sat_lib.experiments._chapter import Chapter, Retimer, cached, register
 from sat_lib.inversion import InversionConfig, invert
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
 from sat_lib.provenance import default_device
 from sat_lib.train import Adversary, TrainConfig, logits, predict
 from sat_lib.weights import save_tensor, trained_model
+from sat_lib.zoo import check_zoo_and_dataset, training_split
 
 VERSION = 1
 MODEL_VERSION = 1
@@ -254,7 +255,7 @@ def _spec(cfg: Config, setting: str, arch: str, eps: float, classes: list[int] |
             "n_images": cfg.subset_images if setting == "subset" else cfg.n_images,
             "ood": ({"dataset": cfg.ood_dataset, "n_images": cfg.ood_images}
                     if setting == "full" and cfg.ood_dataset else None),
-            "precision": get_zoo(cfg.zoo)[arch].precision or cfg.precision}
+            "precision": get_zoo(cfg.zoo)[arch].precision_for(cfg.precision)}
 
 
 def _trained(spec: dict):
@@ -428,6 +429,12 @@ def model_specs(cfg: Config) -> dict[tuple[str, str, float], dict]:
             for s in trained for e in cfg.eps for a in cfg.members(s)}
 
 
+def retime_jobs(cfg: Config) -> dict[str, dict]:
+    """Every model's job spec by label (``<arch>-eps<ε>-<setting>``), as ``sat_lib.retime`` redoes them
+    (``stored_model_job``)."""
+    return {f"{a}-eps{e:g}-{s}": spec for (s, a, e), spec in model_specs(cfg).items()}
+
+
 def compute(cfg: Config) -> xr.Dataset:
     pc = project_config()
     settings = cfg.settings()
@@ -561,7 +568,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Are robust models universal?",
     part="Robustness and universality",
-    notebook="notebooks/universality.ipynb",
     config=Config,
     compute=run,
     summary="L2 adversarially trained models of five families at four ε: agreement and JSDSim on regular and "
@@ -569,4 +575,5 @@ CHAPTER = register(Chapter(
             "on out-of-distribution images (Figs. 1–7, Table 4).",
     claims=claims,
     version=VERSION,
+    retime=Retimer(retime_jobs, stored_model_job),
 ))

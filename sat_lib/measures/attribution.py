@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from . import _validation as V
 from ._registry import MeasureRecord, register_measure
-from .gradient import _target, _unit_rows, eval_mode
+from .gradient import eval_mode, target_indices, unit_rows
 
 
 def attribution_variance(attributions: Any, *, normalize: bool = False, reduce: str = "mean") -> float | Tensor:
@@ -37,7 +37,7 @@ def attribution_variance(attributions: Any, *, normalize: bool = False, reduce: 
         raise ValueError(f"{fn}: argument 'attributions' has shape {tuple(t.shape)}; expected at least 1 sample")
     a = t.reshape(m, n, -1).to(torch.float64)
     if normalize:
-        a = _unit_rows(a.reshape(m * n, -1), fn, "attributions", "raise").reshape(m, n, -1)
+        a = unit_rows(a.reshape(m * n, -1), fn, "attributions", "raise").reshape(m, n, -1)
     per_sample = a.var(dim=0, correction=0).sum(dim=1)
     return float(per_sample.mean()) if reduce == "mean" else per_sample
 
@@ -68,7 +68,7 @@ def attribution_diversity(
     if len(models) < 2:
         raise ValueError(f"{fn}: argument 'models' has {len(models)} model(s); expected at least 2")
     xt = V.floating(x, fn, "x", ndim=tuple(range(2, 9)), what="a batch (n_samples, ...)")
-    y = _target(target, xt.shape[0], xt.device, fn)
+    y = target_indices(target, xt.shape[0], xt.device, fn)
     n_steps = V.positive_int(n_steps, fn, "n_steps")
     from captum.attr import IntegratedGradients, Saliency
 

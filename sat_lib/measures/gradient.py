@@ -34,7 +34,7 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
             m.training = training
 
 
-def _target(target: Any, n: int, device: torch.device, fn: str) -> Tensor:
+def target_indices(target: Any, n: int, device: torch.device, fn: str) -> Tensor:
     if isinstance(target, int) and not isinstance(target, bool):
         return torch.full((n,), target, dtype=torch.int64, device=device)
     t = V.integer(target, fn, "target", ndim=1, what="an int or (n_samples,) class indices")
@@ -56,7 +56,7 @@ def input_gradients(model: nn.Module, x: Any, target: Any, *, of: str = "logit")
     fn = "input_gradients"
     V.choice(of, fn, "of", GRADIENT_TARGETS)
     xt = V.floating(x, fn, "x", ndim=tuple(range(2, 9)), what="a batch (n_samples, ...)")
-    y = _target(target, xt.shape[0], xt.device, fn)
+    y = target_indices(target, xt.shape[0], xt.device, fn)
     xi = xt.detach().clone().requires_grad_(True)  # a leaf of our own; the caller's x is untouched
     with eval_mode(model):
         if of in ("logit", "prob"):
@@ -81,7 +81,7 @@ def downsample_gradients(g: Any, size: int = 8) -> Tensor:
     return out.reshape(*lead, *out.shape[-3:])
 
 
-def _unit_rows(x: Tensor, fn: str, arg: str, zero: str) -> Tensor:
+def unit_rows(x: Tensor, fn: str, arg: str, zero: str) -> Tensor:
     """Rows of a (N, D) float64 tensor scaled to unit norm; zero rows raise or stay zero (``zero="zero"``)."""
     norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     is_zero = norms == 0
@@ -101,7 +101,7 @@ def _cosine_prepare(g: Any, downsample: int | None = None, zero: str = "raise", 
     V.check_min_samples(t, fn, arg, 1)
     if downsample is not None:
         t = downsample_gradients(t, downsample)
-    return _unit_rows(t.reshape(t.shape[0], -1).to(torch.float64), fn, arg, zero)
+    return unit_rows(t.reshape(t.shape[0], -1).to(torch.float64), fn, arg, zero)
 
 
 def _cosine_pair(ua: Tensor, ub: Tensor, reduce: str = "mean") -> Tensor:
@@ -140,7 +140,7 @@ def mean_direction(grads: Any) -> Tensor:
     fn = "mean_direction"
     t = _stacked(grads, fn)
     m, n = t.shape[:2]
-    u = _unit_rows(t.reshape(m * n, -1), fn, "grads", "raise").reshape(t.shape)
+    u = unit_rows(t.reshape(m * n, -1), fn, "grads", "raise").reshape(t.shape)
     return u.mean(dim=0)
 
 
@@ -157,8 +157,8 @@ def t_statistic(grads: Any, mean: Any = None) -> Tensor:
         raise ValueError(f"{fn}: expected mean of shape {tuple(t.shape[1:])}, got mean={tuple(mu.shape)}")
     V.same_device(fn, ("grads", t), ("mean", mu))
     m, n = t.shape[:2]
-    u = _unit_rows(t.reshape(m * n, -1), fn, "grads", "raise").reshape(m, n, -1)
-    mu_u = _unit_rows(mu.reshape(n, -1), fn, "mean", "raise")
+    u = unit_rows(t.reshape(m * n, -1), fn, "grads", "raise").reshape(m, n, -1)
+    mu_u = unit_rows(mu.reshape(n, -1), fn, "mean", "raise")
     return (u * mu_u[None]).sum(dim=2).clamp(-1.0, 1.0)
 
 

@@ -76,6 +76,12 @@ class ZooEntry:
         """The epochs this entry trains for when a chapter asks for ``epochs``."""
         return max(1, round(epochs * self.epoch_scale))
 
+    def precision_for(self, precision: str) -> str:
+        """The precision this entry is trained, attacked and evaluated in when a chapter asks for ``precision``:
+        its own where it names one (a model that trains badly in the fastest layout), else the chapter's
+        (``"auto"``: the layout measured fastest, ``sat_lib.precision``)."""
+        return self.precision or precision
+
     @property
     def native_img_size(self) -> int | None:
         """The input size of the card (``"224×224"`` → 224), or ``None`` when the card says ``"any"``."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import timm
 from timm.layers import GatedMlp, Mlp, get_act_layer
@@ -19,8 +19,19 @@ from sat_lib.models.plain_cnn import PlainCNN
 from sat_lib.models.tiny_nets import TinyCNN
 from sat_lib.registry import Registry
 
-if TYPE_CHECKING:
-    from sat_lib.models._entry import ZooEntry
+class ZooEntry(Protocol):
+    """What a builder reads of a zoo entry (``sat_lib.models.ZooEntry`` satisfies it; builders sit below it)."""
+
+    name: str
+    builder: str
+    timm_name: str
+    kwargs: Mapping[str, Any]
+
+    @property
+    def native_img_size(self) -> int | None: ...
+
+    @property
+    def timm_model_name(self) -> str: ...
 
 
 class Builder(Protocol):

@@ -7,7 +7,7 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 
-from sat_lib.analysis.diversity_training import (CLEAN, HETEROGENEOUS, _of, accuracy_frame, coincidence_frame,
+from sat_lib.analysis.diversity_training import (CLEAN, HETEROGENEOUS, accuracy_frame, coincidence_frame, ensemble_of,
                                                  difficulty_frame, methods, role_method)
 from sat_lib.plots import legend_outside
 
@@ -58,8 +58,9 @@ def fig11(ds: xr.Dataset, pictures: np.ndarray | None = None, seed_index: int = 
     images (top row: ``pictures``, uint8 (n, H, W, C), when given)."""
     shown = ds["shown"].values
     roles = [(r, role_method(ds, r)) for r in ROLES]
+    stored = {m: ensemble_of(ds, m)["maps"].values for _, m in roles}  # (ensembles, members, …)
     rows = [(r, m, i) for r, m in roles for i in range(ds.sizes["member"])
-            if np.isfinite(_of(ds, m)["maps"].values[min(seed_index, len(_of(ds, m)["ensemble"]) - 1), i]).any()]
+            if np.isfinite(stored[m][min(seed_index, len(stored[m]) - 1), i]).any()]
     fig, axes = plt.subplots(len(rows) + 1, len(shown), figsize=(1.25 * len(shown), 1.3 * (len(rows) + 1)),
                              layout="constrained", squeeze=False)
     pics = [] if pictures is None else list(pictures)
@@ -70,7 +71,7 @@ def fig11(ds: xr.Dataset, pictures: np.ndarray | None = None, seed_index: int = 
             ax.imshow(pic.squeeze(-1) if pic.shape[-1] == 1 else pic, cmap="gray")
         ax.set_axis_off()
     for r, (role, m, i) in enumerate(rows, start=1):
-        e = _of(ds, m)
+        e = ensemble_of(ds, m)
         k = min(seed_index, len(e["ensemble"]) - 1)
         maps = np.abs(e["maps"].values[k, i].astype(float)).max(axis=1)  # (shown, H, W)
         for c in range(len(shown)):
@@ -92,7 +93,7 @@ def fig12(ds: xr.Dataset, seed_index: int = 0):
         panels.insert(0, ("independent", "independent"))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.3), layout="constrained", squeeze=False)
     for ax, (role, m) in zip(axes[0], panels):
-        e = _of(ds, m)
+        e = ensemble_of(ds, m)
         k = min(seed_index, len(e["ensemble"]) - 1)
         c = e["cka"].values[k]
         keep_r, keep_c = np.isfinite(c).any(1), np.isfinite(c).any(0)

@@ -110,8 +110,8 @@ def test_each_method_is_scored_with_its_training_consensus():
 
 def test_split_mean_is_nan_for_an_empty_group():
     h = np.array([0.2, 0.4])
-    assert A._split_mean(h, np.array([1.0, 1.0]), True) == pytest.approx(0.3)
-    assert math.isnan(A._split_mean(h, np.array([1.0, 1.0]), False))
+    assert A.split_mean(h, np.array([1.0, 1.0]), True) == pytest.approx(0.3)
+    assert math.isnan(A.split_mean(h, np.array([1.0, 1.0]), False))
 
 
 def test_block_structure_matches_brute_force_with_same_group_predictions():
@@ -226,6 +226,6 @@ def test_resilience_is_the_ratio_of_mean_accuracies_with_paired_sets():
     clean = (rng.random((3, 400)) < 0.8).astype(float)
     corrupted = clean * (rng.random((3, 400)) < 0.75)  # only clean-correct images survive: paired by image
     x = np.stack([clean, corrupted], 1)
-    assert A._resilience(x) == pytest.approx(100 * corrupted.mean() / clean.mean())
-    est = A.seeds_images([x], lambda a: A._resilience(a[0]), n_boot=200)
+    assert A.resilience_ratio(x) == pytest.approx(100 * corrupted.mean() / clean.mean())
+    est = A.seeds_images([x], lambda a: A.resilience_ratio(a[0]), n_boot=200)
     assert est.low <= est.value <= est.high and est.high - est.low < 10

@@ -53,8 +53,8 @@ def test_uniform_baseline_is_the_cosine_of_random_directions():
 @pytest.mark.parametrize("kappa", [20.0, 200.0])
 def test_saw_fit_recovers_kappa(kappa):
     d = 100
-    grid = A._GRID
-    dens = np.exp(A._saw_log_density(grid, kappa, d)) * np.gradient(grid)
+    grid = A.core._GRID
+    dens = np.exp(A.core._saw_log_density(grid, kappa, d)) * np.gradient(grid)
     cdf = np.cumsum(dens) / dens.sum()
     t = np.interp(np.random.default_rng(1).random(3000), cdf, grid)
     fit = A.fit_saw(t, d)
@@ -146,10 +146,10 @@ def test_width_trend_claim_agrees_when_similarity_rises_and_disagrees_when_it_fa
     from sat_lib.claims.verdict import direction_verdict
 
     rising = {"a": population(rng=1), "b": population("B", rng=2)}
-    what, est = A._width_trend(rising, "4x4", 300)
+    what, est = A.claims._width_trend(rising, "4x4", 300)
     assert est.unit == "test images" and direction_verdict(+1, est) == "agrees"
     falling = {"a": population(noise=(0.5, 3.0), rng=1)}
-    assert direction_verdict(+1, A._width_trend(falling, "4x4", 300)[1]) == "disagrees"
+    assert direction_verdict(+1, A.claims._width_trend(falling, "4x4", 300)[1]) == "disagrees"
 
 
 def test_cross_family_ratio_is_near_one_for_one_shared_direction():
@@ -159,28 +159,21 @@ def test_cross_family_ratio_is_near_one_for_one_shared_direction():
     pops = {f: population(f, shared=shared, seeds=4, rng=i) for i, f in enumerate(("A", "B"))}
     for ds, fam in zip(pops.values(), ("cnn_small", "resnet_small")):
         ds.attrs["family"] = fam
-    what, est = A._cross_family_level(pops, 300)
+    what, est = A.claims._cross_family_level(pops, 300)
     assert est.value == pytest.approx(1, abs=0.1) and value_verdict(1.0, est) == "agrees"
     pops["b"] = population("C", seeds=4, rng=7)        # an unrelated direction: far below one
     pops["b"].attrs["family"] = "resnet_small"
     pops = {"a": pops["A"], "b": pops["b"]}
-    assert A._cross_family_level(pops, 300)[1].high < 0.5
+    assert A.claims._cross_family_level(pops, 300)[1].high < 0.5
 
 
-def test_spearman_estimate_recovers_a_negative_relation():
-    rng = np.random.default_rng(3)
-    x = rng.random(40)
-    est = A._spearman_estimate(x, -x + 0.1 * rng.standard_normal(40), 500, "models")
-    assert est.high < 0 and est.value < -0.8
-
-
-def test_compute_minutes_sums_each_populations_duration_by_role():
+def test_cost_text_sums_each_populations_duration_by_role():
     pops = {"a": xr.Dataset(attrs={"duration_s": 600.0, "role": "main"}),
             "b": xr.Dataset(attrs={"duration_s": 300.0, "role": "main"}),
             "c": xr.Dataset(attrs={"duration_s": 120.0, "role": "batch-study"})}
-    assert A.compute_minutes(pops) == ("the whole computation took 17 minutes (15 for the width populations, "
+    assert A.cost_text(pops) == ("the whole computation took 17 minutes (15 for the width populations, "
                                        "2 for the batch-size study)")
-    assert A.compute_minutes({"a": pops["a"]}) == "the whole computation took 10 minutes"
+    assert A.cost_text({"a": pops["a"]}) == "the whole computation took 10 minutes"
 
 
 def test_cross_family_rise_is_like_for_like():
@@ -191,6 +184,6 @@ def test_cross_family_rise_is_like_for_like():
     for ds, fam in zip(pops.values(), ("cnn_small", "resnet_small")):
         ds.attrs["family"] = fam
     fams = list(pops.values())
-    assert A._cross_per_image(fams, 4).mean() > A._cross_per_image(fams, 2).mean() + 0.1
-    what, est = A._cross_family_rise(pops, 300)
+    assert A.claims._cross_per_image(fams, 4).mean() > A.claims._cross_per_image(fams, 2).mean() + 0.1
+    what, est = A.claims._cross_family_rise(pops, 300)
     assert "÷" in what and est.low < 0 < est.high and abs(est.value) < 0.1

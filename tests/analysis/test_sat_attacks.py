@@ -66,10 +66,10 @@ def test_std_difference_is_decided_by_its_interval():
     assert A._std_difference(narrow, wide, 500, 0).high < 0
 
 
-def test_cost_summary_adds_the_chapters_own_parts():
+def test_cost_table_adds_the_chapters_own_parts():
     ds = xr.Dataset({"autoattack_seconds": ("attacked", [60.0, 120.0])}, coords={"attacked": ["a", "b"]},
                     attrs={"autoattack_evaluate_seconds": 30.0, "new_model_seconds": 90.0, "boundary_seconds": 60.0})
-    cost = A.cost_summary(ds)
+    cost = A.cost_table(ds)
     assert cost.loc["AutoAttack", "minutes"] == pytest.approx(3)
     assert cost.loc["total", "minutes"] == pytest.approx(6)
 

@@ -3,6 +3,7 @@ import numpy as np
 import xarray as xr
 
 from sat_lib.analysis import sat_distillation as D
+from sat_lib.stats import correlation
 
 
 def result(sat, student, teacher, kind):
@@ -44,7 +45,7 @@ def test_partial_correlation_removes_a_shared_driver():
     sat = 10 * acc + rng.normal(0, 0.01, 40)          # SAT follows teacher accuracy
     student = 0.5 * acc + rng.normal(0, 0.01, 40)     # and so does the student; no direct link
     f = D.frame(result(sat, student, acc, np.zeros(40, bool)))
-    assert D._pearson(f["sat"].to_numpy(), f["student_accuracy"].to_numpy()) > 0.5
+    assert correlation(f["sat"].to_numpy(), f["student_accuracy"].to_numpy()) > 0.5
     assert abs(D.partial_pearson(f, "sat", "student_accuracy", "teacher_accuracy")) < 0.4
 
 
@@ -56,13 +57,13 @@ def test_seed_copies_come_from_the_training_chapters_initialization_group():
     assert D.seed_copies(tr, "r") is None and D.seed_copies(None, "s") is None
 
 
-def test_cost_summary_counts_a_cached_student_outside_the_run():
-    from sat_lib.analysis.sat_distillation import cost_summary
+def test_cost_table_counts_a_cached_student_outside_the_run():
+    from sat_lib.analysis.sat_distillation import cost_table
 
     ds = xr.Dataset({"train_seconds": ("teacher", [100.0, 120.0, 600.0, 90.0]),
                      "weights_from_cache": ("teacher", [False, False, False, True])},
                     coords={"teacher": list("abcd")}, attrs={"duration_s": 900.0})
-    table = cost_summary(ds)
+    table = cost_table(ds)
     assert table.loc["training the students", "minutes"] == 820 / 60
     assert table.loc["the rest (logits, SAT, evaluation)", "minutes"] == 80 / 60
     assert table.loc["students from the weights cache (earlier run)", "minutes"] == 90 / 60

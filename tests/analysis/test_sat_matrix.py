@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sat_lib.analysis.sat_matrix import (accuracy_band, accuracy_effect, claims_table, cost_summary, discussion,
+from sat_lib.analysis.sat_matrix import (accuracy_band, accuracy_effect, claims_table, cost_table, discussion,
                                    model_bootstrap,
                                    pair_frame)
 
@@ -94,12 +94,12 @@ def test_discussion_quotes_the_table():
     assert table.iloc[1]["ours [95 % CI]"] in text and "**agrees**" in text
 
 
-def test_cost_summary_adds_training_attack_and_evaluation():
+def test_cost_table_adds_training_attack_and_evaluation():
     ds = claims_result(within_gap=0.0, n=4)
     ds["train_seconds"] = ("model", [60.0, 120.0, 60.0, 0.0])
     ds["attack_seconds"] = ("model", [30.0, 30.0, 30.0, 30.0])
     ds.attrs["evaluate_seconds"] = 60.0
-    cost = cost_summary(ds)
+    cost = cost_table(ds)
     assert cost.loc["training", "minutes"] == pytest.approx(4) and cost.loc["PGD", "minutes"] == pytest.approx(2)
     assert cost.loc["total", "minutes"] == pytest.approx(7)
     assert cost.loc["total", "models per hour"] == pytest.approx(4 / (7 / 60))

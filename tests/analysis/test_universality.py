@@ -61,14 +61,14 @@ def test_ood_jaccard_is_compared_above_chance(monkeypatch):
     def pairs(ds, setting, eps, measure, images, k=None):
         return m + (A.chance_jaccard(500 if setting == "ood" else 1000, k) if measure == "jaccard" else 0), None
 
-    monkeypatch.setattr(A, "pair_matrix", pairs)
+    monkeypatch.setattr(A.core, "pair_matrix", pairs)  # where ood_difference looks it up
     est = A.ood_difference(ds, "jaccard", 10, n_boot=50)
     assert est.value == pytest.approx(0.0, abs=1e-12)
     assert A.ood_difference(ds, "cka", None, n_boot=50).value == pytest.approx(0.0)
     assert A.inverted_images(ds, "ood") == 500 and A.inverted_images(ds, "full") == 1000
 
 
-def test_compute_minutes_counts_ood_inversions_but_not_its_reused_models():
+def test_cost_table_counts_ood_inversions_but_not_its_reused_models():
     import xarray as xr
 
     dims = ("setting", "eps", "model")
@@ -78,7 +78,7 @@ def test_compute_minutes_counts_ood_inversions_but_not_its_reused_models():
                      "attack_seconds": (dims, 6 * ones), "invert_seconds": (dims, 12 * ones)},
                     coords={"setting": ["full", "subset", "ood"], "eps": [0.0], "model": ["a", "b"]},
                     attrs={"pairs_seconds": 30.0})
-    out = A.compute_minutes(ds)
+    out = A.cost_table(ds)
     assert out.loc["training", "minutes"] == pytest.approx(3)  # 3 trained models, not 5
     assert out.loc["attacks (adversarial accuracy)", "minutes"] == pytest.approx(0.3)
     assert out.loc["inversion", "minutes"] == pytest.approx(1)  # 5 inversions: OOD's are its own

@@ -4,6 +4,7 @@ import pytest
 
 from sat_lib.analysis import corruptions as A
 from sat_lib.claims import paper_claims
+from sat_lib import zoo
 from sat_lib.experiments import corruptions as C
 from sat_lib.experiments import resolve_params
 from sat_lib.params import ParameterError
@@ -33,12 +34,12 @@ def test_corrupted_sets_change_the_images_and_are_reused(smoke):
     cfg, ds, tmp = smoke
     idx = ds["image"].values
     name, sev, _ = cfg.sets()[-1]
-    first = C.corrupted_set("digits", name, sev, cfg.seed, idx)
+    first = zoo.corrupted_set("digits", name, sev, cfg.seed, idx)
     assert first.shape[-1] == 1 and first.dtype == np.uint8  # grey in, grey out
     from sat_lib.config import project_config
     clean = project_config().load_data("digits", "test").images[idx]
     assert np.abs(first.astype(int) - clean).mean() > 0
-    np.testing.assert_array_equal(C.corrupted_set("digits", name, sev, cfg.seed, idx), first)
+    np.testing.assert_array_equal(zoo.corrupted_set("digits", name, sev, cfg.seed, idx), first)
 
 
 def test_claims_and_tables(smoke):

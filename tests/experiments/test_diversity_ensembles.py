@@ -13,6 +13,7 @@ from sat_lib.experiments import diversity_ensembles as D
 from sat_lib.experiments import resolve_params
 from sat_lib.measures import majority_vote
 from sat_lib.params import ParameterError
+from sat_lib.zoo import ensembles
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_attributions_are_computed_once_per_model(smoke):
     files = sorted((tmp / "cache" / "attributions" / "digits").glob("*.pt"))
     assert len(files) == len(cfg.pool)
     assert sorted(f.name.split("-")[0] for f in files) == sorted(cfg.pool)
-    batches = math.ceil(cfg.attribution_images / D.ATTRIBUTION_BATCH)
+    batches = math.ceil(cfg.attribution_images / ensembles.ATTRIBUTION_BATCH)
     # per model and set (and one warm-up call per model), never per ensemble
     assert first["Saliency"] == len(cfg.pool) * (len(cfg.sets) * batches + 1)
     assert first["IntegratedGradients"] == len(cfg.pool) * len(cfg.ig_steps) * batches
@@ -110,7 +111,7 @@ def test_zero_maps_leave_only_the_normalised_score_undefined():
     maps = rng.normal(size=(4, 5, 1, 3, 3))
     maps[2] = 0  # a model whose output ignores its input
     members = np.array(list(combinations(range(4), 3)))
-    norm, raw, used = D.attribution_scores(maps, members)
+    norm, raw, used = ensembles.attribution_scores(maps, members)
     with_dead = (members == 2).any(1)
     assert np.isnan(norm[with_dead]).all() and np.isfinite(norm[~with_dead]).all()
     assert np.isfinite(raw).all() and list(used) == [0 if d else 5 for d in with_dead]

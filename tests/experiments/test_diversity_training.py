@@ -141,7 +141,7 @@ def test_analysis_tables_render(smoke):
     res = A.resilience_table(ds, n_boot=30)
     assert list(res.index) == [*cfg.methods, D.HETEROGENEOUS] and res.shape[1] == 2 * (ds.sizes["set"] - 1)
     assert "resilience, corruptions' mean (pp)" in A.versus_table(ds, n_boot=30).columns
-    assert f"to train the {len(cfg.methods) * len(cfg.seeds)} ensembles" in A.compute_minutes(ds)
+    assert f"to train the {len(cfg.methods) * len(cfg.seeds)} ensembles" in A.cost_text(ds)
     assert A.training_table(ds).shape[0] == len(cfg.methods) + 1
     assert len(A.cka_table(ds)) == len(cfg.methods) + 1
 
@@ -162,12 +162,12 @@ def test_the_shown_maps_are_those_of_the_shown_images(smoke):
     """Fig. 11's maps are the members' Saliency maps of the shown images (recomputed here for one member)."""
     import torch
 
-    from sat_lib.experiments.diversity_ensembles import attribute
-    from sat_lib.experiments.sat_matrix import _spec, _trained
+    from sat_lib.zoo import job_spec, train_or_load
+    from sat_lib.zoo.ensembles import attribute
 
     cfg, ds, _, _ = smoke
     het = ds.sel(ensemble=ds["ensemble"].values[-1])
-    model = _trained(_spec(cfg.matrix_config(), str(het["member_name"].values[0]))).model
+    model = train_or_load(job_spec(cfg.matrix_config(), str(het["member_name"].values[0]))).model
     from sat_lib.config import project_config
 
     test = project_config().load_data(cfg.matrix_config().dataset, "test")

@@ -5,7 +5,8 @@ import torch
 
 from sat_lib.experiments import resolve_params
 from sat_lib.attacks import PGDConfig, pgd
-from sat_lib.experiments.sat_matrix import Config, attack_correct, compute, stability_scores
+from sat_lib.experiments.sat_matrix import Config, compute, stability_scores
+from sat_lib.zoo import attack_correct
 from sat_lib.measures import sat_score
 
 

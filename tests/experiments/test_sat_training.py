@@ -41,10 +41,10 @@ def test_the_zoos_own_model_is_reused_not_retrained(smoke):
     assert own["accuracy"].item() == pytest.approx(zoo["accuracy"].sel(model=arch).item())
 
 
-def test_cost_summary_leaves_out_the_zoos_own_models(smoke):
+def test_cost_table_leaves_out_the_zoos_own_models(smoke):
     cfg, _, ds, _ = smoke
     own = ds["description"].values != "the zoo's model"
-    cost = T.cost_summary(ds)
+    cost = T.cost_table(ds)
     assert cost.loc["training", "models"] == own.sum() == ds.sizes["model"] - len(cfg.archs)
     assert cost.loc["training", "minutes"] == pytest.approx(ds["train_seconds"].values[own].sum() / 60)
     assert cost.loc["total", "minutes"] == pytest.approx(cost["minutes"].drop("total").sum())

@@ -73,7 +73,7 @@ def test_claims_table_has_the_claims_files_keys(smoke):
     assert "label_smoothing = 0" in text  # the smoke profile trains with plain cross-entropy: ruled out, said so
     assert len(A.summary(ds, n_boot=20)) > 0
     assert set(A.model_table(ds).index.get_level_values("architecture")) == set(A.members(ds, "full"))
-    cost = A.cost_table(ds)
+    cost = A.throughput_table(ds)
     assert len(cost) == len(ds["setting"]) * len(ds["eps"]) and (cost["inversion images / s"] > 0).all()
 
 
