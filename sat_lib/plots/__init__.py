@@ -11,7 +11,8 @@ The theme lives here, and so do the colours every figure shares:
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from types import MappingProxyType
 
 import matplotlib.pyplot as plt
@@ -142,6 +143,18 @@ def label_points(ax, xs, ys, names, fontsize: float = 6, color: str = "0.3") -> 
         adjust_text(texts, x=xs, y=ys, ax=ax, expand=(1.2, 1.5), iter_lim=1000,
                     arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.4})
     return texts
+
+
+@contextmanager
+def seeded_jitter(seed: int = 0) -> Iterator[None]:
+    """Seaborn's strip-plot jitter draws from numpy's global generator, which a notebook kernel seeds from the
+    operating system: inside this block it is seeded (and restored after), so a figure is the same run to run."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def use_style() -> None:

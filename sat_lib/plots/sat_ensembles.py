@@ -57,7 +57,7 @@ def by_clusters(f6: xr.Dataset):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.9))
     for ax, score in zip(axes, scores):
         sns.lineplot(data=_scaled(frame, score), x="size", y="value", hue="k", palette=palette, marker="o",
-                     errorbar=("ci", 95), ax=ax, legend=score == "all_wrong")
+                     errorbar=("ci", 95), seed=0, ax=ax, legend=score == "all_wrong")
         ax.set_xlabel("models in the ensemble (N)")
         ax.set_ylabel(SCORE_LABELS[score])
         ax.set_xticks(sorted(frame["size"].unique()))
@@ -80,7 +80,7 @@ def by_training(ds: xr.Dataset):
         sub = frame[frame["arch"] == arch]
         for ax, score in zip(row, ("err", "all_wrong")):
             sns.lineplot(data=_scaled(sub, score), x="size", y="value", hue="group", palette=colors, marker="o",
-                         errorbar=("ci", 95), ax=ax, legend=score == "all_wrong")
+                         errorbar=("ci", 95), seed=0, ax=ax, legend=score == "all_wrong")
             ax.set_title(f"{arch}", fontsize=9)
             ax.set_xlabel("models in the ensemble (N)")
             ax.set_ylabel(SCORE_LABELS[score])

@@ -7,7 +7,7 @@ import xarray as xr
 
 from sat_lib.analysis.sat_training import KIND_LABELS, group_estimate, pairs, paper_arch, zoo_estimate
 from sat_lib.claims import paper_claims
-from sat_lib.plots import legend_outside
+from sat_lib.plots import legend_outside, seeded_jitter
 
 GROUP_ORDER = [*KIND_LABELS.values(), "architecture"]
 GROUP_COLORS = dict(zip(GROUP_ORDER, sns.color_palette("colorblind", len(GROUP_ORDER))))
@@ -25,8 +25,9 @@ def by_kind(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0):
     for ax, arch in zip(axes, archs):
         sub = df[df["arch"] == arch]
         groups = [g for g in GROUP_ORDER if g in set(sub["group"])]
-        sns.stripplot(data=sub, x="group", y="sat", order=groups, hue="group", palette=GROUP_COLORS, size=4,
-                      alpha=0.6, jitter=0.2, legend=False, ax=ax)
+        with seeded_jitter():
+            sns.stripplot(data=sub, x="group", y="sat", order=groups, hue="group", palette=GROUP_COLORS, size=4,
+                          alpha=0.6, jitter=0.2, legend=False, ax=ax)
         kinds = {v: k for k, v in KIND_LABELS.items()}
         for x, g in enumerate(groups):
             if arch == "the zoo":
@@ -57,8 +58,9 @@ def accuracy(ds: xr.Dataset):
     df["accuracy (%)"] = 100 * df["accuracy"]
     df["group"] = [KIND_LABELS.get(k, k) for k in df["kind"]]
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.8 * df["arch"].nunique()))
-    sns.stripplot(data=df, y="arch", x="accuracy (%)", hue="group", hue_order=list(KIND_LABELS.values()),
-                  palette=GROUP_COLORS, dodge=True, size=6, ax=ax)
+    with seeded_jitter():
+        sns.stripplot(data=df, y="arch", x="accuracy (%)", hue="group", hue_order=list(KIND_LABELS.values()),
+                      palette=GROUP_COLORS, dodge=True, size=6, ax=ax)
     ax.set_ylabel("")
     legend_outside(ax, title="diversity by")
     ax.set_title("clean test accuracy of every retrained model")
