@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("toc", help="regenerate book/_toc.yml from the chapter registry")
 
+    claims = sub.add_parser("claims", help="every claim of every chapter, from the stored results (nothing is "
+                                           "computed): kind, margin, our interval, gates, verdict")
+    claims.add_argument("--profile", choices=PROFILES, help="the profile whose stored results are read")
+    claims.add_argument("--json", action="store_true", help="one JSON record per claim instead of a table")
+
     retime = sub.add_parser("retime", help="redo some models' stored work on a quiet machine and, when it is "
                                             "bit-identical apart from timings, keep the new timings (sat_lib.retime)")
     retime.add_argument("chapter")
@@ -160,6 +165,30 @@ def _cmd_toc(args) -> int:
     return 0
 
 
+def _cmd_claims(args) -> int:
+    import json
+    import math
+
+    from sat_lib.claims.status import claims_long
+    from sat_lib.claims.verdict import NO_VERDICT
+    from sat_lib.experiments import resolve_params
+    from sat_lib.experiments.status import collect
+
+    found = collect(resolve_params("status", None, {"profile": args.profile or ""}))
+    table = claims_long({name: (v[0] if v else None) for name, v in found.items()})
+    if args.json:
+        clean = lambda v: None if (isinstance(v, float) and not math.isfinite(v)) or v == NO_VERDICT else v
+        print(json.dumps([{k: clean(v) for k, v in r.items()} for r in table.to_dict("records")], indent=1))
+    else:
+        with __import__("pandas").option_context("display.width", 250, "display.max_colwidth", 60,
+                                                 "display.max_rows", None):
+            print(table.drop(columns=["estimate", "low", "high"]).to_string(index=False))
+    missing = [name for name, v in found.items() if v is None]
+    if missing:
+        print(f"sat-companion: no stored results at this profile for {', '.join(missing)}", file=sys.stderr)
+    return 0
+
+
 def _cmd_retime(args) -> int:
     import shutil
     from pathlib import Path
@@ -186,7 +215,8 @@ def _cmd_retime(args) -> int:
     return 0
 
 
-COMMANDS = {"list": _cmd_list, "run": _cmd_run, "book": _cmd_book, "toc": _cmd_toc, "retime": _cmd_retime}
+COMMANDS = {"list": _cmd_list, "run": _cmd_run, "book": _cmd_book, "toc": _cmd_toc, "claims": _cmd_claims,
+            "retime": _cmd_retime}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,3 +91,25 @@ def test_run_writes_the_chapter_and_a_failure_keeps_the_old_one(isolated, monkey
     assert chapter.read_bytes() == before
     assert (isolated / "cache" / "failed" / "sat-matrix.ipynb").exists()
     assert not list(chapter.parent.glob(".*.ipynb"))
+
+
+def test_claims_prints_every_claim_as_json_from_the_status_pages_function(monkeypatch, capsys):
+    import json
+
+    import pandas as pd
+
+    from sat_lib.claims.verdict import Estimate, claim_row
+    from sat_lib.experiments import status
+
+    rows = [claim_row("diagonal", {"kind": "equivalence", "value": 4.6, "margin": 0.05, "reason": "'close to 4.6'"},
+                      Estimate(4.6, 4.597, 4.602, "models", 24), key="diagonal"),
+            claim_row("levels", {"kind": "context", "value": 4.23}, Estimate(4.3, 4.2, 4.4, "seeds", 5), key="lv")]
+    monkeypatch.setattr(status, "collect", lambda cfg, mode="cache_only": {"sat-matrix": (pd.DataFrame(rows), "here"),
+                                                                           "salience": None})
+    assert main(["claims", "--json"]) == 0
+    out, err = capsys.readouterr()
+    records = json.loads(out)
+    assert [r["key"] for r in records] == ["diagonal", "lv"] and "salience" in err
+    assert {"chapter", "source", "kind", "gate", "verdict", "decided against", "low", "high"} <= set(records[0])
+    assert records[0]["verdict"] == "agrees" and records[1]["verdict"] is None and records[1]["kind"] == "context"
+    assert main(["claims"]) == 0 and "diagonal" in capsys.readouterr().out

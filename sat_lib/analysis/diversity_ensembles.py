@@ -11,9 +11,16 @@ all of whose members were drawn, as many times as it can be formed from the draw
 product of its members' multiplicities; ``ensemble_rows``) — the ensembles a pool made of the drawn models would
 give. The statistic is then computed over the ensembles kept (``sat_lib.stats.resample`` with unit
 "models"). Fig. 9's model pairs are resampled the same way.
+
+**Models and images.** Where the stored result holds what a statistic needs per image, a replicate also draws
+the test images (``models_images_estimate``): each ensemble's majority vote is recomputed from its members'
+stored predictions (the same seeded tie-breaks, ``vote_correct``), and its improvement and Eq. 4 disagreement are
+re-measured on the drawn images. Averaging needs the members' logits, which the result does not keep, so the
+claims on averaged ensembles resample models only; ``checks`` says so.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from itertools import combinations
@@ -22,9 +29,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import claim_row, claim_verdict
-from sat_lib.stats import Estimate, correlation, resample
+from sat_lib.claims import scored_claims
+from sat_lib.claims.verdict import Gate, chance_gate, claim_row
+from sat_lib.stats import Estimate, correlation, index_draws, interval, resample
 
 CHAPTER = "diversity-ensembles"
 CLEAN = "clean"
@@ -218,6 +225,116 @@ def method_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFr
     return pd.DataFrame(rows).set_index("method")
 
 
+# ------------------------------------------------------------------------------------ resampling images too
+
+def has_images(ds: xr.Dataset) -> bool:
+    """Whether the result holds each model's prediction per image (what ``models_images_estimate`` needs)."""
+    return "pred" in ds and "label" in ds
+
+
+def n_classes(ds: xr.Dataset) -> int:
+    return max(int(ds["label"].max()) + 1, int(ds["pred"].max()) + 1) if has_images(ds) else 10
+
+
+def correct_of(ds: xr.Dataset, set: str = CLEAN) -> np.ndarray:
+    """bool (models, images): each pool model right on each image of ``set``."""
+    return ds["pred"].sel(set=set).values == ds["label"].values
+
+
+def vote_correct(ds: xr.Dataset, set: str = CLEAN) -> np.ndarray:
+    """bool (ensembles, images): each ensemble's majority vote right, recomputed from its members' stored
+    predictions with the chapter's seeded tie-breaks (``measures.majority_vote``, the seed the result was
+    computed with) — the per-image outputs behind the stored vote accuracies."""
+    import torch
+
+    from sat_lib.measures import majority_vote
+
+    seed = int(json.loads(ds.attrs.get("params_json", "{}")).get("seed", 0))
+    pred = torch.from_numpy(ds["pred"].sel(set=set).values.astype(np.int64))
+    y = ds["label"].values
+    return np.stack([majority_vote(pred[m], seed=seed).numpy() == y for m in ds["member_index"].values])
+
+
+def image_columns(ds: xr.Dataset, set: str = CLEAN) -> dict:
+    """What ``image_stats`` re-measures on a draw of images: model and vote correctness (float), and the Eq. 4
+    disagreement of every two models per image (M·M, images)."""
+    c = correct_of(ds, set).astype(float)
+    m = len(c)
+    return {"correct": c, "vote": vote_correct(ds, set).astype(float),
+            "disagree": (c[:, None, :] != c[None, :, :]).reshape(m * m, -1).astype(float),
+            "members": ds["member_index"].values,
+            "attribution_diversity": ds["attribution_diversity"].sel(set=set).values}
+
+
+def image_stats(cols: dict, w: np.ndarray) -> dict[str, np.ndarray]:
+    """Per ensemble, on images weighted by ``w`` (counts of a draw, or ones): vote improvement (pp), Eq. 4
+    disagreement (mean over member pairs), mean member accuracy (%) and attribution diversity (not re-measured:
+    its maps are of a fixed subset of the images)."""
+    w = np.asarray(w, float) / np.sum(w)
+    acc = 100 * cols["correct"] @ w
+    members = cols["members"]
+    m = len(acc)
+    dis = (cols["disagree"] @ w).reshape(m, m)
+    pairs = list(combinations(range(members.shape[1]), 2))
+    return {"improvement": 100 * cols["vote"] @ w - acc[members].max(1),
+            "disagreement": np.mean([dis[members[:, a], members[:, b]] for a, b in pairs], axis=0),
+            "member_accuracy": acc[members].mean(1), "attribution_diversity": cols["attribution_diversity"]}
+
+
+def models_images_estimate(ds: xr.Dataset, stat: Callable[[dict, np.ndarray], float], set: str = CLEAN,
+                           n_boot: int = 2000, seed: int = 0) -> Estimate:
+    """``stat(columns, rows)`` over the ensembles' vote columns (``image_stats``), with a 95 % percentile interval
+    from drawing the pool's models (``ensemble_rows``) and the test images together in every replicate."""
+    cols = image_columns(ds, set)
+    n_images = cols["correct"].shape[1]
+    members = cols["members"]
+    point = stat(image_stats(cols, np.ones(n_images)), np.arange(len(members)))
+    samples = []
+    for models, images in index_draws([ds.sizes["model"], n_images], n_boot, seed):
+        rows = ensemble_rows(members, models)
+        w = np.bincount(images, minlength=n_images)
+        samples.append(stat(image_stats(cols, w), rows) if len(rows) >= 3 else math.nan)
+    unit = f"models × {n_images:,} images"
+    return interval(samples, point, unit, ds.sizes["model"]) if n_boot >= 20 \
+        else Estimate(point, math.nan, math.nan, unit, ds.sizes["model"])
+
+
+# -------------------------------------------------------------------------------------------------- checks
+
+ATTRIBUTION_KEYS = ("attribution_correlates_positively", "attribution_tradeoff_better",
+                    "attribution_tradeoff_better_accuracy", "same_trends_with_voting", "trend_holds_under_corruption",
+                    "member_accuracy_stronger_under_corruption", "saliency_agrees_with_ig")
+"""Claims that read Eq. 7: they rest on Saliency maps that are not all zero."""
+AVERAGING_KEYS = ("attribution_correlates_positively", "disagreement_correlates_negatively",
+                  "attribution_tradeoff_better", "attribution_tradeoff_better_accuracy", "voting_worse_than_averaging",
+                  "trend_holds_under_corruption", "member_accuracy_stronger_under_corruption")
+"""Claims on averaged ensembles: their intervals resample models only (the result keeps no averaged outputs)."""
+
+
+def checks(ds: xr.Dataset, what: str = "pool model", attribution_keys: tuple[str, ...] = ATTRIBUTION_KEYS,
+           averaging_keys: tuple[str, ...] = AVERAGING_KEYS) -> list[Gate]:
+    """What the claims rest on, from the stored result: every pool model above twice chance on the clean images;
+    every model's Saliency maps nonzero (Eq. 7 is undefined on an all-zero map); and which intervals cover the
+    test images' noise (not computed for averaging: shown, never blocking)."""
+    acc = dict(zip(map(str, ds["model"].values), ds["model_accuracy"].sel(set=CLEAN).values))
+    k = n_classes(ds)
+    zero = ds["zero_maps"].mean("set").values
+    names = [str(m) for m in ds["model"].values]
+    empty = [f"{n} {z:.0f} %" for n, z in zip(names, zero) if z > 0]
+    maps = Gate("every model's Saliency maps nonzero", not empty,
+                (f"all-zero maps: {', '.join(empty)}" if empty else
+                 f"no all-zero map among the {len(names)} models' attribution images"), attribution_keys)
+    noise = Gate("intervals cover the test images' noise", None,
+                 f"not computed for averaging: the result keeps each model's predicted class per image, not its "
+                 f"logits, so an averaged ensemble's per-image outputs are not stored and these rows resample the "
+                 f"{ds.sizes['model']} models only, on {ds.sizes.get('image', 0):,} fixed images; the rows built from "
+                 "per-image predictions (majority vote, disagreement) resample models × images (votes recomputed "
+                 "from the stored predictions). Storing each "
+                 "ensemble's per-image correctness (sat_lib.zoo.ensembles.ensemble_scores) would let every row "
+                 "resample both", averaging_keys)
+    return [chance_gate({n: a / 100 for n, a in acc.items()}, k, what), maps, noise]
+
+
 # -------------------------------------------------------------------------------------------------- claims
 
 def no_estimate(ds: xr.Dataset) -> Estimate:
@@ -240,8 +357,13 @@ def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[t
                  est(correlation_gap(c, "attribution_diversity", "disagreement", y="accuracy")))]
     if has(ds, VOTE):
         v = columns(ds, CLEAN, VOTE)
-        out += [("same_trends_with_voting", "", est(correlation_gap(v, "attribution_diversity", "disagreement"))),
-                ("voting_mostly_below_zero", "", est(lambda i: 100 * float((v["improvement"][i] < 0).mean()) - 50))]
+        gap = lambda c, i: correlation_gap(c, "attribution_diversity", "disagreement")(i)  # noqa: E731
+        below = lambda c, i: 100 * float((c["improvement"][i] < 0).mean()) - 50  # noqa: E731
+        if has_images(ds):  # models and images resampled
+            both = lambda stat: models_images_estimate(ds, stat, CLEAN, n_boot, seed)  # noqa: E731
+        else:  # a result without per-image predictions: models only
+            both = lambda stat: est(lambda i: stat(v, i))  # noqa: E731
+        out += [("same_trends_with_voting", "", both(gap)), ("voting_mostly_below_zero", "", both(below))]
     if has(ds, VOTE) and has(ds, AVERAGING):
         a, v = columns(ds, CLEAN, AVERAGING), columns(ds, CLEAN, VOTE)
         out.append(("voting_worse_than_averaging", "",
@@ -259,22 +381,25 @@ def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[t
     return out
 
 
-def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """The paper's Sec. 4.2 claims beside ours, one row per estimate (the corrupted-set claims one row per set),
-    verdicts by the shared rule (``sat_lib.claims.verdict``); every key of the claims file appears, a claim this
-    result cannot estimate as an inconclusive row."""
-    return estimates_table(CHAPTER, claim_estimates(ds, n_boot, seed), no_estimate(ds))
+def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0, gates: list[Gate] | None = None
+                 ) -> pd.DataFrame:
+    """The paper's Sec. 4.2 claims beside ours, one row per estimate (the corrupted-set claims one row per set, one
+    statement), decided by ``claim_row`` on the gates of ``checks``; every key of the claims file appears, a claim
+    this result cannot estimate as an inconclusive row."""
+    return estimates_table(CHAPTER, claim_estimates(ds, n_boot, seed), no_estimate(ds),
+                           checks(ds) if gates is None else gates)
 
 
-def estimates_table(chapter: str, found: list[tuple[str, str, Estimate]], missing: Estimate) -> pd.DataFrame:
-    """A claims table from ``chapter``'s claims file and the estimates ``found`` ((key, qualifier, estimate));
-    every key of the file appears, one without an estimate as ``missing`` (inconclusive)."""
-    claims = paper_claims(chapter)["claims"]
+def estimates_table(chapter: str, found: list[tuple[str, str, Estimate]], missing: Estimate,
+                    gates: list[Gate] = ()) -> pd.DataFrame:
+    """A claims table from ``chapter``'s claims file and the estimates ``found`` ((key, qualifier, estimate)),
+    each row decided by ``claim_row`` on ``gates``; every key of the file appears, one without an estimate as
+    ``missing`` (inconclusive)."""
     rows = []
-    for key, c in claims.items():
+    for key, c in scored_claims(chapter).items():
         mine = [(where, e) for k, where, e in found if k == key] or [("", missing)]
         for where, e in mine:
             what = f"{c['what']} — {where}" if where else c["what"]
-            paper = c.get("statement", f"{c.get('value', '')}")
-            rows.append(claim_row(what, paper, e, claim_verdict(c, e), c["where"], c.get("fmt", ".2f"), key=key))
+            rows.append(claim_row(what, c, e, key=key, gates=gates, paper=c.get("statement"),
+                                  fmt=c.get("fmt", ".2f")))
     return pd.DataFrame(rows)

@@ -8,7 +8,7 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import spearmanr
 
-from sat_lib.claims.verdict import claim_row, direction_verdict
+from sat_lib.claims.verdict import Gate, chance_gate, claim_row
 from sat_lib.stats import interval, replicates, resample
 
 Populations = dict[str, xr.Dataset]
@@ -43,20 +43,34 @@ def trend_estimate(per_image: np.ndarray, widths, n_boot: int = 1000, seed: int 
                     n_resamples=n_boot, seed=seed)
 
 
-def claims_table(ods: xr.Dataset, n_boot: int = 1000) -> pd.DataFrame:
+OFFICIAL_CLAIMS = ("official_width_trend", "official_transfer")
+
+
+def checks(ods: xr.Dataset, n_classes: int = 10) -> list[Gate]:
+    """The authors' checkpoints above twice chance accuracy on our CIFAR-10 copy (the section's one gate)."""
+    acc = {f"k = {int(k)}": float(a) for k, a in zip(ods["k"].values, ods["accuracy"].values)}
+    return [chance_gate(acc, n_classes, "authors' checkpoint", OFFICIAL_CLAIMS)]
+
+
+def claims_table(ods: xr.Dataset, n_boot: int = 1000, gates: list[Gate] | None = None) -> pd.DataFrame:
     """The paper's two width trends, read from the authors' own models: ρ(k1, k2) rises with the widths
-    (Fig. 2 / 12) and α falls with them (transfer rises with capacity, Fig. 25)."""
+    (Fig. 2 / 12) and α falls with them (transfer rises with capacity, Fig. 25); decided by ``claim_row``."""
+    from sat_lib.claims import scored_claims
+
+    claims = scored_claims("salience")
+    gates = checks(ods) if gates is None else gates
     widths = ods["k"].values
     rows = []
     for res in ods["resolution"].values:
         est = trend_estimate(ods["cosine"].sel(resolution=res).values, widths, n_boot)
         rows.append(claim_row(f"ρ(k1, k2) rises with the widths ({res}); Spearman over the map",
-                              "rises (> 0)", est, direction_verdict(+1, est), "Fig. 2 / Fig. 12",
-                              key="official_width_trend"))
+                              claims["official_width_trend"], est, key="official_width_trend", gates=gates,
+                              paper="rises (> 0)", fmt=".3f"))
     est = trend_estimate(ods["alpha"].values, widths, n_boot)
     rows.append(claim_row("α(k1, k2) falls as the widths grow (stronger transfer); Spearman over the map",
-                          "falls (< 0)", est, direction_verdict(-1, est), "Fig. 25", key="official_transfer"))
-    return pd.DataFrame(rows).set_index("claim")
+                          claims["official_transfer"], est, key="official_transfer", gates=gates,
+                          paper="falls (< 0)", fmt=".3f"))
+    return pd.DataFrame(rows)
 
 
 def _pixel_units(ds: xr.Dataset, std) -> np.ndarray:

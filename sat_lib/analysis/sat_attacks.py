@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat_matrix import spectral_clusters, symmetric
-from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import claim_row, decisive_format, direction_verdict, value_verdict
+from sat_lib.analysis.sat_matrix import spectral_clusters, symmetric, token_gate, tokens_seen
+from sat_lib.claims import scored_claims
+from sat_lib.claims.verdict import Gate, chance_gate, claim_row, decisive_format
 from sat_lib.stats import (Estimate, bootstrap, correlation, correlation_p, difference_estimate, interval,
                            pairs_bootstrap, resample)
 
@@ -55,7 +55,7 @@ def attack_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0,
     Pearson r prints with enough decimals to show on which side of its interval the paper's 0.98 lies."""
     p = attack_pairs(ds)
     estimates = estimates or attack_estimates(ds, n_boot, seed)
-    paper = paper_claims("sat-attacks")["claims"]["pgd_vs_autoattack"]["value"]
+    paper = scored_claims("sat-attacks")["pgd_vs_autoattack"]["value"]
     rows = []
     for kind, name in ATTACK_STATS.items():
         est = estimates[kind]
@@ -153,7 +153,7 @@ def sided_table(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int =
     mean difference, each with its 95 % interval (``sided_estimates``; ``estimates``: {kind: its answer}).
     Pearson prints with enough decimals to show on which side of its interval the paper's 0.82 lies."""
     estimates = estimates or {k: sided_estimates(ds, zoo, n_boot, seed, k) for k in SIDED_STATS}
-    paper = paper_claims("sat-attacks")["claims"]["one_vs_two_sided"]["value"]
+    paper = scored_claims("sat-attacks")["one_vs_two_sided"]["value"]
     frames = dict(zip(SIDED, (sided_zoo(zoo), sided_new(ds))))
     rows = []
     for what, q in frames.items():
@@ -248,7 +248,7 @@ def _std_difference(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> Est
 def boundary_table(ds: xr.Dataset) -> pd.DataFrame:
     """Std and mean (percent) of the pair's decision-region similarity over random triplet sets, beside the
     paper's Table 1 column."""
-    paper = paper_claims("sat-attacks")["claims"]["boundary_std"]["by_size"]
+    paper = scored_claims("sat-attacks")["boundary_std"]["by_size"]
     rows = []
     for t in ds["tsize"].values:
         v = ds["boundary_rate"].sel(tsize=t).values
@@ -259,38 +259,84 @@ def boundary_table(ds: xr.Dataset) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------- the claims
 
+CONVERGED_PP = 1.0  # PGD's white-box success within this many points of APGD's: the attack converged
+
+
+def convergence_gate(ds: xr.Dataset, zoo: xr.Dataset) -> Gate:
+    """PGD converged: on each re-attacked model, PGD's white-box success (share of its correct images fooled)
+    within ``CONVERGED_PP`` points of AutoAttack's (APGD-CE then APGD-T), from the stored examples."""
+    w = white_box(ds, zoo)
+    gap = (w["AutoAttack fools (%)"] - w["PGD fools (%)"])
+    worst = gap.abs().idxmax()
+    return Gate(f"attack converged (PGD's white-box success within {CONVERGED_PP:g} pp of APGD's)",
+                bool((gap.abs() <= CONVERGED_PP).all()),
+                f"{len(w)} zoo models: PGD {w['PGD fools (%)'].min():.1f}–{w['PGD fools (%)'].max():.1f} %, APGD "
+                f"{w['AutoAttack fools (%)'].min():.1f}–{w['AutoAttack fools (%)'].max():.1f} %; largest gap "
+                f"{gap[worst]:+.2f} pp ({worst}); the other models' attacks are not checked, nor twice the steps")
+
+
+def checks(ds: xr.Dataset, zoo: xr.Dataset, patch: xr.Dataset | None = None) -> list[Gate]:
+    """The chapter's Checks, from the stored results: the attack converged where AutoAttack is stored; every
+    zoo and new model above twice chance; the attention stand-in's tokens (its new models' cluster row);
+    Patch-Fool's random-patch control and the decision-region planes' definition."""
+    classes = zoo.sizes.get("class", 10)
+    gates = [convergence_gate(ds, zoo),
+             chance_gate(dict(zip(map(str, zoo["model"].values), zoo["accuracy"].values)), classes),
+             chance_gate(dict(zip(map(str, ds["new"].values), ds["new_accuracy"].values)), classes, what="new model",
+                           claims=("one_vs_two_sided", "new_model_cluster"))]
+    gates += [token_gate(a, claims=("new_model_cluster",), stands_for="DeiT-S")
+              for a in dict.fromkeys(ds["new_arch"].values) if tokens_seen(str(a)) is not None]
+    if patch is not None:
+        gates.append(Gate("Patch-Fool beside a random patch of the same size", None,
+                          "not computed: a random patch at Patch-Fool's size on the same images would show whether "
+                          "its transfer measures SAT or fragility to any occluding patch (it follows target accuracy; "
+                          "the claim is read with accuracy partialled out meanwhile)", ("pgd_vs_patchfool",)))
+    clamped = ds.attrs.get("boundary_clamped", True)
+    gates.append(Gate("decision-region planes as Somepalli et al. define them (not clamped to [0, 1])",
+                      not bool(clamped) if isinstance(clamped, (bool, np.bool_, int)) else False,
+                      "the stored planes clamp every grid point to the image range; Somepalli et al.'s extend 10 % "
+                      "beyond the triangle, unclamped (clamping changes labels there and makes the pair look more "
+                      "variable): recompute the planes to test" if clamped else "planes unclamped",
+                      ("sat_more_stable",)))
+    return gates
+
+
+def _gates_for(gates: list[Gate], arch: str | None) -> list[Gate]:
+    """The gates of a row: every gate that names no architecture, and the stand-in gate of ``arch``'s own."""
+    return [g for g in gates if "stand-in" not in g.name or (arch is not None and f"({arch} " in g.name)]
+
+
 def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, seed: int = 0,
-                 patch: xr.Dataset | None = None) -> pd.DataFrame:
-    """The paper's Table 1 / appendix G claims beside ours, verdicts by the shared rule; Fig. G.1b's row from the
-    Patch-Fool section's result ``patch`` when given."""
-    claims = paper_claims("sat-attacks")["claims"]
+                 patch: xr.Dataset | None = None, gates: list[Gate] | None = None) -> pd.DataFrame:
+    """The paper's Table 1 / appendix G claims beside ours, each decided by its kind (``claim_row``); Fig. G.1b's
+    rows from the Patch-Fool section's result ``patch`` when given. ``gates``: ``checks`` when not given."""
+    claims = scored_claims("sat-attacks")
+    gates = checks(ds, zoo, patch) if gates is None else gates
+    common = _gates_for(gates, None)
     n_clusters = cfg.n_clusters if cfg is not None else json.loads(ds.attrs["params_json"])["n_clusters"]
     rows = []
     # value rows print with enough decimals to show on which side of each interval end the paper's value lies
     c = claims["pgd_vs_autoattack"]
     p = attack_pairs(ds)
-    m = ds.sizes["attacked"]
     est = attack_estimates(ds, n_boot, seed)["pearson"]
-    rows.append(claim_row(f"r(SAT by PGD, SAT by AutoAttack), {len(p)} pairs of {m} models", f"{c['value']:.2f}",
-                          est, value_verdict(c["value"], est), c["where"], decisive_format(c["value"], est),
-                          key="pgd_vs_autoattack"))
+    rows.append(claim_row(f"r(SAT by PGD, SAT by AutoAttack), {len(p)} pairs of {ds.sizes['attacked']} models", c,
+                          est, key="pgd_vs_autoattack", gates=common, fmt=decisive_format(c["value"], est)))
     if patch is not None:
         from sat_lib.analysis.sat_patch import claim_rows
 
-        rows.extend(claim_rows(patch, n_boot=n_boot, seed=seed))
+        rows.extend(claim_rows(patch, n_boot=n_boot, seed=seed, gates=common))
     c = claims["one_vs_two_sided"]
     for what, est in sided_estimates(ds, zoo, n_boot, seed).items():
-        rows.append(claim_row(f"r(one-sided SAT, two-sided SAT), {what}", f"{c['value']:.2f}", est,
-                              value_verdict(c["value"], est), c["where"], decisive_format(c["value"], est),
-                              key="one_vs_two_sided"))
+        rows.append(claim_row(f"r(one-sided SAT, two-sided SAT), {what}", c, est, key="one_vs_two_sided",
+                              gates=common, fmt=decisive_format(c["value"], est)))
     c = claims["new_model_cluster"]
     a = assignment(ds, zoo, n_clusters, seed)
-    est = bootstrap(a["sibling's cluster (one-sided)"].to_numpy(float), np.mean, unit="new models",
-                    n_resamples=n_boot, seed=seed)
-    rows.append(claim_row(f"share of {len(a)} new models in their sibling's cluster (one-sided SAT, "
-                          f"{n_clusters} clusters)", f"{c['value']:.2f} (2 of 2)", est,
-                          value_verdict(c["value"], est), c["where"], decisive_format(c["value"], est),
-                          key="new_model_cluster"))
+    for arch, g in a.groupby("sibling", sort=False):
+        est = bootstrap(g["sibling's cluster (one-sided)"].to_numpy(float), np.mean, unit=f"new {arch} models",
+                        n_resamples=n_boot, seed=seed)
+        rows.append(claim_row(f"share of {len(g)} new {arch} models in their sibling's cluster (one-sided SAT, "
+                              f"{n_clusters} clusters)", c, est, key="new_model_cluster",
+                              gates=_gates_for(gates, arch), paper="1.00 (2 of 2)"))
     c = claims["boundary_std"]
     for t in ds["tsize"].values:
         paper = c["by_size"].get(int(t))
@@ -298,31 +344,33 @@ def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, 
             continue
         v = ds["boundary_rate"].sel(tsize=t).values
         est = bootstrap(v, lambda x: np.std(x, ddof=1), unit="triplet sets", n_resamples=n_boot, seed=seed)
-        rows.append(claim_row(f"std of the pair's decision-region similarity at {int(t)} triplets (pp)",
-                              f"{paper:.2f}", est, value_verdict(paper, est), c["where"], decisive_format(paper, est),
-                              key="boundary_std"))
+        rows.append(claim_row(f"std of the pair's decision-region similarity at {int(t)} triplets (pp)", c, est,
+                              key="boundary_std", gates=common, value=paper,
+                              paper=f"{paper:.2f} (ConvNeXt-T vs Swin-T, ImageNet)"))
     c = claims["sat_more_stable"]
     eq = equal_compute(ds, zoo)
     for n, row in eq.iterrows():
         est = _std_difference(ds["boundary_rate"].sel(tsize=row["triplets"]).values,
                               zoo["stability_rate"].sel(size=n).values, n_boot, seed)
-        rows.append(claim_row(f"std, {int(row['triplets'])} triplets minus {n} images (equal compute; pp)",
-                              c["statement"], est, direction_verdict(c["sign"], est), c["where"],
-                              key="sat_more_stable"))
-    return pd.DataFrame(rows).set_index("claim")
+        rows.append(claim_row(f"std, {int(row['triplets'])} triplets minus {n} images (equal compute; pp)", c, est,
+                              key="sat_more_stable", gates=common))
+    return pd.DataFrame(rows)
 
 
 def discussion(ds: xr.Dataset, zoo: xr.Dataset, table: pd.DataFrame,
                sided: dict[str, dict[str, Estimate]] | None = None) -> str:
     """A short Markdown reading of the claims table, every number from the results; ``sided``: the Fig. G.2
     estimates the chapter's table printed (``{kind: sided_estimates(..., kind=kind)}``), read when given."""
+    table = table.set_index("claim") if "claim" in table.columns else table
     rows = lambda key: table[table["key"] == key]  # noqa: E731
     g1 = rows("pgd_vs_autoattack").iloc[0]
     lines = [f"* **Fig. G.1a.** SAT by PGD and by AutoAttack: r = **{g1['ours [95 % CI]']}** (models resampled) "
              f"against the paper's 0.98: **{g1['verdict']}**."]
     for claim, r in rows("pgd_vs_patchfool").iterrows():
         lines.append(f"* **Fig. G.1b.** {claim}: **{r['ours [95 % CI]']}** (target models resampled) against the "
-                     f"paper's 0.91: **{r['verdict']}**.")
+                     f"paper's 0.91: **{r['verdict']}**. Patch-Fool's transfer follows the targets' accuracy, so the "
+                     "claim is read with accuracy partialled out; a random patch of the same size (Checks, not "
+                     "computed) would show whether what remains is SAT or fragility to any occluding patch.")
     for claim, r in rows("one_vs_two_sided").iterrows():
         lines.append(f"* **Fig. G.2.** {claim}: {r['ours [95 % CI]']} against the paper's 0.82: **{r['verdict']}**.")
     if sided is not None:
@@ -335,15 +383,16 @@ def discussion(ds: xr.Dataset, zoo: xr.Dataset, table: pd.DataFrame,
                      + ". Mean one-sided − two-sided (log %): "
                      + "; ".join(f"{what} {sided['difference'][what].text('.3f')} ({bias(sided['difference'][what])})"
                                  for what in SIDED) + ".")
-    r = rows("new_model_cluster").iloc[0]
-    lines.append(f"* **A new model.** {r.name[0].upper() + r.name[1:]}: {r['ours [95 % CI]']} (the paper: 2 of 2): "
-                 f"**{r['verdict']}**.")
+    for claim, r in rows("new_model_cluster").iterrows():
+        lines.append(f"* **A new model.** {claim[0].upper() + claim[1:]}: {r['ours [95 % CI]']} (the paper: 2 of 2, "
+                     f"an exact 95 % interval of [0.16, 1]): **{r['verdict']}**.")
     st = rows("sat_more_stable")
     if len(st):
-        counts = st["verdict"].value_counts()
+        from sat_lib.claims.verdict import statement_verdict
+
         lines.append("* **Table 1.** At equal compute, decision-region similarity varies more than SAT: "
-                     + ", ".join(f"{v} {counts[v]}" for v in ("agrees", "disagrees", "inconclusive") if v in counts)
-                     + f" of {len(st)} compute levels.")
+                     + "; ".join(f"{c.split(' (')[0]} {r['ours [95 % CI]']}" for c, r in st.iterrows())
+                     + f" — one statement over {len(st)} compute levels: **{statement_verdict(st['verdict'])}**.")
     return "\n".join(lines)
 
 

@@ -347,28 +347,58 @@ def _group_difference(ds, arch: str, a: str, b: str, n: int, score: str, n_boot:
     return _mean_difference(va, vb, 1, "ensembles (both groups)", n_boot, seed, min_each=3)
 
 
-def claims_table(ds, n_boot: int = 2000, seed: int = 0, fig6=None) -> "pd.DataFrame":
-    """The paper's Sec. 5.1 claims beside ours, verdicts by the shared rule (``sat_lib.claims.verdict``).
-    ``fig6``: the Fig. 6 scores when ``ds`` does not store them in their current form (``fig6_source``)."""
+FIG6 = ("more_clusters_err", "more_clusters_all_wrong")
+
+
+def few_cells_gate(ds, fig6=None):
+    """Fig. 6 compares the cell (N, k = N) with (N, k = 1); a cell the clusters allow one ensemble in gives no
+    interval, so its size is not a test (the gate is passed only to that size's rows)."""
+    from sat_lib.claims.verdict import Gate
+
+    single = [(n, k) for n, k in single_ensemble_cells(fig6_source(ds, fig6)) if k in (1, n)]
+    return Gate("each compared Fig. 6 cell holds more than one ensemble", not single,
+                "one ensemble only: " + (", ".join(f"N = {n}, k = {k}" for n, k in single) or "none")
+                + (" (only those sizes' rows are gated)" if single else ""), FIG6)
+
+
+def checks(ds, fig6=None) -> list:
+    """The chapter's Checks, from the stored result: every zoo model and every retrained model above twice
+    chance accuracy (an ensemble with a collapsed member gains for the wrong reason); Fig. 6's cells."""
+    from sat_lib.claims.verdict import chance_gate
+
+    return [chance_gate(dict(zip(map(str, ds["model"].values), ds["accuracy"].values)), 10),
+            chance_gate(dict(zip(map(str, ds["variant"].values), ds["variant_accuracy"].values)), 10, what="retrained model",
+                          claims=("architecture_vs_training", "regime_vs_initialization")),
+            few_cells_gate(ds, fig6)]
+
+
+def claims_table(ds, n_boot: int = 2000, seed: int = 0, fig6=None, gates=None) -> "pd.DataFrame":
+    """The paper's Sec. 5.1 claims beside ours, each decided by its kind (``sat_lib.claims.verdict.claim_row``);
+    the rows of one statement at several ensemble sizes share its key (one verdict per statement on the status
+    page). ``fig6``: the Fig. 6 scores when ``ds`` does not store them in their current form (``fig6_source``);
+    ``gates``: ``checks(ds)`` when not given."""
     import pandas as pd
 
-    from sat_lib.claims import paper_claims
-    from sat_lib.claims.verdict import claim_row, direction_verdict, value_verdict
+    from sat_lib.claims import scored_claims
+    from sat_lib.claims.verdict import claim_row
 
-    claims = paper_claims("sat-ensembles")["claims"]
+    claims = scored_claims("sat-ensembles")
+    gates = checks(ds, fig6) if gates is None else gates
+    one_cell = [g for g in gates if g.name.startswith("each compared Fig. 6 cell")]
+    gates = [g for g in gates if g not in one_cell]
     f6 = fig6_source(ds, fig6)
     fig5 = fig5_estimates(ds, n_boot, seed)
     rows = []
     c = claims["pearson_sat_err"]
     est = fig5["Pearson r(SAT, ERR)"]
-    rows.append(claim_row("Pearson r of SAT and ERR over the zoo's pairs", f"{c['value']:.2f}", est,
-                          value_verdict(c["value"], est), c["where"], key="pearson_sat_err"))
+    rows.append(claim_row("Pearson r of SAT and ERR over the zoo's pairs", c, est, key="pearson_sat_err",
+                          gates=gates, paper=f"{c['value']:.2f} (2 346 ImageNet pairs)"))
     c = claims["diversity_helps"]
-    rows.append(claim_row("the same r: less similar pairs ensemble better", c["statement"], est,
-                          direction_verdict(c["sign"], est), c["where"], key="diversity_helps"))
+    rows.append(claim_row("the same r: less similar pairs ensemble better", c, est, key="diversity_helps",
+                          gates=gates))
     est = fig5["partial r given mean accuracy"]
-    rows.append(claim_row("the same r with the pair's mean accuracy partialled out", c["statement"], est,
-                          direction_verdict(c["sign"], est), c["where"], key="diversity_helps"))
+    rows.append(claim_row("the same r with the pair's mean accuracy partialled out", c, est, key="diversity_helps",
+                          gates=gates))
     for score, key in (("err", "more_clusters_err"), ("all_wrong", "more_clusters_all_wrong")):
         c = claims[key]
         for n in f6["size"].values:
@@ -383,8 +413,8 @@ def claims_table(ds, n_boot: int = 2000, seed: int = 0, fig6=None) -> "pd.DataFr
             est = _mean_difference(hi, lo, 1 if score == "err" else 100, unit, n_boot, seed, min_each=3)
             what = "ERR" if score == "err" else "all-wrong share (pp)"
             fmt = ".3f" if score == "err" else ".2f"
-            row = claim_row(f"{what}: N = {n} models from {n} clusters minus from 1 cluster", c["statement"],
-                            est, direction_verdict(c["sign"], est), c["where"], fmt=fmt, key=key)
+            row = claim_row(f"{what}: N = {n} models from {n} clusters minus from 1 cluster", c, est, key=key,
+                            gates=gates if est.has_interval else gates + one_cell, fmt=fmt)
             if not est.has_interval:  # name the cell that has too few ensembles, not the pooled count
                 few = [f"k = {kk} has {len(v)} ensemble{'s' if len(v) > 1 else ''}"
                        for kk, v in ((n, hi), (1, lo)) if len(v) < 3]
@@ -398,34 +428,38 @@ def claims_table(ds, n_boot: int = 2000, seed: int = 0, fig6=None) -> "pd.DataFr
                 continue
             c = claims[key]
             est = _group_difference(ds, arch, a, b, n7, "err", n_boot, seed)
-            rows.append(claim_row(f"{arch}: ERR of {n7}-ensembles, {a} minus {b}", c["statement"], est,
-                                  direction_verdict(c["sign"], est), c["where"], fmt=".3f", key=key))
-    return pd.DataFrame(rows).set_index("claim")
+            rows.append(claim_row(f"{arch}: ERR of {n7}-ensembles, {a} minus {b}", c, est, key=key, gates=gates,
+                                  fmt=".3f"))
+    return pd.DataFrame(rows)
 
 
 def discussion(ds, table, fig6=None) -> str:
     """A short Markdown reading of the claims table, every number from the result."""
+    table = table.set_index("claim") if "claim" in table.columns else table
     p = pair_frame(ds)
     acc = 100 * ds["accuracy"].values
     r = table[table["key"] == "pearson_sat_err"].iloc[0]
     d = table[table["key"] == "diversity_helps"]
     lines = [f"* **Fig. 5.** Over the zoo's {len(p)} pairs, Pearson r of SAT and ERR is **{r['ours [95 % CI]']}** "
-             f"(models resampled) against the paper's −0.31 over 2 346 ImageNet pairs: the value "
-             f"**{r['verdict']}**, the direction **{d.iloc[0]['verdict']}**. With the pair's mean accuracy partialled "
+             f"(models resampled) beside the paper's −0.31 over 2 346 ImageNet pairs (its size shown, not judged: "
+             f"it depends on the zoo's spread); the direction **{d.iloc[0]['verdict']}**. With the pair's mean accuracy partialled "
              f"out (our accuracies span {acc.min():.0f}–{acc.max():.0f} %, the paper's 79–83 %): "
              f"{d.iloc[1]['ours [95 % CI]']}, **{d.iloc[1]['verdict']}**."]
     for key, what in (("more_clusters_err", "ERR"), ("more_clusters_all_wrong", "the all-wrong share")):
         rows = table[table["key"] == key]
         if len(rows):
+            from sat_lib.claims.verdict import statement_verdict
+
             counts = rows["verdict"].value_counts()
             lines.append(f"* **Fig. 6.** {what} of N models from N clusters against N models from one cluster: "
                          + ", ".join(f"{v} {counts[v]}" for v in ("agrees", "disagrees", "inconclusive") if v in counts)
-                         + f" of {len(rows)} ensemble sizes.")
+                         + f" of {len(rows)} ensemble sizes — one statement: **{statement_verdict(rows['verdict'])}** "
+                         "(any size that disagrees → disagrees; every size agrees → agrees; else inconclusive).")
     single = single_ensemble_cells(fig6_source(ds, fig6))
     if single:
         lines.append("* **Fig. 6, cells of one ensemble.** The zoo's cluster sizes allow a single ensemble for "
                      + ", ".join(f"N = {n} from {k} cluster{'s' if k > 1 else ''}" for n, k in single)
-                     + ": it is scored once and has no interval, so a comparison that needs it is inconclusive.")
+                     + ": it is scored once and has no interval, so a comparison that needs it is not tested (Checks).")
     for key, what in (("architecture_vs_training", "different architectures against training regimes"),
                       ("regime_vs_initialization", "training regimes against seeds")):
         rows = table[table["key"] == key]

@@ -16,3 +16,14 @@ def paper_claims(chapter: str) -> dict:
         known = sorted(p.stem for p in HERE.glob("*.yaml"))
         raise KeyError(f"no paper claims for chapter {chapter!r}; known: {known}")
     return yaml.safe_load(path.read_text())
+
+
+def scored_claims(chapter: str) -> dict:
+    """The entries of a chapter's claims file that a claims table scores (``claims:``), each checked to declare
+    its kind and what the kind needs (``sat_lib.claims.verdict.check_claim``)."""
+    from sat_lib.claims.verdict import check_claim
+
+    entries = paper_claims(chapter).get("claims") or {}
+    for key, claim in entries.items():
+        check_claim(claim, f"sat_lib/claims/{chapter}.yaml: claims.{key}")
+    return entries

@@ -16,9 +16,15 @@ import pandas as pd
 import yaml
 
 from sat_lib.claims import HERE, paper_claims
+from sat_lib.claims.verdict import (AGREES, DISAGREES, INCONCLUSIVE, NO_VERDICT, NOT_TESTED,
+                                    statements)
 
 STATES = ("reproduced", "partly", "not yet", "not applicable")
 OPEN_STATES = ("partly", "not yet")
+TALLY = {AGREES: AGREES, DISAGREES: DISAGREES, INCONCLUSIVE: INCONCLUSIVE, NOT_TESTED: NOT_TESTED,
+         NO_VERDICT: "context"}  # a verdict → how a tally names it
+EXPORT = ["claim", "key", "source", "kind", "paper", "decided against", "estimate", "low", "high", "resampled", "gate",
+          "verdict", "paper source"]
 
 
 @lru_cache(maxsize=None)
@@ -75,14 +81,36 @@ def paper_of(chapter: str) -> str:
 
 
 def verdict_counts(keys, table: pd.DataFrame | None) -> str:
-    """"agrees 2 · inconclusive 1" over the claims-table rows with one of ``keys``; "—" when none."""
+    """"agrees 2 · inconclusive 1" over the paper's *statements* (claim keys) among ``keys`` — rows that test one
+    statement count once, by ``statement_verdict`` — leaving out the project's own hypotheses; "—" when none."""
     if table is None or not keys:
         return "—"
-    rows = table[table["key"].isin(list(keys))]
+    rows = table[table["key"].isin(list(keys)) & (table["source"] == "paper")]
     if rows.empty:
         return "—"
-    counts = Counter(rows["verdict"])
-    return " · ".join(f"{v} {counts[v]}" for v in ("agrees", "disagrees", "inconclusive") if counts[v])
+    counts = Counter(statements(rows)["verdict"])
+    return " · ".join(f"{name} {counts[v]}" for v, name in TALLY.items() if counts[v]) or "—"
+
+
+def claims_long(claims: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """Every claim of every chapter as one table (what ``sat-companion claims`` prints and the status page counts):
+    chapter, statement tested, key, source (paper | project), kind, the paper's side and what the verdict was
+    decided against (margin or band with its reason), our estimate and interval, the unit resampled, the gates and
+    the verdict. ``claims`` is keyed by chapter (None: not computed at this profile)."""
+    tables = [t.assign(chapter=name) for name, t in claims.items() if t is not None and not t.empty]
+    if not tables:
+        return pd.DataFrame(columns=["chapter", *EXPORT])
+    out = pd.concat(tables, ignore_index=True)
+    return out.reindex(columns=["chapter", *EXPORT])
+
+
+def project_hypotheses(claims: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """The project's own hypotheses (``source: project``), one row per statement, apart from the papers' tally."""
+    rows = claims_long(claims)
+    rows = rows[rows["source"] == "project"]
+    out = [{"chapter": chapter, **s} for chapter, t in rows.groupby("chapter", sort=False)
+           for s in statements(t).to_dict("records")]
+    return pd.DataFrame(out, columns=["chapter", "key", "kind", "rows", "verdict"])
 
 
 def items_table(paper: str, claims: Mapping[str, pd.DataFrame | None] | None = None) -> pd.DataFrame:
@@ -107,8 +135,8 @@ def short_title(paper: str) -> str:
 
 
 def overview(claims: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
-    """Per paper (by its short name): its chapters, how many items are in each state, and the verdicts of all its
-    claims. ``claims`` is keyed by chapter."""
+    """Per paper (by its short name): its chapters, how many items are in each state, and the verdicts of its
+    statements (one per claim key; the project's hypotheses left out). ``claims`` is keyed by chapter."""
     rows = []
     for key, p in inventory()["papers"].items():
         chapters = list(p.get("chapters") or ())
@@ -117,7 +145,7 @@ def overview(claims: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
         table = pd.concat(tables) if tables else None
         rows.append({"paper": short_title(key), "chapters": ", ".join(chapters) or "— (not yet)",
                      **{s: states[s] for s in STATES},
-                     "verdicts": verdict_counts(set(table["key"]), table) if table is not None else "—"})
+                     "statements": verdict_counts(set(table["key"]), table) if table is not None else "—"})
     return pd.DataFrame(rows).set_index("paper")
 
 

@@ -15,7 +15,7 @@ POOLS = (("subnetworks of one super-network", "#1b9e77"), ("heterogeneous pool",
 def improvement_against_heterogeneous(ds: xr.Dataset, het: xr.Dataset | None, consensus: str = AVERAGING):
     """Every ensemble's improvement over its best member (clean set), the subnetwork pool beside the heterogeneous
     pool of the diversity-ensembles chapter on one axis, with the paper's Fig. 8 bound (0.04 pp) drawn."""
-    bound = paper_claims("diversity-nas")["claims"]["nas_improvement_tiny"]["band"][1]
+    bound = paper_claims("diversity-nas")["claims"]["nas_improvement_tiny"]["value"]
     pools = [(ds, *POOLS[0])] + ([(het, *POOLS[1])] if het is not None else [])
     fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
     rng = np.random.default_rng(0)

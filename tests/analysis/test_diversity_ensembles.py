@@ -137,3 +137,75 @@ def test_tables_have_a_row_per_set_rule_and_metric():
     f = A.frame(ds, "lines@1.6", "vote")
     assert len(f) == 20 and f["members"].iloc[0] == "m0, m1, m2"
     assert list(A.models_frame(ds).columns[:2]) == ["family", "params (M)"]
+
+
+def with_predictions(ds: xr.Dataset, n: int = 300, seed: int = 0) -> xr.Dataset:
+    """``ds`` with per-image predictions of its models on every set (ten classes), each model right on about 70 %
+    of the images, and the labels: what a stored result holds for resampling images."""
+    rng = np.random.default_rng(seed)
+    m, s = ds.sizes["model"], ds.sizes["set"]
+    label = rng.integers(0, 10, n)
+    right = rng.random((m, s, n)) < 0.7
+    pred = np.where(right, label, (label + rng.integers(1, 10, (m, s, n))) % 10)
+    return ds.assign(pred=(("model", "set", "image"), pred.astype(np.int16)), label=("image", label.astype(np.int16)))
+
+
+def test_vote_columns_recomputed_from_predictions_match_their_definition():
+    ds = with_predictions(fake_result(m=6))
+    vote = A.vote_correct(ds)
+    assert vote.shape == (ds.sizes["ensemble"], 300)
+    cols = A.image_columns(ds)
+    st = A.image_stats(cols, np.ones(300))
+    correct = ds["pred"].sel(set="clean").values == ds["label"].values
+    members = ds["member_index"].values
+    top = 100 * correct.mean(1)[members].max(1)
+    np.testing.assert_allclose(st["improvement"], 100 * vote.mean(1) - top)
+    a, b = members[0, 0], members[0, 1]
+    pairs = [(members[0, i], members[0, j]) for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert st["disagreement"][0] == pytest.approx(np.mean([(correct[a] != correct[b]).mean() for a, b in pairs]))
+    # counts of a draw weigh images: an image drawn twice counts twice
+    w = np.zeros(300)
+    w[:10] = 2
+    np.testing.assert_allclose(A.image_stats(cols, w)["improvement"],
+                               100 * vote[:, :10].mean(1) - 100 * correct[:, :10].mean(1)[members].max(1))
+
+
+def test_resampling_images_too_widens_a_vote_interval():
+    ds = with_predictions(fake_result(m=8), n=200)
+    below = lambda c, i: 100 * float((c["improvement"][i] < 0).mean()) - 50  # noqa: E731
+    both = A.models_images_estimate(ds, below, n_boot=300)
+    cols = A.image_stats(A.image_columns(ds), np.ones(200))
+    models = A.resampled(ds, lambda i: below(cols, i), n_boot=300, seed=0)
+    assert both.value == pytest.approx(models.value)
+    assert both.unit == "models × 200 images" and both.n == 8
+    assert both.high - both.low >= models.high - models.low
+
+
+def test_checks_gate_collapsed_models_and_empty_maps():
+    ds = fake_result()
+    gates = A.checks(ds)
+    assert [g.status for g in gates] == ["passed", "passed", "not computed"]
+    ds["model_accuracy"][2, 0] = 15.0
+    ds["zero_maps"][4, :] = 100.0
+    gates = A.checks(ds)
+    assert [g.passed for g in gates[:2]] == [False, False]
+    assert "m2 15.0 %" in gates[0].detail and "m4 100 %" in gates[1].detail
+    table = A.claims_table(ds, n_boot=50, gates=gates).set_index("key")
+    assert table.loc["disagreement_correlates_negatively", "verdict"] == \
+        "not tested (gate: every pool model above twice chance accuracy)"
+    assert table.loc["saliency_agrees_with_ig", "verdict"] == \
+        "not tested (gate: every pool model above twice chance accuracy; every model's Saliency maps nonzero)"
+
+
+def test_fig9_equivalence_is_decided_by_its_margin_not_by_the_paper_value_in_our_interval():
+    """0.998 ± 0.01, widened by the paper's 15 pairs: an interval wholly inside agrees, one straddling the band's
+    edge is inconclusive, one wholly below disagrees."""
+    from sat_lib.claims.verdict import decide, equivalence_band
+    from sat_lib.stats import Estimate
+
+    claim = paper_claims("diversity-ensembles")["claims"]["saliency_agrees_with_ig"]
+    low, high = equivalence_band(claim)
+    assert low < 0.988 and high > 1.0
+    assert decide(claim, Estimate(0.995, 0.992, 0.997, "models", 14)) == "agrees"
+    assert decide(claim, Estimate(0.992, 0.973, 0.997, "models", 14)) == "inconclusive"
+    assert decide(claim, Estimate(0.94, 0.90, 0.97, "models", 14)) == "disagrees"

@@ -46,7 +46,8 @@ def test_claims_table_has_every_claim_with_verdicts_from_intervals():
     v = dict(zip(t["key"], t["verdict"]))
     assert v["nas_below_heterogeneous"] == "agrees"       # 1 against 4 pp, spread 0.5
     assert v["diversity_metrics_agree"] == "agrees"       # disagreement = attribution diversity + noise
-    assert v["nas_improvement_tiny"] == "disagrees"       # the top decile of N(1, 0.5) draws is well above 0.04
+    assert v["nas_improvement_tiny"] == "—"               # an ImageNet level: shown beside ours, not judged
+    assert t.set_index("key").loc["nas_improvement_tiny", "kind"] == "context"
     assert v["saliency_agrees_with_ig_nas"] == "inconclusive" or "1.000" in t.set_index("key").loc[
         "saliency_agrees_with_ig_nas", "ours [95 % CI]"]
 
@@ -97,3 +98,15 @@ def test_tables_describe_the_pool_and_the_supernet():
     assert A.supernet_summary(ds)["training (min)"].iloc[0] == 10.0
     c = A.comparison_table(ds, _result(m=8, seed=3))
     assert len(c) == 2
+
+
+def test_a_collapsed_subnetwork_leaves_every_claim_not_tested():
+    ds = _result(gain=1.0)
+    ds["model_accuracy"][0, 0] = 12.0  # at chance on ten classes
+    gates = A.checks(ds)
+    assert [g.passed for g in gates if g.name == "every subnetwork above twice chance accuracy"] == [False]
+    t = A.claims_table(ds, None, n_boot=100, gates=gates).set_index("key")
+    assert "nas-0 12.0 %" in next(g.detail for g in gates if g.passed is False)
+    for key in ("nas_below_heterogeneous", "diversity_metrics_agree", "saliency_agrees_with_ig_nas"):
+        assert t.loc[key, "verdict"] == "not tested (gate: every subnetwork above twice chance accuracy)", key
+    assert t.loc["nas_improvement_tiny", "verdict"] == "not tested (gate: every subnetwork above twice chance accuracy)"

@@ -229,3 +229,96 @@ def test_resilience_is_the_ratio_of_mean_accuracies_with_paired_sets():
     assert A.resilience_ratio(x) == pytest.approx(100 * corrupted.mean() / clean.mean())
     est = A.seeds_images([x], lambda a: A.resilience_ratio(a[0]), n_boot=200)
     assert est.low <= est.value <= est.high and est.high - est.low < 10
+
+
+def fake_training(diverse: bool = False, collapse: bool = False, n: int = 400, seed: int = 0):
+    """A result shaped like the chapter's (clean set only): independent, gncl@average and attribution ensembles of
+    three seeds and a heterogeneous one, each member right on about 75 % of the images. ``diverse``: the GNCL
+    members' errors fall on disjoint images (Eq. 4 disagreement 0.5 against about 0.375, and lower CKA);
+    ``collapse``: one attribution-loss member predicts class 0 everywhere (about chance)."""
+    import json
+
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    methods = ["independent"] * 3 + ["gncl@average"] * 3 + ["attribution"] * 3 + ["heterogeneous"]
+    seeds = [0, 1, 2] * 3 + [0]
+    label = rng.integers(0, 10, n)
+    wrong = (label + rng.integers(1, 10, n)) % 10
+    pred = np.empty((len(methods), 3, 1, n), dtype=np.int8)
+    for e, m in enumerate(methods):
+        for i in range(3):
+            right = (np.arange(n) + e) % 4 != i if (diverse and m.startswith("gncl")) else rng.random(n) < 0.75
+            pred[e, i, 0] = np.where(right, label, wrong)
+    if collapse:
+        pred[7, 1, 0] = 0
+    ens = np.array([np.array([np.bincount(p[:, j], minlength=10).argmax() for j in range(n)])
+                    for p in pred[:, :, 0]])[:, None, None, :].repeat(4, 1)
+    cka = rng.normal(0.6, 0.005, (len(methods), 4, 4))
+    if diverse:
+        cka[3:6] -= 0.2
+    names = [f"{m}/seed{s}" for m, s in zip(methods, seeds)]
+    return xr.Dataset(
+        {"pred": (("ensemble", "member", "set", "image"), pred),
+         "ens_pred": (("ensemble", "rule", "set", "image"), ens.astype(np.int8)),
+         "label": ("image", label.astype(np.int8)),
+         "attribution_variance": (("ensemble", "norm", "attr_image"), rng.uniform(0.3, 0.4, (len(methods), 2, 50))),
+         "cka": (("ensemble", "layer_a", "layer_b"), cka),
+         "diverged": ("ensemble", np.zeros(len(methods), np.int8)),
+         "epoch_loss": (("ensemble", "epoch"), np.tile([4.1, 2.5], (len(methods), 1))),
+         "zoo_pred": (("model", "set", "image"), pred[:3, :, :, :].reshape(9, 1, n))},
+        coords={"ensemble": names, "method": ("ensemble", methods), "seed": ("ensemble", seeds), "set": ["clean"],
+                "rule": ["average", "median", "geometric", "vote"], "norm": ["unit", "raw"],
+                "model": [f"z{i}" for i in range(9)], "family": ("model", ["CNN"] * 5 + ["ViT"] * 4)},
+        attrs={"params_json": json.dumps({"prediction_method": "gncl@average", "attribution_method": "attribution"})})
+
+
+def _gate(gates, name):
+    return next(g for g in gates if g.name == name)
+
+
+def test_a_gncl_loss_that_did_not_diversify_leaves_its_claims_not_tested():
+    from sat_lib.claims import scored_claims
+    from sat_lib.claims.verdict import claim_row
+    from sat_lib.stats import Estimate
+
+    from sat_lib.analysis.diversity_training.checks import applies
+
+    gates = A.checks(fake_training(diverse=False), n_boot=200)
+    gate = _gate(gates, "gncl@average changed member diversity")
+    assert gate.passed is False and "Δ Eq. 4 disagreement" in gate.detail
+    claims = scored_claims("diversity-training")
+    ours = Estimate(0.2, -0.3, 0.7, "seeds × images", 6)
+    for key, where in (("gncl_no_resilience_gain", "gncl@average"), ("hetero_more_prediction_diversity", "all sets"),
+                       ("balanced_more_resilient", "mean of the corruptions")):
+        row = claim_row("x", claims[key], ours, key=key, gates=[g for g in gates if applies(g, key, where)])
+        assert row["verdict"] == "not tested (gate: gncl@average changed member diversity)", key
+    # another GNCL variant's row is not gated by gncl@average's check
+    assert not applies(gate, "gncl_no_resilience_gain", "gncl@median")
+    # the project's zoo hypotheses rest on no trained ensemble
+    assert not any(applies(g, "lm_negative_covariance", "zoo families, all sets") for g in gates if g.passed is False)
+
+
+def test_a_gncl_loss_that_diversified_passes_and_the_table_says_so():
+    ds = fake_training(diverse=True)
+    gate = _gate(A.checks(ds, n_boot=200), "gncl@average changed member diversity")
+    assert gate.passed is True
+    d = A.diversity_change(ds, "gncl@average", n_boot=200)
+    assert d["disagreement"].low > 0.05 and d["cka"].high < 0
+    table = A.diversity_change_table(ds, n_boot=200)
+    assert table.loc["gncl@average", "diversity changed"] == "yes"
+    assert "independently trained one" not in A.table2_note(ds, A.checks(ds, n_boot=200))
+
+
+def test_a_collapsed_member_is_named_and_its_heuristics_claims_are_not_tested():
+    ds = fake_training(collapse=True)
+    gates = A.checks(ds, n_boot=200)
+    chance = _gate(gates, "every member above twice chance accuracy")
+    assert chance.passed is False and "attribution/seed1#2" in chance.detail
+    assert "attribution_loss_costs_accuracy" in chance.claims and "gncl_no_resilience_gain" not in chance.claims
+    members = A.members_table(ds)
+    assert members.loc["attribution/seed1", "collapsed"] == "member 2 (≤ twice chance)"
+    assert (members.drop(index="attribution/seed1")["collapsed"] == "—").all()
+    # the attribution loss's diversity is measured without the collapsed seed
+    assert A.diversity_change_table(ds, n_boot=100).loc["attribution", "seeds used"] == "2 of 3"
+    assert _gate(A.checks(fake_training(), n_boot=100), "every member above twice chance accuracy").passed is True

@@ -143,28 +143,33 @@ def test_pair_similarity_per_image_averages_distinct_pairs_to_the_stored_p_ind()
 
 
 def test_width_trend_claim_agrees_when_similarity_rises_and_disagrees_when_it_falls():
-    from sat_lib.claims.verdict import direction_verdict
+    from sat_lib.claims import scored_claims
+    from sat_lib.claims.verdict import decide
 
+    claim = scored_claims("salience")["width_trend"]
     rising = {"a": population(rng=1), "b": population("B", rng=2)}
     what, est = A.claims._width_trend(rising, "4x4", 300)
-    assert est.unit == "test images" and direction_verdict(+1, est) == "agrees"
+    assert est.unit == "test images" and decide(claim, est) == "agrees"
     falling = {"a": population(noise=(0.5, 3.0), rng=1)}
-    assert direction_verdict(+1, A.claims._width_trend(falling, "4x4", 300)[1]) == "disagrees"
+    assert decide(claim, A.claims._width_trend(falling, "4x4", 300)[1]) == "disagrees"
 
 
 def test_cross_family_ratio_is_near_one_for_one_shared_direction():
-    from sat_lib.claims.verdict import value_verdict
+    from sat_lib.claims import scored_claims
+    from sat_lib.claims.verdict import decide
 
+    claim = scored_claims("salience")["cross_family_level"]
     shared = np.random.default_rng(5).standard_normal((64, 48))
     pops = {f: population(f, shared=shared, seeds=4, rng=i) for i, f in enumerate(("A", "B"))}
     for ds, fam in zip(pops.values(), ("cnn_small", "resnet_small")):
         ds.attrs["family"] = fam
     what, est = A.claims._cross_family_level(pops, 300)
-    assert est.value == pytest.approx(1, abs=0.1) and value_verdict(1.0, est) == "agrees"
+    assert est.value == pytest.approx(1, abs=0.1) and decide(claim, est) == "agrees"
     pops["b"] = population("C", seeds=4, rng=7)        # an unrelated direction: far below one
     pops["b"].attrs["family"] = "resnet_small"
     pops = {"a": pops["A"], "b": pops["b"]}
     assert A.claims._cross_family_level(pops, 300)[1].high < 0.5
+    assert decide(claim, A.claims._cross_family_level(pops, 300)[1]) == "disagrees"
 
 
 def test_cost_text_sums_each_populations_duration_by_role():
@@ -187,3 +192,44 @@ def test_cross_family_rise_is_like_for_like():
     assert A.claims._cross_per_image(fams, 4).mean() > A.claims._cross_per_image(fams, 2).mean() + 0.1
     what, est = A.claims._cross_family_rise(pops, 300)
     assert "÷" in what and est.low < 0 < est.high and abs(est.value) < 0.1
+
+
+def _with_accuracy(ds, acc, dataset="cifar10"):
+    ds = ds.assign(accuracy=("model", np.asarray(acc, float)))
+    ds.attrs["dataset"] = dataset
+    return ds
+
+
+def test_a_population_with_a_model_at_twice_chance_fails_the_gate_and_its_claims_read_not_tested():
+    from sat_lib.claims import scored_claims
+    from sat_lib.claims.verdict import NOT_TESTED, claim_row
+
+    good = _with_accuracy(population(rng=1), np.full(6, 0.6))
+    weak = _with_accuracy(population("B", rng=2), [0.6, 0.6, 0.2, 0.6, 0.6, 0.6])  # 20 %: twice chance of 10
+    assert A.checks({"a": good})[0].passed is True
+    gate = A.checks({"a": good, "b": weak})[0]
+    assert gate.passed is False and "12 population models" in gate.detail and "B · cifar10, k2-s2 20.0 %" in gate.detail
+    assert "official_width_trend" not in gate.claims  # the authors' checkpoints have their own gate
+    est = A.claims._width_trend({"a": good}, "4x4", 200)[1]
+    claim = scored_claims("salience")["width_trend"]
+    assert claim_row("x", claim, est, key="width_trend", gates=[gate])["verdict"].startswith(NOT_TESTED)
+    assert claim_row("x", claim, est, key="width_trend", gates=A.checks({"a": good}))["verdict"] == "agrees"
+    unknown = _with_accuracy(population(rng=1), np.full(6, 0.6), dataset="toy")
+    assert A.checks({"a": unknown})[0].passed is None  # not computed: shown, does not block
+
+
+def test_rows_of_one_statement_get_one_verdict():
+    import pandas as pd
+
+    table = pd.DataFrame({"claim": ["a", "b", "c"], "key": ["transfer", "transfer", "width_trend"],
+                          "source": "paper", "kind": "direction", "verdict": ["agrees", "inconclusive", "agrees"]})
+    assert A.verdicts(table) == {"inconclusive": ["transfer"], "agrees": ["width_trend"]}
+
+
+def test_every_claim_declares_a_kind_and_the_unnumbered_readings_are_the_projects():
+    from sat_lib.claims import scored_claims
+
+    claims = scored_claims("salience")
+    assert {c["kind"] for c in claims.values()} <= {"direction", "equivalence"}
+    for key in ("cross_family_level", "saw_fit"):
+        assert claims[key]["source"] == "project" and claims[key]["reason"]

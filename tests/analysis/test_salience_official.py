@@ -2,7 +2,7 @@
 import numpy as np
 import xarray as xr
 
-from sat_lib.analysis.salience_official import claims_table, ours_vs_theirs, rho_map
+from sat_lib.analysis.salience_official import checks, claims_table, ours_vs_theirs, rho_map
 
 
 def official_result(rising: bool, n: int = 80, seed: int = 0) -> xr.Dataset:
@@ -27,6 +27,16 @@ def test_rising_maps_agree_and_flat_maps_do_not():
     assert rho_map(official_result(True), "full").shape == (4, 4)
     flat = claims_table(official_result(False, seed=1), n_boot=200)
     assert "agrees" not in set(flat["verdict"])
+
+
+def test_checkpoints_at_twice_chance_leave_the_trends_not_tested():
+    ods = official_result(True)
+    assert checks(ods)[0].passed is True
+    weak = ods.assign(accuracy=("k", [0.2, 0.7, 0.75, 0.78]))
+    gate = checks(weak)[0]
+    assert gate.passed is False and "k = 8" in gate.detail
+    table = claims_table(weak, n_boot=200)
+    assert all(v.startswith("not tested (gate") for v in table["verdict"])
 
 
 def test_ours_vs_theirs_at_common_widths_only():

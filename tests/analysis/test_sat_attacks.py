@@ -75,10 +75,14 @@ def test_cost_table_adds_the_chapters_own_parts():
 
 
 def test_value_rows_print_enough_decimals_to_show_the_side_of_the_papers_value():
-    from sat_lib.claims.verdict import Estimate, value_verdict
+    from sat_lib.claims import scored_claims
+    from sat_lib.claims.verdict import Estimate, decide
 
     est = Estimate(0.8564, 0.8227, 0.8746, "new models", 28)   # two decimals: "0.86 [0.82, 0.87]" against 0.82
-    assert value_verdict(0.82, est) == "disagrees"
+    claim = scored_claims("sat-attacks")["one_vs_two_sided"]  # 0.82 ± 0.1: a tight interval inside agrees
+    assert decide(claim, est) == "agrees"
+    assert decide(claim, Estimate(0.6, 0.55, 0.65, "new models", 28)) == "disagrees"
+    assert decide(claim, Estimate(0.75, 0.65, 0.85, "new models", 28)) == "inconclusive"
     assert est.text(A.decisive_format(0.82, est)) == "0.856 [0.823, 0.875]"
     inside = Estimate(0.9963, 0.9797, 1.0, "models", 8)          # "1.00 [0.98, 1.00]": is 0.98 in or out?
     assert inside.text(A.decisive_format(0.98, inside)) == "0.9963 [0.9797, 1.0000]"
@@ -112,3 +116,35 @@ def test_one_vs_two_sided_gets_spearman_and_the_mean_difference_with_intervals()
     assert table.loc[new, "Spearman r [95 % CI]"] == est["spearman"][new].text()
     with pytest.raises(KeyError):
         A.sided_estimates(ds, zoo, kind="kendall")
+
+
+def test_two_of_two_new_models_widen_the_papers_band():
+    from sat_lib.claims import scored_claims
+    from sat_lib.claims.verdict import Estimate, decide
+
+    claim = scored_claims("sat-attacks")["new_model_cluster"]   # 2 of 2: exact interval [0.16, 1]
+    assert decide(claim, Estimate(0.71, 0.54, 0.86, "new models", 14)) == "agrees"
+    assert decide(claim, Estimate(0.05, 0.0, 0.1, "new models", 14)) == "disagrees"
+
+
+def attack_result(pgd_rate, apgd_rate):
+    """Two re-attacked zoo models whose white-box success by PGD and by APGD are given (share of 100 images)."""
+    names = ["a", "b"]
+    n = 100
+    fooled = np.zeros((2, 2, 2, n), bool)
+    for k, (p, q) in enumerate(zip(pgd_rate, apgd_rate)):
+        fooled[0, k, k, :int(round(p * n))] = True
+        fooled[1, k, k, :int(round(q * n))] = True
+    zoo = xr.Dataset({"correct": (("model", "sample"), np.ones((2, n), bool)),
+                      "fooled": (("model", "model_b", "sample"), fooled[0]),
+                      "accuracy": ("model", [0.7, 0.7])}, coords={"model": names, "model_b": names})
+    ds = xr.Dataset({"fooled_autoattack": (("attacked", "attacked_b", "sample"), fooled[1]),
+                     "pgd_seconds": ("attacked", [1.0, 1.0]), "autoattack_seconds": ("attacked", [1.0, 1.0])},
+                    coords={"attacked": names, "attacked_b": names})
+    return ds, zoo
+
+
+def test_the_convergence_gate_compares_pgd_with_apgd_success():
+    assert A.convergence_gate(*attack_result([0.99, 1.0], [0.995, 1.0])).passed is True
+    gate = A.convergence_gate(*attack_result([0.90, 1.0], [0.99, 1.0]))   # APGD fools 9 points more: not converged
+    assert gate.passed is False and "+9.00 pp (a)" in gate.detail

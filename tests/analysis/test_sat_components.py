@@ -86,3 +86,24 @@ def test_held_out_r2_without_skill_has_an_interval_that_contains_zero():
     ds = _chapter_like(zoo, gbr)
     est = C.held_out_r2_estimates(ds, gbr, n_refit=20, n_boot=300)
     assert est["fixed"].low < 0 and est["refit"].low < 0
+
+
+def test_no_importance_claim_is_scored_unless_the_held_out_r2_interval_is_above_zero():
+    from sat_lib.claims.verdict import Estimate
+
+    skill = {"refit": Estimate(0.5, 0.3, 0.7, "models", 14), "fixed": Estimate(0.5, 0.35, 0.6, "models", 14)}
+    none = {"refit": Estimate(0.16, -0.92, 0.38, "models", 24), "fixed": Estimate(0.16, -0.52, 0.51, "models", 24)}
+    assert C.r2_gate(skill).passed is True
+    assert C.r2_gate(none).passed is False
+    half = {"refit": Estimate(0.2, float("nan"), float("nan"), "models", 24), "fixed": skill["fixed"]}
+    assert C.r2_gate(half).passed is True          # only computed intervals count
+    comps = list(C.COMPONENTS)
+    rng = np.random.default_rng(0)
+    imp = rng.uniform(0.1, 1.0, len(comps))
+    ds = xr.Dataset({"importance": ("component", imp),
+                     "importance_boot": (("boot", "component"), imp * rng.uniform(0.8, 1.2, (30, len(comps))))},
+                    coords={"component": comps, "n_values": ("component", [2] * len(comps)),
+                            "model": [f"m{i}" for i in range(12)]})
+    table = C.claims_table(ds, r2=none)
+    assert table["verdict"].str.startswith("not tested (gate: the regressor predicts SAT").all()
+    assert list(table["key"]).count("efficient_convs_least") == 2   # depth-wise and group conv one by one

@@ -152,3 +152,13 @@ def test_cluster_members_lists_every_model_once():
     table = cluster_members(ds)
     assert table.loc[1, "members"] == "a, c" and table.loc[0, "families"] == "ViT"
     assert table["size"].sum() == 3
+
+
+def test_a_single_ensemble_cell_gates_only_its_size(logits):
+    from sat_lib.analysis.sat_ensembles import few_cells_gate
+
+    lg, y = logits
+    f6 = fig6_scores(lg, y, np.array([1, 1, 1, 2, 2, 3]), [2, 3], n_draws=50, seed=0)
+    gate = few_cells_gate(None, f6)
+    assert gate.passed is False and "N = 3, k = 1" in gate.detail
+    assert few_cells_gate(None, fig6_scores(lg, y, np.array([1, 1, 2, 2, 3, 3]), [2], n_draws=50, seed=0)).passed

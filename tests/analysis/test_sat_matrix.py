@@ -77,21 +77,54 @@ def claims_result(within_gap: float, n: int = 12, seed: int = 0) -> xr.Dataset:
 
 
 def test_claims_table_verdicts_follow_the_intervals():
-    table = claims_table(claims_result(within_gap=0.8), n_boot=300)
+    table = claims_table(claims_result(within_gap=0.8), n_boot=300).set_index("claim")
     assert table.loc["SAT within a base-architecture family minus between families", "verdict"] == "agrees"
     assert table.loc["mean SAT between different architectures", "resampled"] == "12 models"
     # the stability row at the pool size (every subset = the pool) is left out
     assert not any("2000 images" in c for c in table.index)
-    assert set(table["verdict"]) <= {"agrees", "disagrees", "inconclusive"}
-    no_gap = claims_table(claims_result(within_gap=0.0, seed=1), n_boot=300)
+    assert set(table["verdict"]) <= {"agrees", "disagrees", "inconclusive", "—"}
+    # the diagonal is an equivalence with "close to 4.6" (± 0.05 around log 100): 4.60 ± 0.01 lies inside
+    assert table.loc["SAT of a model with itself (mean diagonal)", "verdict"] == "agrees"
+    # another zoo's mean and another pair's stds are context: shown, never judged
+    assert table.loc["mean SAT between different architectures", "verdict"] == "—"
+    assert (table[table["key"] == "stability_std"]["verdict"] == "—").all()
+    no_gap = claims_table(claims_result(within_gap=0.0, seed=1), n_boot=300).set_index("claim")
     assert no_gap.loc["SAT within a base-architecture family minus between families", "verdict"] != "agrees"
+
+
+def test_a_diagonal_far_from_log_100_disagrees():
+    ds = claims_result(within_gap=0.8)
+    ds["sat"].values[np.diag_indices(12)] = 4.3   # PGD fools only ~74 % of the images: not "almost 100 %"
+    table = claims_table(ds, n_boot=200).set_index("claim")
+    assert table.loc["SAT of a model with itself (mean diagonal)", "verdict"] == "disagrees"
+
+
+def test_a_collapsed_model_makes_every_claim_not_tested():
+    from sat_lib.analysis.sat_matrix import checks
+
+    ds = claims_result(within_gap=0.8)
+    ds["accuracy"].values[3] = 0.15   # below twice chance (20 % on 10 classes)
+    gate = checks(ds)[0]
+    assert gate.passed is False and "m3 15.0 %" in gate.detail
+    table = claims_table(ds, n_boot=100)
+    judged = table[table["kind"] != "context"]
+    assert judged["verdict"].str.startswith("not tested (gate: every model above twice chance").all()
+
+
+def test_token_gate_fails_for_a_stand_in_that_sees_two_by_two_tokens():
+    from sat_lib.analysis.sat_matrix import token_gate, tokens_seen
+
+    assert tokens_seen("levit_128s_32", 32) == 4 and tokens_seen("resnet10_c32") is None
+    assert token_gate("levit_128s_32", 32).passed is False
+    assert token_gate("levit_128s_32", 64).passed is True       # 4 × 4 tokens
+    assert token_gate("resnet10_c32").passed is None
 
 
 def test_discussion_quotes_the_table():
     ds = claims_result(within_gap=0.8)
     table = claims_table(ds, n_boot=200)
     text = discussion(ds, table)
-    assert table.iloc[1]["ours [95 % CI]"] in text and "**agrees**" in text
+    assert table.iloc[1]["ours [95 % CI]"] in text and "**agrees**" in text and "not judged" in text
 
 
 def test_cost_table_adds_training_attack_and_evaluation():

@@ -109,10 +109,19 @@ def test_claims_table_lists_every_paper_claim(smoke):
     table = A.claims_table(ds, cfg, n_boot=50)
     keys = set(paper_claims("diversity-training")["claims"])
     assert set(table["key"]) == keys
-    assert set(table["verdict"]) <= {"agrees", "disagrees", "inconclusive"}
+    assert all(v in {"agrees", "disagrees", "inconclusive", "—"} or v.startswith("not tested (gate: ")
+               for v in table["verdict"])
+    gates = A.checks(ds, n_boot=50)
+    names = [g.name for g in gates]
+    assert names[:2] == ["every member above twice chance accuracy", "no member collapsed beside its peers"], names
+    assert {m + " changed member diversity" for m in cfg.methods if m.startswith("gncl")} <= set(names)
+    for row in table.itertuples():  # a row whose gate failed reads "not tested", naming it
+        failed = [g.name for g in gates if g.passed is False and g.name in row.gate and f"{g.name}: failed" in row.gate]
+        assert row.verdict.startswith("not tested") == bool(failed), (row.key, row.gate, row.verdict)
+    assert set(table.loc[table["key"].str.startswith("lm_"), "source"]) == {"project"}
     gncl = [m for m in cfg.methods if m.startswith("gncl")]
     assert (table["key"] == "gncl_no_resilience_gain").sum() == len(gncl)
-    assert (table["key"] == "balanced_more_resilient").sum() == 4
+    assert (table["key"] == "balanced_more_resilient").sum() == 1  # the corruptions' mean: one row
     # each ensemble counted once: 1 heterogeneous against len(seeds) prediction-diversity ensembles, and so on
     resampled = dict(zip(table["key"], table["resampled"]))
     k = len(cfg.seeds)

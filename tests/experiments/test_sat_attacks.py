@@ -71,7 +71,7 @@ def test_claims_carry_every_key_of_the_claims_file_that_the_smoke_run_can_speak_
     cfg, zoo, _, ds, _ = smoke
     table = A.claims_table(ds, zoo, cfg, n_boot=50)
     assert {"pgd_vs_autoattack", "one_vs_two_sided", "new_model_cluster", "sat_more_stable"} <= set(table["key"])
-    assert set(table["verdict"]) <= {"agrees", "disagrees", "inconclusive"}
+    assert all(v in {"agrees", "disagrees", "inconclusive", "—"} or v.startswith("not tested (gate: ") for v in table["verdict"])
     a = A.assignment(ds, zoo, cfg.n_clusters)
     assert len(a) == ds.sizes["new"] and len(A.assignment_table(a, n_boot=50)) >= 2
     assert "Fig. G.1a" in A.discussion(ds, zoo, table)

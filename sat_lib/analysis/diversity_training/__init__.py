@@ -13,14 +13,17 @@ The Littlewood–Miller statistics hold the models fixed and resample images (``
 since a difficulty function θ(x) is a function of the input.
 
 The modules: ``selection`` (which ensembles, their correctness), ``accuracy`` (Fig. 10, cost), ``diversity``
-(Table 2, Figs. 11, 12), ``littlewood_miller`` (the LM quantities and their intervals), ``claims`` (the claims
-table and discussion). Every public name is importable from this package.
+(Table 2, Figs. 11, 12), ``littlewood_miller`` (the LM quantities and their intervals), ``checks`` (members above
+chance, diversity losses that diversified: the gates of the claims), ``claims`` (the claims table and
+discussion). Every public name is importable from this package.
 """
 from sat_lib.analysis.diversity_training.accuracy import (accuracy_frame, accuracy_table, cost_text,
                                                           difference, resilience_ratio, resilience_table,
                                                           training_table, versus_table)
-from sat_lib.analysis.diversity_training.claims import claim_estimates, claims_table, discussion, lm_discussion, \
-    verdict_counts
+from sat_lib.analysis.diversity_training.checks import (checks, collapse_bar, diversity_change,
+                                                        diversity_change_table, member_accuracy, members_table)
+from sat_lib.analysis.diversity_training.claims import claim_estimates, claims_table, discussion, \
+    intervention_text, lm_discussion, table2_note, verdict_counts
 from sat_lib.analysis.diversity_training.diversity import (attribution_diversity, attribution_table, cka_means,
                                                            cka_table, equitability, equitability_table,
                                                            seed_difference, split_mean)
@@ -41,4 +44,6 @@ __all__ = ["accuracy_table", "accuracy_frame", "versus_table", "training_table",
            "cost_text", "CHAPTER", "CLEAN", "HETEROGENEOUS", "SEEDS_IMAGES", "BCA_KEYS", "attribution_diversity",
            "blocks_of", "cka_means", "corrupted_sets", "ensemble_correct", "ensemble_of", "equitability",
            "lm_point", "member_correct", "method_failures", "methodologies", "nan_mean", "one_blas_thread", "params",
-           "resilience_ratio", "role_method", "seed_difference", "split_mean", "zoo_failures"]
+           "resilience_ratio", "role_method", "seed_difference", "split_mean", "zoo_failures", "checks",
+           "collapse_bar", "diversity_change", "diversity_change_table", "member_accuracy", "members_table",
+           "intervention_text", "table2_note"]

@@ -8,19 +8,18 @@ import pandas as pd
 import xarray as xr
 
 from sat_lib.analysis.diversity_training.accuracy import difference
+from sat_lib.analysis.diversity_training.checks import applies, checks, collapse_bar, collapsed_members, \
+    diversity_change, gncl_methods, intact_seeds, n_classes
 from sat_lib.analysis.diversity_training.diversity import (attribution_diversity, cka_means, equitability,
                                                            seed_difference, split_mean)
 from sat_lib.analysis.diversity_training.littlewood_miller import (blocks_of, lm_estimates, lm_point,
                                                                    method_failures, zoo_failures)
 from sat_lib.analysis.diversity_training.selection import (CHAPTER, CLEAN, HETEROGENEOUS, ensemble_correct,
-                                                           member_correct, methods, nan_mean, role_method)
-from sat_lib.claims import paper_claims
-from sat_lib.claims.verdict import claim_row, claim_verdict
+                                                           ensemble_of, member_correct, methods, nan_mean,
+                                                           role_method)
+from sat_lib.claims import paper_claims, scored_claims
+from sat_lib.claims.verdict import NOT_TESTED, Gate, claim_row, statements
 from sat_lib.stats import SEEDS_IMAGES, Estimate, seeds_images
-
-
-def _gncl_methods(ds: xr.Dataset) -> list[str]:
-    return [m for m in methods(ds) if m.startswith("gncl")]
 
 
 def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[tuple[str, str, Estimate]]:
@@ -31,17 +30,16 @@ def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[t
     have = set(methods(ds))
     if "independent" in have:
         base = ensemble_correct(ds, "independent")
-        for m in _gncl_methods(ds):
+        for m in gncl_methods(ds):
             out.append(("gncl_no_resilience_gain", m, difference(ensemble_correct(ds, m)[:, corr], base[:, corr],
                                                                  n_boot, seed)))
-    gncl = _gncl_methods(ds)
+    gncl = gncl_methods(ds)
     if gncl and any(m.startswith("balanced") for m in have):
         bal = ensemble_correct(ds, next(m for m in methods(ds) if m.startswith("balanced")))
         pooled = [ensemble_correct(ds, m) for m in gncl]
-        for j in corr:
-            est = seeds_images([bal[:, j], *[p[:, j] for p in pooled]],
-                               lambda x: 100 * (nan_mean(x[0]) - np.mean([nan_mean(p) for p in x[1:]])), n_boot, seed)
-            out.append(("balanced_more_resilient", str(names[j]), est))
+        est = seeds_images([bal[:, corr], *[p[:, corr] for p in pooled]],
+                           lambda x: 100 * (nan_mean(x[0]) - np.mean([nan_mean(p) for p in x[1:]])), n_boot, seed)
+        out.append(("balanced_more_resilient", "", est))
     att, pred = role_method(ds, "attribution"), role_method(ds, "prediction")
     if {att, pred} <= have:
         j0 = names.index(CLEAN)
@@ -92,49 +90,105 @@ def _nan() -> Estimate:
     return Estimate(math.nan, math.nan, math.nan, SEEDS_IMAGES, 0)
 
 
-def claims_table(ds: xr.Dataset, cfg=None, n_boot: int | None = None, seed: int = 0) -> pd.DataFrame:
-    """The paper's Sec. 4.3 and Sec. 3.1 claims beside ours, one row per estimate, verdicts by the shared rule
-    (``sat_lib.claims.verdict``); every key of the claims file appears, one this result cannot estimate as an
-    inconclusive row."""
+def claims_table(ds: xr.Dataset, cfg=None, n_boot: int | None = None, seed: int = 0,
+                 gates: list[Gate] | None = None) -> pd.DataFrame:
+    """The paper's Sec. 4.3 claims and the project's Littlewood–Miller hypotheses beside ours, one row per
+    estimate, each decided by ``claim_row`` on the gates of ``checks`` that apply to it (``checks.applies``); every
+    key of the claims file appears, one this result cannot estimate as an inconclusive row."""
     n_boot = n_boot or (cfg.n_boot if cfg is not None else 2000)
-    return _claims_table(ds, n_boot, seed)
+    return _claims_table(ds, n_boot, seed, checks(ds, n_boot, seed) if gates is None else gates)
 
 
-def _claims_table(ds: xr.Dataset, n_boot: int, seed: int) -> pd.DataFrame:
-    claims = paper_claims(CHAPTER)["claims"]
+def _claims_table(ds: xr.Dataset, n_boot: int, seed: int, gates: list[Gate]) -> pd.DataFrame:
     found = claim_estimates(ds, n_boot, seed)
     rows = []
-    for key, c in claims.items():
+    for key, c in scored_claims(CHAPTER).items():
         mine = [(where, e) for k, where, e in found if k == key] or [("", _nan())]
         for where, e in mine:
             what = f"{c['what']} — {where}" if where else c["what"]
-            rows.append(claim_row(what, c["statement"], e, claim_verdict(c, e), c["where"], c.get("fmt", ".2f"),
-                                  key=key))
+            rows.append(claim_row(what, c, e, key=key, gates=[g for g in gates if applies(g, key, where)],
+                                  paper=c["statement"], fmt=c.get("fmt", ".2f")))
     return pd.DataFrame(rows)
 
 
-def discussion(ds: xr.Dataset, table: pd.DataFrame) -> str:
-    """A few sentences computed from the result and its claims table: how strong the models are beside the
-    paper's, how the attribution loss trained seed by seed, and the verdict counts."""
+def discussion(ds: xr.Dataset, table: pd.DataFrame, gates: list[Gate] | None = None) -> str:
+    """A few sentences computed from the result, its Checks (``gates``) and its claims table: how strong the models
+    are beside the paper's, whether each diversity loss changed diversity, how the attribution loss trained seed by
+    seed, and the verdicts counted per statement (the paper's apart from the project's)."""
+    gates = checks(ds) if gates is None else gates
     t2 = paper_claims(CHAPTER)["table2"]["accuracy"]
     j = list(ds["set"].values).index(CLEAN)
     clean = {m: 100 * ensemble_correct(ds, m)[:, j].mean(-1) for m in [*methods(ds), HETEROGENEOUS]}
     role = {r: role_method(ds, r) for r in ("prediction", "attribution")}
     trained = [m for m in methods(ds) if m != role["attribution"]]
     members = 100 * np.nanmean(np.concatenate([member_correct(ds, m)[:, :, j].ravel() for m in trained]))
-    seeds = ", ".join(f"{v:.1f} %" for v in clean[role["attribution"]])
-    counts = verdict_counts(table)
-    return "\n\n".join([
+    seeds = ", ".join(f"{v:.1f} %" for v in clean.get(role["attribution"], []))
+    parts = [
         f"**Accuracy first.** The members of the {len(trained)} heuristics other than Eq. 8 reach {members:.1f} % "
         f"on the clean test images and their ensembles {np.mean([clean[m].mean() for m in trained]):.1f} %; the "
         f"heterogeneous ensemble {clean[HETEROGENEOUS].mean():.1f} %. The paper's ImageNet ensembles: "
         f"{t2['prediction']} % (prediction diversity), {t2['heterogeneous']} % (heterogeneous).",
-        f"**The attribution loss (Eq. 8)** gave ensembles of {seeds} clean accuracy, seed by seed (the paper: "
-        f"{t2['attribution']} %, with training instabilities); {int(ds['diverged'].sum())} training(s) stopped on a "
-        "non-finite loss.",
-        lm_discussion(ds, table),
-        f"**Verdicts:** {counts['agrees']} rows agree, {counts['disagrees']} disagree, {counts['inconclusive']} are "
-        f"inconclusive, of {len(table)}."])
+        intervention_text(ds, gates)]
+    if role["attribution"] in clean:
+        low = collapsed_members(ds, max(collapse_bar(ds), 200.0 / n_classes(ds)))
+        low = {k: v for k, v in low.items() if k.startswith(role["attribution"] + "/")}
+        text = (f"**The attribution loss (Eq. 8)** gave ensembles of {seeds} clean accuracy, seed by seed (the paper: "
+                f"{t2['attribution']} %, with training instabilities); {int(ds['diverged'].sum())} training(s) stopped "
+                "on a non-finite loss")
+        if low:
+            named = ", ".join(f"{k} at {v:.1f} %" for k, v in low.items())
+            text += (f", but {len(low)} member(s) collapsed — {named}"
+                     + f" (chance {100 / n_classes(ds):.0f} %) — so the claims on its ensembles read *not tested*")
+        parts.append(text + ".")
+    parts.append(lm_discussion(ds, table))
+    st = statements(table)
+    for source, label in (("paper", "The paper's statements"), ("project", "The project's hypotheses")):
+        c = verdict_counts(st[st["source"] == source])
+        parts.append(f"**{label}:** {c['agrees']} agree, {c['disagrees']} disagree, {c['inconclusive']} are "
+                     f"inconclusive and {c[NOT_TESTED]} not tested (a check failed), of "
+                     f"{int((st['source'] == source).sum())} (rows that test one statement count once).")
+    return "\n\n".join(parts)
+
+
+def table2_note(ds: xr.Dataset, gates: list[Gate]) -> str:
+    """One sentence for Table 2 and Figs. 11–12: what their prediction-diversity ensemble is, given its check."""
+    pred = role_method(ds, "prediction")
+    gate = next((g for g in gates if g.name == pred + " changed member diversity"), None)
+    if gate is None or gate.passed is None:
+        return f"The prediction-diversity ensemble is {pred}'s; whether its loss diversified was not checked."
+    if gate.passed:
+        return f"The prediction-diversity ensemble ({pred}) is measurably more diverse than independent training."
+    d = diversity_change(ds, pred)
+    return (f"**Read the prediction-diversity ensemble ({pred}) as an independently trained one:** its members "
+            "disagree no more than independently trained members (Δ Eq. 4 disagreement "
+            f"{d['disagreement'].text('.3f')}, "
+            f"Δ mean CKA {d['cka'].text('.3f')}; the Checks), so the comparisons below are with a homogeneous "
+            "ensemble trained independently, and the paper's claims on them read *not tested*.")
+
+
+def intervention_text(ds: xr.Dataset, gates: list[Gate]) -> str:
+    """Whether each diversity loss changed its members' diversity against independent training (the Checks), and
+    what that makes of the prediction-diversity ensemble of Table 2."""
+    div = [g for g in gates if g.name.endswith(" changed member diversity")]
+    if not div:
+        return "**Did the diversity losses diversify?** This result has no independently trained ensembles to compare."
+    worked = [g.name.split(" changed")[0] for g in div if g.passed]
+    failed = [g.name.split(" changed")[0] for g in div if g.passed is False]
+    pred = role_method(ds, "prediction")
+    text = "**Did the diversity losses diversify?** "
+    if failed:
+        text += (f"{', '.join(failed)}: members no more diverse than independently trained ones (neither Eq. 4 "
+                 "disagreement higher nor layer CKA lower, by their 95 % intervals; the Checks table gives the "
+                 "numbers), so the claims on them read *not tested*. ")
+    if worked:
+        text += ", ".join(f"{m} (on {len(intact_seeds(ds, m))} of {ensemble_of(ds, m).sizes['ensemble']} seeds: those "
+                          "without a collapsed member)" for m in worked)
+        text += ": members measurably more diverse than independently trained ones. "
+    if pred in failed:
+        d = diversity_change(ds, pred)["disagreement"]
+        text += (f"Table 2's and Figs. 11–12's *prediction-diversity* ensemble ({pred}) is therefore, in effect, an "
+                 f"independently trained homogeneous ensemble (Δ disagreement {d.text('.3f')}).")
+    return text.strip()
 
 
 def _leading_number(text: str) -> float:
@@ -191,11 +245,16 @@ def lm_discussion(ds: xr.Dataset, table: pd.DataFrame) -> str:
     else:
         meaning = (f"{positive} of {len(covs)} covariances are positive: the sign depends on the set and the kind "
                    "of methodology.")
-    return (f"**The Littlewood–Miller model.** Of the {len(rows)} LM rows of the claims table, {counts['agrees']} "
-            f"agree with the paper, {counts['disagrees']} disagree and {counts['inconclusive']} are inconclusive. The "
+    return (f"**The Littlewood–Miller model** (the project's hypotheses, derived from the paper's Sec. 3.1 and "
+            f"counted apart from its statements). Of the {len(rows)} LM rows of the claims table, {counts['agrees']} "
+            f"agree with the hypothesis, {counts['disagrees']} disagree, {counts['inconclusive']} are inconclusive "
+            f"and {counts[NOT_TESTED]} not tested (a check failed). The "
             "paper's argument for design diversity needs methodologies whose difficulty functions are *negatively* "
             "correlated. " + " ".join(sentences) + " " + meaning)
 
 
 def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
-    return {v: int((table["verdict"] == v).sum()) for v in ("agrees", "disagrees", "inconclusive")}
+    """Rows (or statements) per verdict: agrees, disagrees, inconclusive, not tested (any gate)."""
+    v = table["verdict"].astype(str)
+    return {**{k: int((v == k).sum()) for k in ("agrees", "disagrees", "inconclusive")},
+            NOT_TESTED: int(v.str.startswith(NOT_TESTED).sum())}

@@ -1,11 +1,11 @@
 """Analyses of the salience chapter, all from stored population results (``{unit name: Dataset}``); CPU only.
 
 Every function returns an xarray object or a DataFrame; the figures in ``sat_lib.plots.salience`` draw them. The
-modules: ``core`` (the measures), ``claims`` (the claims table and its intervals), ``report`` (setting, cost,
+modules: ``core`` (the measures), ``claims`` (the Checks, the claims table and its intervals), ``report`` (setting, cost,
 discussion); every public name is importable from this package.
 """
-from sat_lib.analysis.salience.claims import (claims_table, pair_similarity_per_image, resolutions, t_per_image,
-                                              verdicts)
+from sat_lib.analysis.salience.claims import (accuracy_gate, checks, claims_table, pair_similarity_per_image,
+                                              resolutions, t_per_image, verdicts)
 from sat_lib.analysis.salience.core import (PAPER_FAMILIES, PAPER_GROUP, Populations, accuracy_table, batch_effect,
                                             cross_family, datasets, diagonal_trend_table, dimension, fit_saw, label,
                                             loss_t_correlation, loss_vs_t, main_populations, mean_direction,
@@ -15,7 +15,8 @@ from sat_lib.analysis.salience.core import (PAPER_FAMILIES, PAPER_GROUP, Populat
                                             uniform_tail, wasserstein_pairs, wasserstein_table, width_similarity)
 from sat_lib.analysis.salience.report import cost_text, constant_share, discussion, setting_markdown
 
-__all__ = ["PAPER_FAMILIES", "PAPER_GROUP", "Populations", "accuracy_table", "batch_effect", "claims_table",
+__all__ = ["PAPER_FAMILIES", "PAPER_GROUP", "Populations", "accuracy_gate", "accuracy_table", "batch_effect", "checks",
+           "claims_table",
            "cost_text", "constant_share", "cross_family", "datasets", "diagonal_trend_table", "dimension",
            "discussion", "fit_saw", "label", "loss_t_correlation", "loss_vs_t", "main_populations", "mean_direction",
            "mean_direction_similarity", "model_table", "models_per_minute", "pair_similarity_per_image", "params",

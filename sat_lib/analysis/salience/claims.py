@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.salience.core import (PAPER_FAMILIES, Populations, cross_family, datasets, label, loss_vs_t,
+from sat_lib.analysis.salience.core import (PAPER_FAMILIES, Populations, datasets, label, loss_vs_t,
                                            main_populations, saw_linearity, split_cosine_per_image,
                                            wasserstein_pairs)
-from sat_lib.claims import paper_claims
+from sat_lib.claims import scored_claims
+from sat_lib.claims.verdict import Gate, chance_gate, claim_row, statements
 from sat_lib.stats import batched_spearman_estimate, bootstrap, independent_resamples, interval, resample
 
 
@@ -211,49 +212,68 @@ def _batch_size(pops, n_boot):
             _image_estimate(rows, n_boot))
 
 
-def claims_table(pops: Populations, n_boot: int = 1000) -> pd.DataFrame:
-    """Each of the paper's claims beside our statistic with its 95 % bootstrap interval, the unit resampled, and
-    the verdict of ``sat_lib.claims.verdict``: a direction agrees when the whole interval has the paper's sign, a
-    value when it lies inside the interval; otherwise disagrees, or inconclusive when the interval holds 0."""
-    from sat_lib.claims.verdict import claim_row, direction_verdict, value_verdict
+# the number of classes of the populations' datasets (twice chance is the accuracy gate's floor)
+DATASET_CLASSES = {"cifar10": 10, "cifar100": 100, "fashion_mnist": 10, "mnist": 10, "digits": 10,
+                   "tinyimagenet": 200}
 
-    claims = paper_claims("salience")["claims"]
+
+def accuracy_gate(pops: Populations, claims: tuple[str, ...] = ()) -> Gate:
+    """Every model of every population (the batch-size study's included) above twice chance test accuracy
+    (``chance_gate``; each population's dataset gives its number of classes)."""
+    values, classes = {}, {}
+    for ds in pops.values():
+        for m, a in zip(ds["model"].values, ds["accuracy"].values):
+            values[f"{label(ds)}, {m}"] = float(a)
+            classes[f"{label(ds)}, {m}"] = DATASET_CLASSES.get(str(ds.attrs.get("dataset", "")))
+    return chance_gate(values, classes, "population model", claims)
+
+
+def checks(pops: Populations) -> list[Gate]:
+    """The Checks table's gates, from the stored populations only."""
+    keys = tuple(k for k in scored_claims("salience") if not k.startswith("official_"))
+    return [accuracy_gate(pops, keys)]
+
+
+def claims_table(pops: Populations, n_boot: int = 1000, gates: list[Gate] | None = None) -> pd.DataFrame:
+    """Each of the paper's claims beside our statistic with its 95 % bootstrap interval and the unit resampled,
+    decided by ``sat_lib.claims.verdict.claim_row`` from the claims file's kind under the chapter's gates
+    (``checks``). Rows sharing a key test one statement (``sat_lib.claims.verdict.statements`` groups them)."""
+    claims = scored_claims("salience")
+    gates = checks(pops) if gates is None else gates
     res_all, fp_res = resolutions(pops), resolutions(pops)[-1]
-    found: list[tuple[str, str, object, str]] = []   # (claim key, what, estimate, kind)
+    found: list[tuple[str, str, object]] = []   # (claim key, what, estimate)
 
-    def add(key, result, kind="direction"):
+    def add(key, result):
         for what, est in ([result] if isinstance(result, tuple) else (result or [])):
-            found.append((key, what, est, kind))
+            found.append((key, what, est))
 
     add("width_trend", _width_trend(pops, fp_res, n_boot))
-    add("cross_family", _cross_family_rise(pops, n_boot))
-    add("cross_family", _cross_family_level(pops, n_boot), "value")
+    add("cross_family_rises", _cross_family_rise(pops, n_boot))
+    add("cross_family_level", _cross_family_level(pops, n_boot))
     for res in res_all:
         add("t_shift", _t_shift(pops, res, n_boot))
     for res in res_all:
-        add("saw_fit", _saw_slope(pops, res, n_boot), "value")
+        add("saw_fit", _saw_slope(pops, res, n_boot))
     add("wasserstein", _wasserstein(pops, n_boot))
     add("transfer", _transfer(pops, n_boot))
     add("ensembles", _loss_vs_t(pops, n_boot))
     add("batch_size", _batch_size(pops, n_boot))
+    rows = [claim_row(what, claims[key], est, key=key, gates=gates, paper=_paper_text(claims[key]), fmt=".3f")
+            for key, what, est in found]
+    return pd.DataFrame(rows)
 
-    rows = []
-    for key, what, est, kind in found:
-        c = claims[key]
-        if kind == "value":
-            paper, verdict = f"{c['value']:g}", value_verdict(float(c["value"]), est)
-        else:
-            paper, verdict = ("> 0" if c["sign"] > 0 else "< 0"), direction_verdict(int(c["sign"]), est)
-        row = claim_row(what, f"{c['statement']}; ours should be {paper}", est, verdict, c["where"], fmt=".3f",
-                        key=key)
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("claim")
+
+def _paper_text(claim: dict) -> str:
+    """The paper's statement and what ours is held to ("> 0", "1 ± 0.1")."""
+    if claim["kind"] == "direction":
+        return f"{claim['statement']}; ours should be {'> 0' if claim['sign'] > 0 else '< 0'}"
+    return f"{claim['statement']}; ours read against {claim['value']:g}"
 
 
 def verdicts(table: pd.DataFrame) -> dict[str, list[str]]:
-    """Claim keys by verdict (a claim with several rows is listed under each of its rows' verdicts)."""
+    """Statement keys by their grouped verdict (``sat_lib.claims.verdict.statements``: a key's rows → one
+    verdict)."""
     out: dict[str, list[str]] = {}
-    for key, v in zip(table["key"], table["verdict"]):
-        if key not in out.setdefault(v, []):
-            out[v].append(key)
+    for key, v in zip(*(statements(table)[c] for c in ("key", "verdict"))):
+        out.setdefault(v, []).append(key)
     return out

@@ -8,7 +8,7 @@ import pandas as pd
 import xarray as xr
 
 from sat_lib.analysis.salience.claims import claims_table, resolutions, verdicts
-from sat_lib.analysis.salience.core import (Populations, batch_effect, dimension, label, main_populations,
+from sat_lib.analysis.salience.core import (Populations, batch_effect, label, main_populations,
                                            models_per_minute, params, saw_linearity, width_similarity)
 
 
@@ -49,6 +49,23 @@ def cost_text(pops: Populations) -> str:
     return total
 
 
+def verdict_text(table: pd.DataFrame) -> str:
+    """One verdict per statement (rows sharing a key grouped by ``sat_lib.claims.verdict.statements``), the
+    paper's statements apart from this project's readings."""
+    from sat_lib.claims.verdict import statements
+
+    st = statements(table)
+    parts = []
+    for source, who in (("paper", "the paper's statements"), ("project", "this project's readings")):
+        sub = st[st["source"] == source]
+        if not len(sub):
+            continue
+        by = {v: list(g["key"]) for v, g in sub.groupby("verdict", sort=False)}
+        parts.append(f"on {who}, ours " + "; ".join(f"{v}: {', '.join(keys)}" for v, keys in by.items()))
+    return ("One verdict per statement (a statement tested by several rows agrees when every row agrees and "
+            "disagrees when any row disagrees): " + " — ".join(parts) + ".")
+
+
 def discussion(pops: Populations, table: pd.DataFrame | None = None) -> str:
     """A short reading of the results against the paper; every number is computed from ``pops`` and the claims
     table (computed here when not given)."""
@@ -60,10 +77,7 @@ def discussion(pops: Populations, table: pd.DataFrame | None = None) -> str:
     lines = [f"**Reading.** Our models reach {acc.min():.0f}–{acc.max():.0f} % test accuracy (median "
              f"{np.median(acc):.0f} %) after {p['epochs']} epochs on {p['train_size'] or 'all'} training images "
              f"(the paper trains 200), widths {', '.join(map(str, p['widths']))}.",
-             f"By the interval rule, ours agrees with the paper on: {', '.join(by.get('agrees', [])) or 'none'}; "
-             f"disagrees on: {', '.join(by.get('disagrees', [])) or 'none'}; is inconclusive on: "
-             f"{', '.join(by.get('inconclusive', [])) or 'none'}. A claim with several rows can appear in more "
-             "than one list; the table says which row."]
+             verdict_text(table)]
     if "saw_fit" in by.get("disagrees", []):
         fits = [saw_linearity(ds) for ds in main.values()]
         ratio = [float(r) for sl in fits for r in (sl["sd(t)"] / sl["fitted sd"]).values]

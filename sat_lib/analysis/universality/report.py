@@ -10,10 +10,10 @@ import pandas as pd
 import xarray as xr
 
 from sat_lib.analysis.universality.claims import params, standard_adversarial_accuracy, with_table4_value
-from sat_lib.analysis.universality.core import (UNIT, accuracy_estimate, at_effect, chance_jaccard, members,
+from sat_lib.analysis.universality.core import (UNIT, accuracy_estimate, at_effect, members,
                                                pair_estimates, paper_accuracy, paper_table4)
 from sat_lib.claims import paper_claims
-from sat_lib.stats import Estimate, bootstrap
+from sat_lib.stats import Estimate
 
 
 @dataclass(frozen=True)
@@ -284,19 +284,35 @@ def discussion(ds: xr.Dataset, table: pd.DataFrame, n_boot: int = 2000, seed: in
             for e in ds["eps"].values}
     acc = "; ".join(f"ε = {e:g}: ours {v:.1f} %" + (f", paper {paper[e]:.1f} %" if e in paper.index else "")
                     for e, v in ours.items())
-    counts = table["verdict"].value_counts()
     lines = [f"**Accuracy first.** Mean clean accuracy of our {len(names)} architectures against the paper's seven "
              f"CNNs — {acc}. Our models are far weaker ({_epochs_text(ds)} epochs on a CPU against the paper's "
              f"{paper_claims('universality')['training']['epochs']}), so a similarity that depends on how well "
              "models fit the data is measured here on models that fit it less.",
              adversarial_gap_text(ds, table, n_boot, seed),
-             f"**Verdicts:** {counts.get('agrees', 0)} agree, {counts.get('disagrees', 0)} disagree, "
-             f"{counts.get('inconclusive', 0)} inconclusive, of {len(table)} claims."]
-    off = table[table["verdict"] != "agrees"]
+             verdict_counts_text(table)]
+    off = table[(table["source"] == "paper") & table["verdict"].isin(["disagrees", "inconclusive"])]
     if len(off):
-        lines.append("**Not reproduced here (disagrees or inconclusive):** " + "; ".join(
+        lines.append("**The paper's statements not reproduced here (disagrees or inconclusive):** " + "; ".join(
             f"{r['claim']} — ours {r['ours [95 % CI]']} ({r['verdict']})" for _, r in off.iterrows()) + ".")
     return "\n\n".join(lines)
+
+
+def verdict_counts_text(table: pd.DataFrame) -> str:
+    """The verdicts counted per statement (``sat_lib.claims.verdict.statements``), the paper's apart from the
+    project's readings, context rows and claims whose gate failed counted apart."""
+    from sat_lib.claims.verdict import NO_VERDICT, NOT_TESTED, statements
+
+    st = statements(table)
+    parts = []
+    for source, label in (("paper", "the paper's statements"), ("project", "this project's readings (bands)")):
+        v = st.loc[st["source"] == source, "verdict"]
+        if not len(v):
+            continue
+        tested = v[~v.str.startswith(NOT_TESTED) & (v != NO_VERDICT)]
+        parts.append(f"{label}: {int((tested == 'agrees').sum())} agree, {int((tested == 'disagrees').sum())} "
+                     f"disagree, {int((tested == 'inconclusive').sum())} inconclusive, "
+                     f"{int(v.str.startswith(NOT_TESTED).sum())} not tested (a gate failed), of {len(v)}")
+    return "**Verdicts, one per statement:** " + "; ".join(parts) + "."
 
 
 def throughput_table(ds: xr.Dataset, n_images: dict[str, int] | None = None) -> pd.DataFrame:
