@@ -180,7 +180,7 @@ def _cmd_claims(args) -> int:
         clean = lambda v: None if (isinstance(v, float) and not math.isfinite(v)) or v == NO_VERDICT else v
         print(json.dumps([{k: clean(v) for k, v in r.items()} for r in table.to_dict("records")], indent=1))
     else:
-        with __import__("pandas").option_context("display.width", 250, "display.max_colwidth", 60,
+        with __import__("pandas").option_context("display.width", 250, "display.max_colwidth", None,
                                                  "display.max_rows", None):
             print(table.drop(columns=["estimate", "low", "high"]).to_string(index=False))
     missing = [name for name, v in found.items() if v is None]

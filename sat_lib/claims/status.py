@@ -23,8 +23,8 @@ STATES = ("reproduced", "partly", "not yet", "not applicable")
 OPEN_STATES = ("partly", "not yet")
 TALLY = {AGREES: AGREES, DISAGREES: DISAGREES, INCONCLUSIVE: INCONCLUSIVE, NOT_TESTED: NOT_TESTED,
          NO_VERDICT: "context"}  # a verdict → how a tally names it
-EXPORT = ["claim", "key", "source", "kind", "paper", "decided against", "estimate", "low", "high", "resampled", "gate",
-          "verdict", "paper source"]
+EXPORT = ["claim", "key", "source", "kind", "paper", "decided against", "ours [95 % CI]", "estimate", "low", "high",
+          "resampled", "gate", "verdict", "paper source"]
 
 
 @lru_cache(maxsize=None)
@@ -108,9 +108,7 @@ def project_hypotheses(claims: Mapping[str, pd.DataFrame | None]) -> pd.DataFram
     """The project's own hypotheses (``source: project``), one row per statement, apart from the papers' tally."""
     rows = claims_long(claims)
     rows = rows[rows["source"] == "project"]
-    out = [{"chapter": chapter, **s} for chapter, t in rows.groupby("chapter", sort=False)
-           for s in statements(t).to_dict("records")]
-    return pd.DataFrame(out, columns=["chapter", "key", "kind", "rows", "verdict"])
+    return statements(rows).reindex(columns=["chapter", "key", "kind", "rows", "verdict"])
 
 
 def items_table(paper: str, claims: Mapping[str, pd.DataFrame | None] | None = None) -> pd.DataFrame:
@@ -141,7 +139,7 @@ def overview(claims: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
     for key, p in inventory()["papers"].items():
         chapters = list(p.get("chapters") or ())
         states = Counter(item["state"] for item in p["items"])
-        tables = [claims[c] for c in chapters if claims.get(c) is not None]
+        tables = [claims[c].assign(chapter=c) for c in chapters if claims.get(c) is not None]
         table = pd.concat(tables) if tables else None
         rows.append({"paper": short_title(key), "chapters": ", ".join(chapters) or "— (not yet)",
                      **{s: states[s] for s in STATES},

@@ -275,11 +275,13 @@ def statement_verdict(verdicts: Iterable[str]) -> str:
 
 
 def statements(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per statement (claim key) of a claims table: its source, kind, how many rows test it, and its
+    """One row per statement of a claims table — a claim key, within its chapter where the table spans several
+    (a ``chapter`` column: two chapters' keys never merge) — with its source, kind, how many rows test it, and its
     grouped verdict."""
+    by = ["chapter", "key"] if table is not None and "chapter" in table else ["key"]
     if table is None or table.empty:
-        return pd.DataFrame(columns=["key", "source", "kind", "rows", "verdict"])
-    return (table.groupby("key", sort=False)
+        return pd.DataFrame(columns=[*by, "source", "kind", "rows", "verdict"])
+    return (table.groupby(by, sort=False)
             .agg(source=("source", "first"), kind=("kind", "first"), rows=("verdict", "size"),
                  verdict=("verdict", statement_verdict))
             .reset_index())

@@ -78,6 +78,12 @@ def test_verdicts_count_statements_not_rows_and_leave_out_the_projects_hypothese
     assert list(hyp["key"]) == ["p"] and list(hyp["verdict"]) == ["agrees"]
 
 
+def test_two_chapters_keys_of_one_name_are_two_statements():
+    tables = {"sat-training": _rows([("regime_vs_initialization", "agrees")]),
+              "sat-ensembles": _rows([("regime_vs_initialization", "disagrees")])}
+    assert status.overview(tables).loc[status.short_title("sat"), "statements"] == "agrees 1 · disagrees 1"
+
+
 def test_claims_long_is_every_chapters_rows_with_the_export_fields():
     from sat_lib.claims.verdict import Estimate, claim_row
 
