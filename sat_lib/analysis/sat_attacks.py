@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat_matrix import spectral_clusters, symmetric, token_gate, tokens_seen
+from sat_lib.analysis.sat_matrix import gates_for, spectral_clusters, symmetric, token_gate, tokens_seen
 from sat_lib.claims import scored_claims
 from sat_lib.claims.verdict import Gate, chance_gate, claim_row, decisive_format
 from sat_lib.stats import (Estimate, bootstrap, correlation, correlation_p, difference_estimate, interval,
@@ -301,18 +301,13 @@ def checks(ds: xr.Dataset, zoo: xr.Dataset, patch: xr.Dataset | None = None) -> 
     return gates
 
 
-def _gates_for(gates: list[Gate], arch: str | None) -> list[Gate]:
-    """The gates of a row: every gate that names no architecture, and the stand-in gate of ``arch``'s own."""
-    return [g for g in gates if "stand-in" not in g.name or (arch is not None and f"({arch} " in g.name)]
-
-
 def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, seed: int = 0,
                  patch: xr.Dataset | None = None, gates: list[Gate] | None = None) -> pd.DataFrame:
     """The paper's Table 1 / appendix G claims beside ours, each decided by its kind (``claim_row``); Fig. G.1b's
     rows from the Patch-Fool section's result ``patch`` when given. ``gates``: ``checks`` when not given."""
     claims = scored_claims("sat-attacks")
     gates = checks(ds, zoo, patch) if gates is None else gates
-    common = _gates_for(gates, None)
+    common = gates_for(gates, None)
     n_clusters = cfg.n_clusters if cfg is not None else json.loads(ds.attrs["params_json"])["n_clusters"]
     rows = []
     # value rows print with enough decimals to show on which side of each interval end the paper's value lies
@@ -336,7 +331,7 @@ def claims_table(ds: xr.Dataset, zoo: xr.Dataset, cfg=None, n_boot: int = 2000, 
                         n_resamples=n_boot, seed=seed)
         rows.append(claim_row(f"share of {len(g)} new {arch} models in their sibling's cluster (one-sided SAT, "
                               f"{n_clusters} clusters)", c, est, key="new_model_cluster",
-                              gates=_gates_for(gates, arch), paper="1.00 (2 of 2)"))
+                              gates=gates_for(gates, arch), paper="1.00 (2 of 2)"))
     c = claims["boundary_std"]
     for t in ds["tsize"].values:
         paper = c["by_size"].get(int(t))

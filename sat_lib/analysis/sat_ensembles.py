@@ -363,13 +363,17 @@ def few_cells_gate(ds, fig6=None):
 
 def checks(ds, fig6=None) -> list:
     """The chapter's Checks, from the stored result: every zoo model and every retrained model above twice
-    chance accuracy (an ensemble with a collapsed member gains for the wrong reason); Fig. 6's cells."""
+    chance accuracy (an ensemble with a collapsed member gains for the wrong reason); Fig. 6's cells; each attention
+    stand-in of Fig. 7 sees enough tokens (as in sat-training, whose retrained models these ensembles are)."""
+    from sat_lib.analysis.sat_matrix import token_gate, tokens_seen
     from sat_lib.claims.verdict import chance_gate
 
+    fig7 = ("architecture_vs_training", "regime_vs_initialization")
     return [chance_gate(dict(zip(map(str, ds["model"].values), ds["accuracy"].values)), 10),
             chance_gate(dict(zip(map(str, ds["variant"].values), ds["variant_accuracy"].values)), 10, what="retrained model",
-                          claims=("architecture_vs_training", "regime_vs_initialization")),
-            few_cells_gate(ds, fig6)]
+                          claims=fig7),
+            few_cells_gate(ds, fig6),
+            *[token_gate(str(a), claims=fig7) for a in ds["arch"].values if tokens_seen(str(a)) is not None]]
 
 
 def claims_table(ds, n_boot: int = 2000, seed: int = 0, fig6=None, gates=None) -> "pd.DataFrame":
@@ -379,6 +383,7 @@ def claims_table(ds, n_boot: int = 2000, seed: int = 0, fig6=None, gates=None) -
     ``gates``: ``checks(ds)`` when not given."""
     import pandas as pd
 
+    from sat_lib.analysis.sat_matrix import gates_for
     from sat_lib.claims import scored_claims
     from sat_lib.claims.verdict import claim_row
 
@@ -428,8 +433,8 @@ def claims_table(ds, n_boot: int = 2000, seed: int = 0, fig6=None, gates=None) -
                 continue
             c = claims[key]
             est = _group_difference(ds, arch, a, b, n7, "err", n_boot, seed)
-            rows.append(claim_row(f"{arch}: ERR of {n7}-ensembles, {a} minus {b}", c, est, key=key, gates=gates,
-                                  fmt=".3f"))
+            rows.append(claim_row(f"{arch}: ERR of {n7}-ensembles, {a} minus {b}", c, est, key=key,
+                                  gates=gates_for(gates, str(arch)), fmt=".3f"))
     return pd.DataFrame(rows)
 
 

@@ -236,6 +236,12 @@ def token_gate(arch: str, img_size: int = 32, claims=(), stands_for: str = "ViT-
                 f"{arch}: no stem stride on record", tuple(claims))
 
 
+def gates_for(gates: list[Gate], arch: str | None) -> list[Gate]:
+    """The gates of one row: every gate that names no architecture, and the stand-in gate of ``arch``'s own (a
+    row of another architecture is not blocked by a stand-in it does not use)."""
+    return [g for g in gates if "stand-in" not in g.name or (arch is not None and f"({arch} " in g.name)]
+
+
 def attack_gates(claims=()) -> list[Gate]:
     """The attack checks a chapter that reuses the zoo's PGD cannot compute from its own stored result."""
     return [Gate("attack converged (PGD against APGD, steps against twice as many)", None,

@@ -162,3 +162,20 @@ def test_a_single_ensemble_cell_gates_only_its_size(logits):
     gate = few_cells_gate(None, f6)
     assert gate.passed is False and "N = 3, k = 1" in gate.detail
     assert few_cells_gate(None, fig6_scores(lg, y, np.array([1, 1, 2, 2, 3, 3]), [2], n_draws=50, seed=0)).passed
+
+
+def test_an_attention_stand_in_that_sees_too_few_tokens_leaves_only_its_own_rows_not_tested():
+    """On the stored quick result (read, nothing computed): levit_128s_32 sees 2 x 2 tokens, so its Fig. 7 rows read
+    not tested, while resnet10_c32's rows are decided."""
+    from sat_lib.experiments import CHAPTERS, resolve_params
+    from sat_lib.results import CacheMiss
+
+    try:
+        table, _ = CHAPTERS["sat-ensembles"].claims(resolve_params("sat-ensembles", "quick"), "cache_only")
+    except CacheMiss:
+        pytest.skip("no stored sat-ensembles quick result")
+    table = table.set_index("claim")
+    levit = table[table.index.str.startswith("levit_128s_32:")]
+    other = table[table.index.str.startswith("resnet10_c32:")]
+    assert len(levit) == 2 and levit["verdict"].str.startswith("not tested (gate: stand-in").all()
+    assert len(other) == 2 and not other["verdict"].str.startswith("not tested").any()
