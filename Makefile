@@ -7,7 +7,7 @@ MODE   ?=
 profile_flag := $(if $(PROFILE),--profile $(PROFILE))
 mode_flag    := $(if $(filter cache_only,$(MODE)),--cache-only,$(if $(filter recompute,$(MODE)),--recompute))
 
-.PHONY: install data test test-all book book-only bench clean
+.PHONY: install data browser test test-all book book-only bench clean
 
 install: $(VENV)/.installed data
 
@@ -31,10 +31,20 @@ data:
 	    echo "note: could not install dataset-fashion-mnist; see README (Data)"; \
 	  else echo "note: run 'sudo apt-get install dataset-fashion-mnist' for Fashion-MNIST"; fi; fi
 
-test: install
+# Debian's Chromium for the offline browser check of the built book (tests/test_book.py runs
+# tools/check_book_offline.py; it is skipped where no Chromium is installed). About a minute with apt.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian's chromium (offline browser check of the book) with apt-get"; \
+	    apt-get install -y -q chromium >/dev/null || \
+	    (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) || \
+	    echo "note: could not install chromium; the browser check of the book is skipped"; \
+	  else echo "note: run 'sudo apt-get install chromium' for the browser check of the book"; fi; fi
+
+test: install browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: install
+test-all: install browser
 	$(BIN)/python -m pytest -q
 
 # Execute every chapter at the default profile (stored results are reused), then build the book.

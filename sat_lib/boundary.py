@@ -3,8 +3,10 @@
 
 For a triplet (x1, x2, x3) the plane is spanned by v1 = x2 − x1 and the part of x3 − x1 orthogonal to v1; the
 grid covers the triplet's coordinates in that plane widened by ``margin`` on every side, with ``resolution`` points
-per axis. Points are clamped to the image range [0, 1] (models here take inputs in [0, 1]). Triplets are drawn from
-a seeded generator, so two models are always compared on the same planes.
+per axis. By default points are clamped to the image range [0, 1] (models here take inputs in [0, 1]); with
+``clamp=False`` the plane extends beyond the image range as Somepalli et al. draw it (their planes are not clamped:
+the grid covers the triangle widened by ``margin`` whatever pixel values that gives). Triplets are drawn from a
+seeded generator, so two models are always compared on the same planes.
 """
 from __future__ import annotations
 
@@ -36,9 +38,10 @@ def draw_triplets(labels: np.ndarray, n: int, seed: int = 0, distinct_classes: b
 
 
 def plane_points(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, resolution: int = 50,
-                 margin: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (resolution², C, H, W) grid images of the plane through three images (float in [0, 1]), and the
-    (3, 2) coordinates of the three images in the plane's basis."""
+                 margin: float = 0.1, clamp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (resolution², C, H, W) grid images of the plane through three images (float in [0, 1]; with
+    ``clamp=False`` the points off the triangle may leave [0, 1]), and the (3, 2) coordinates of the three images
+    in the plane's basis."""
     if resolution < 2:
         raise ValueError(f"plane_points: resolution must be >= 2, got {resolution}")
     v1 = (x2 - x1).flatten()
@@ -62,18 +65,20 @@ def plane_points(x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, resolutio
     b = torch.linspace(float(lo[1]), float(hi[1]), resolution, dtype=x1.dtype, device=x1.device)
     ga, gb = torch.meshgrid(a, b, indexing="ij")
     pts = x1.flatten() + ga.reshape(-1, 1) * e1 + gb.reshape(-1, 1) * e2
-    return pts.reshape(-1, *x1.shape).clamp(0, 1), coords
+    pts = pts.reshape(-1, *x1.shape)
+    return (pts.clamp(0, 1) if clamp else pts), coords
 
 
 def label_maps(model: nn.Module, images: torch.Tensor, triplets: np.ndarray, resolution: int = 50,
-               margin: float = 0.1, batch_size: int = 1000, precision: str = "auto") -> torch.Tensor:
+               margin: float = 0.1, batch_size: int = 1000, precision: str = "auto",
+               clamp: bool = True) -> torch.Tensor:
     """The model's predicted class at every grid point of every triplet's plane: int64 (n_triplets, R, R).
 
-    ``images``: (N, C, H, W) uint8 or float in [0, 1]; ``triplets``: (n, 3) indices into it. Costs n · R²
-    forward passes."""
+    ``images``: (N, C, H, W) uint8 or float in [0, 1]; ``triplets``: (n, 3) indices into it; ``clamp``: as
+    ``plane_points``. Costs n · R² forward passes."""
     x = images.float().div(255) if images.dtype == torch.uint8 else images.float()
     out = torch.empty((len(triplets), resolution, resolution), dtype=torch.int64)
     for t, (i, j, k) in enumerate(np.asarray(triplets)):
-        pts, _ = plane_points(x[i], x[j], x[k], resolution, margin)
+        pts, _ = plane_points(x[i], x[j], x[k], resolution, margin, clamp)
         out[t] = predict(model, pts, batch_size=batch_size, precision=precision).view(resolution, resolution).cpu()
     return out

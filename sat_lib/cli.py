@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                                                            "default_profile)")
     _mode_flags(run)
     _executor_flags(run)
+    run.add_argument("--dry-run", action="store_true",
+                     help="execute nothing: build every model of the profile, train one step and attack one PGD step "
+                          "on each on synthetic images here, print the estimated time of the full run (sat_lib.dryrun)")
 
     book = sub.add_parser("book", help="execute every chapter at a profile, then jupyter-book build book")
     book.add_argument("--profile", choices=PROFILES)
@@ -56,6 +59,18 @@ def _parser() -> argparse.ArgumentParser:
     retime.add_argument("--scratch", help="folder for the redone work (default: retime/<chapter> in the cache; kept "
                                           "when anything differs, so a rerun resumes)")
     retime.add_argument("--dry-run", action="store_true", help="redo and compare, replace nothing")
+
+    place = sub.add_parser("place", help="put your own CIFAR-10 classifier into the similarity atlas: SAT against "
+                                         "the zoo both ways, every measure, its SAT cluster (sat_lib.place)")
+    place.add_argument("--model", required=True, help="a timm model name, or module:function returning the model")
+    place.add_argument("--weights", required=True, help="its state dict: .safetensors, or a torch.save'd state dict "
+                                                         "(read with weights_only=True: a pickle never runs)")
+    place.add_argument("--profile", choices=PROFILES, help="the atlas profile whose zoo it joins (default: "
+                                                           "default_profile)")
+    place.add_argument("--normalize", action="store_true", help="the model was trained on images normalised by "
+                                                                "the dataset's mean and std (default: inputs in [0, 1])")
+    place.add_argument("--name", help="what to call it (default: the weights file's name)")
+    place.add_argument("--out", help="folder for its result and page (default: placed/ in the cache folder)")
     return p
 
 
@@ -135,6 +150,12 @@ def _cmd_run(args) -> int:
     from sat_lib.runner import run_chapter
 
     overrides = _overrides(args)
+    if args.dry_run:
+        from sat_lib.runner import dry_run
+
+        report, ok = dry_run(args.chapter, profile=args.profile, overrides=overrides)
+        print(report)
+        return 0 if ok else 1
     _apply_executor_flags(args)
     out = run_chapter(args.chapter, profile=args.profile, overrides=overrides, mode=args.mode)
     print(f"wrote {out}; `jupyter-book build book` shows it")
@@ -145,7 +166,7 @@ def _cmd_book(args) -> int:
     from sat_lib.experiments import CHAPTERS, execution_order, resolve_params
     from sat_lib.runner import build_book, executed_path, run_chapter
 
-    for name in CHAPTERS:  # validate every chapter's profile before executing anything
+    for name in execution_order():  # validate every chapter's profile before executing anything
         resolve_params(name, args.profile)
     _apply_executor_flags(args)
     for name in execution_order():  # a chapter whose notebook, parameters, results and code are unchanged is kept as is
@@ -215,8 +236,19 @@ def _cmd_retime(args) -> int:
     return 0
 
 
+def _cmd_place(args) -> int:
+    from sat_lib.place import place
+
+    done = place(args.model, args.weights, profile=args.profile, normalize=args.normalize, name=args.name,
+                 out=args.out)
+    ds = done.dataset
+    print(f"{ds.attrs['placed']}: accuracy {100 * ds.attrs['accuracy']:.1f} %, SAT cluster {ds.attrs['sat_cluster']}"
+          f" of {ds.attrs['n_clusters']}\nwrote {done.result}\n      {done.page} (with {done.figure.name})")
+    return 0
+
+
 COMMANDS = {"list": _cmd_list, "run": _cmd_run, "book": _cmd_book, "toc": _cmd_toc, "claims": _cmd_claims,
-            "retime": _cmd_retime}
+            "retime": _cmd_retime, "place": _cmd_place}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ on a CPU; channels-last on CUDA).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import fcntl
 import hashlib
@@ -198,6 +199,19 @@ def default_calibrations() -> Calibrations:
 
 
 CALIBRATION_BATCH = 128
+_MEASURING: contextvars.ContextVar[bool] = contextvars.ContextVar("sat_lib.precision.measuring", default=True)
+
+
+@contextlib.contextmanager
+def unmeasured():
+    """Within this context ``choose_layout`` times nothing and stores nothing: a stored choice is used, and where
+    there is none the first candidate (fp32, contiguous on a CPU; the one candidate on CUDA). For a dry run
+    (``sat_lib.dryrun``), which must be quick and write nothing."""
+    token = _MEASURING.set(False)
+    try:
+        yield
+    finally:
+        _MEASURING.reset(token)
 
 
 def choose_layout(model: nn.Module, sample_shape: tuple[int, ...], precision: str = "auto",
@@ -221,6 +235,8 @@ def choose_layout(model: nn.Module, sample_shape: tuple[int, ...], precision: st
     hit = store.get(key)
     if hit is not None:
         return Layout(hit["precision"], bool(hit["channels_last"]))
+    if not _MEASURING.get():
+        return cands[0]
     with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices=[]):
         probe = copy.deepcopy(model).to(device).train()
         gen = torch.Generator(device=device).manual_seed(0)
@@ -235,4 +251,4 @@ def choose_layout(model: nn.Module, sample_shape: tuple[int, ...], precision: st
 
 
 __all__ = ["PRECISIONS", "Layout", "Calibrations", "autocast", "candidates", "choose_layout", "cpu_supports_bf16",
-           "memory_format", "resolve_precision", "to_device_layout", "calibration_key"]
+           "memory_format", "resolve_precision", "to_device_layout", "calibration_key", "unmeasured"]

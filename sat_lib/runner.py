@@ -179,7 +179,8 @@ def toc(config: ProjectConfig | None = None) -> dict:
     """The book's table of contents, generated from the chapter registry (one place lists the chapters)."""
     parts: dict[str, list[dict]] = {}
     for name, ch in CHAPTERS.items():
-        parts.setdefault(ch.part, []).append({"file": f"chapters/{name}"})
+        if ch.in_book:
+            parts.setdefault(ch.part, []).append({"file": f"chapters/{name}"})
     return {"format": "jb-book", "root": "intro",
             "parts": [{"caption": part, "chapters": chapters} for part, chapters in parts.items()]}
 
@@ -203,3 +204,38 @@ def build_book(config: ProjectConfig | None = None, *, strict: bool = True) -> i
     if strict:
         cmd.append("-W")
     return subprocess.call(cmd, cwd=config.root)
+
+
+def dry_run(name: str, *, profile: str | None = None, overrides: dict | None = None) -> tuple[str, bool]:
+    """``sat-companion run <chapter> --dry-run``: every model the chapter's full run at this profile builds, built,
+    trained one step and attacked one PGD step on synthetic images here (``sat_lib.dryrun``), the upstream results
+    it reads, and the estimated time of the full run on this device. Nothing is read from or written to the data,
+    weights, results or book folders. Returns the report and whether every model passed."""
+    import time
+
+    from sat_lib import dryrun
+    from sat_lib.experiments._chapter import result_key_params
+    from sat_lib.results import result_path
+    from sat_lib.zoo.dry import named_jobs
+
+    t0 = time.perf_counter()
+    config = project_config()
+    cfg = resolve_params(name, profile, overrides)  # bad input raises before anything is built
+    ch = CHAPTERS[name]
+    jobs = ch.dry_run(cfg) if ch.dry_run is not None else named_jobs(cfg)
+    lines = [f"dry run of {name} at profile {profile or config.default_profile} (nothing is read or written)"]
+    for up in ch.upstream(cfg):
+        stored = result_path(up.chapter, result_key_params(up), version=CHAPTERS[up.chapter].version,
+                             results_dir=config.results_dir).exists()
+        lines.append(f"  reads the stored {up.chapter} result: "
+                     + ("stored" if stored else f"NOT stored — a full run computes it first (its own estimate: "
+                                                f"`sat-companion run {up.chapter} --dry-run` at that profile)"))
+    if ch.reads_all_results:
+        lines.append("  reads every other chapter's stored results")
+    if not jobs:
+        lines.append("builds no models of its own (it declares no Chapter.dry_run and its parameters name no zoo "
+                     "models): it reads stored results only")
+        return "\n".join(lines), True
+    rows = dryrun.run(jobs)
+    lines += ["", dryrun.report(rows), f"dry run took {dryrun.duration(time.perf_counter() - t0)}"]
+    return "\n".join(lines), all(r.timing is not None for r in rows)

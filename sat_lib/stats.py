@@ -152,14 +152,16 @@ def difference_estimate(a: np.ndarray, b: np.ndarray, statistic: Callable[[np.nd
 
 
 def seeds_images(arrays: Sequence[np.ndarray], stat: Callable[[list[np.ndarray]], float], n_boot: int = 2000,
-                 seed: int = 0, groups: Sequence[Hashable] | None = None) -> Estimate:
+                 seed: int = 0, groups: Sequence[Hashable] | None = None, unit: str = SEEDS_IMAGES) -> Estimate:
     """Two crossed units: ``stat`` of per-seed arrays (seeds first, images last) with a 95 % percentile interval:
     each replicate draws one set of images (shared by every array: paired) and the seeds of every *group* of
     arrays, with replacement (``index_draws`` over [images, each group's seeds]).
 
     ``groups`` names the ensembles each array belongs to (default: every array its own): arrays of one group — e.g.
     the equitability and the correctness of the same ensembles — share their seed draw, so a replicate keeps each
-    ensemble's quantities together, and they count once in the number of units resampled (the ensembles)."""
+    ensemble's quantities together, and they count once in the number of units resampled (the ensembles).
+    ``unit`` names the two units in the interval (e.g. "architectures × images" where the arrays' first axis
+    holds models rather than seeds)."""
     arrays = [np.asarray(a, dtype=float) for a in arrays]
     n = arrays[0].shape[-1]
     if any(a.shape[-1] != n for a in arrays):
@@ -177,8 +179,7 @@ def seeds_images(arrays: Sequence[np.ndarray], stat: Callable[[list[np.ndarray]]
         draw = dict(zip(seeds, draws))
         samples.append(stat([a[draw[g]][..., img] for g, a in zip(groups, arrays)]))
     units = sum(seeds.values())  # ensembles, each once however many of its arrays the statistic reads
-    return interval(samples, point, SEEDS_IMAGES, units) if n_boot >= 20 else Estimate(point, math.nan, math.nan,
-                                                                                       SEEDS_IMAGES, units)
+    return interval(samples, point, unit, units) if n_boot >= 20 else Estimate(point, math.nan, math.nan, unit, units)
 
 
 def bootstrap(values: Sequence[float], statistic: Callable[[np.ndarray], float] = np.mean, *, unit: str,

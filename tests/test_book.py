@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from sat_lib.experiments import CHAPTERS
+from sat_lib.experiments import CHAPTERS, book_chapters
 from sat_lib.provenance import PROJECT_ROOT
 
 BOOK = PROJECT_ROOT / "book"
 
 
-@pytest.mark.parametrize("name", list(CHAPTERS))
+@pytest.mark.parametrize("name", book_chapters())
 def test_every_chapter_is_executed_into_the_book(name):
     nb = json.loads((BOOK / "chapters" / f"{name}.ipynb").read_text())
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
@@ -23,7 +23,7 @@ def test_every_chapter_is_executed_into_the_book(name):
     assert nb["metadata"]["papermill"]["parameters"], "executed by papermill with its parameters"
 
 
-@pytest.mark.parametrize("name", list(CHAPTERS))
+@pytest.mark.parametrize("name", book_chapters())
 def test_no_table_cell_prints_nan_or_is_cut_short(name):
     """Tables print whole (no cell cut at 50 characters with "...", no rows elided) and a missing value prints as
     a dash, not ``NaN`` (``sat_lib.report.use_display``)."""
@@ -33,6 +33,20 @@ def test_no_table_cell_prints_nan_or_is_cut_short(name):
     assert not [c for c in cells if c.strip() in ("NaN", "nan", "None")], "a table prints NaN"
     assert not [c for c in cells if c.rstrip().endswith("...")], "a table cell is cut short"
     assert not [t for t in tables if "<td>...</td>" in t or "<th>...</th>" in t], "a table elides rows or columns"
+
+
+@pytest.mark.parametrize("name", book_chapters())
+def test_every_chapter_opens_with_its_headline_figure(name):
+    """The executed chapter's first figure or table is its headline figure, recorded (myst-nb glue, key
+    ``plots.HEADLINE``) for the landing page, and the rerun box follows it before any table."""
+    from sat_lib.plots import HEADLINE
+
+    nb = json.loads((BOOK / "chapters" / f"{name}.ipynb").read_text())
+    shown = [o for c in nb["cells"] if "hide-output" not in c["metadata"].get("tags", [])
+             for o in c.get("outputs", []) if o.get("output_type") in ("display_data", "execute_result")]
+    first = shown[0]
+    assert first.get("metadata", {}).get("scrapbook", {}).get("name") == HEADLINE and "image/png" in first["data"]
+    assert "Rerun this page" in "".join(shown[1]["data"].get("text/markdown", ""))
 
 
 @pytest.fixture(scope="module")
@@ -129,10 +143,29 @@ def test_every_registry_formula_is_one_maths_span(html):
 
 
 def test_book_builds_with_warnings_as_errors(html):
-    for name in CHAPTERS:
+    for name in book_chapters():
         page = (html / "chapters" / f"{name}.html").read_text()
         assert CHAPTERS[name].title in page
     assert (html / "chapters" / "sat-matrix.html").read_text().count("<img") >= 3
+
+
+def test_landing_page_shows_the_scorecard_and_a_figure_per_part(html):
+    """``intro.md`` pastes the status page's scorecard and one chapter's headline per part (myst-nb glue from the
+    executed chapters): every pasted image is a file of the build."""
+    intro = (html / "intro.html").read_text()
+    docs = re.findall(r":doc: (chapters/[\w-]+)\.ipynb", (BOOK / "intro.md").read_text())
+    assert docs[0] == "chapters/status" and len(docs) >= 5 and all(d.split("/")[1] in CHAPTERS for d in docs)
+    images = re.findall(r'<img[^>]*src="([^"]+)"', intro)
+    assert len(images) >= len(docs) and all((html / src).is_file() for src in images)
+
+
+def test_parameters_and_provenance_are_folded(html):
+    """The parameters papermill injected (``_ext/fold_parameters.py``) and each chapter's setting tables sit in
+    toggles a reader opens."""
+    for name in book_chapters():
+        page = (html / "chapters" / f"{name}.html").read_text()
+        assert "Show the parameters papermill injected" in page, name
+        assert "Show the parameters and provenance" in page or "Show the run behind each chapter" in page, name
 
 
 def _offline_checker():
@@ -165,7 +198,7 @@ def test_book_renders_offline_in_a_browser(html, tmp_path):
     checker = _offline_checker()
     if checker.find_browser() is None:
         pytest.skip("no Chromium on this machine")
-    pages = ["chapters/measures.html", "chapters/salience.html", "chapters/status.html"]
+    pages = ["intro.html", "chapters/measures.html", "chapters/salience.html", "chapters/status.html"]
     reports = {r.page: r for r in checker.check_book(html, pages, shots=tmp_path / "shots")}
     for page in pages:
         assert reports[page].ok, reports[page]

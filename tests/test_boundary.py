@@ -70,3 +70,18 @@ def test_identical_models_agree_everywhere_and_other_regions_less():
 def test_maps_of_different_shapes_are_refused():
     with pytest.raises(ValueError, match="decision_region_similarity"):
         decision_region_similarity(torch.zeros(2, 3, 3, dtype=torch.long), torch.zeros(2, 4, 4, dtype=torch.long))
+
+
+def test_unclamped_planes_extend_beyond_the_pixel_range_as_somepalli_draws_them():
+    g = torch.Generator().manual_seed(1)
+    x1, x2, x3 = (torch.rand(3, 4, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    clamped, coords = plane_points(x1, x2, x3, resolution=7, margin=0.5)
+    free, coords_free = plane_points(x1, x2, x3, resolution=7, margin=0.5, clamp=False)
+    assert clamped.min() >= 0 and clamped.max() <= 1
+    assert free.min() < 0 or free.max() > 1  # the widened triangle leaves [0, 1]
+    torch.testing.assert_close(coords, coords_free)
+    torch.testing.assert_close(free.clamp(0, 1), clamped)  # the same plane, only the clamping differs
+    images = torch.stack([x1, x2, x3]).float()
+    maps = label_maps(Threshold(), images, np.array([[0, 1, 2]]), resolution=7, margin=0.5, precision="fp32",
+                      clamp=False)
+    assert maps.shape == (1, 7, 7)

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from sat_lib.precision import (Calibrations, Layout, calibration_key, candidates, choose_layout,
-                               cpu_supports_bf16, resolve_precision)
+                               cpu_supports_bf16, resolve_precision, unmeasured)
 
 
 def net(width=8):
@@ -74,3 +74,14 @@ def test_works_inside_inference_mode(tmp_path):
     with torch.inference_mode():
         layout = choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(tmp_path / "c.json"))
     assert layout.precision == "fp32"
+
+
+def test_unmeasured_times_nothing_stores_nothing_and_uses_a_stored_choice(tmp_path):
+    """A dry run's layouts: the first candidate on a miss, never written; a stored choice where there is one."""
+    path = tmp_path / "c.json"
+    with unmeasured():
+        assert choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path)) == Layout("fp32", False)
+    assert not path.exists()
+    stored = choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path))  # measured and stored
+    with unmeasured():
+        assert choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path)) == stored

@@ -18,7 +18,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import OneHotEncoder
 
 from sat_lib.claims import paper_claims, scored_claims
-from sat_lib.claims.verdict import Gate, chance_gate, claim_row
+from sat_lib.claims.verdict import Gate, chance_gate, claim_row, classes_seen
 from sat_lib.stats import Estimate, correlation_estimate, resample
 
 ATTENTION = ("Transformer", "Hybrid")
@@ -145,7 +145,7 @@ def baseline_ratio(ds: xr.Dataset, s: str = LINES, n_boot: int = 2000, seed: int
 
 
 def n_classes(ds: xr.Dataset) -> int:
-    return max(int(ds["label"].max()) + 1, int(ds["pred"].max()) + 1)
+    return classes_seen(ds["label"], ds["pred"])
 
 
 def checks(ds: xr.Dataset) -> list[Gate]:

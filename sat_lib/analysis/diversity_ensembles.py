@@ -30,7 +30,7 @@ import pandas as pd
 import xarray as xr
 
 from sat_lib.claims import scored_claims
-from sat_lib.claims.verdict import Gate, chance_gate, claim_row
+from sat_lib.claims.verdict import Gate, chance_gate, claim_row, classes_seen
 from sat_lib.stats import Estimate, correlation, index_draws, interval, resample
 
 CHAPTER = "diversity-ensembles"
@@ -233,7 +233,7 @@ def has_images(ds: xr.Dataset) -> bool:
 
 
 def n_classes(ds: xr.Dataset) -> int:
-    return max(int(ds["label"].max()) + 1, int(ds["pred"].max()) + 1) if has_images(ds) else 10
+    return classes_seen(ds["label"], ds["pred"]) if has_images(ds) else 10
 
 
 def correct_of(ds: xr.Dataset, set: str = CLEAN) -> np.ndarray:

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.analysis.sat_matrix import gates_for, spectral_clusters, symmetric, token_gate, tokens_seen
+from sat_lib.analysis.sat_matrix import (gates_for, nearest_cluster, spectral_clusters, symmetric, token_gate,
+                                       tokens_seen)
 from sat_lib.claims import scored_claims
 from sat_lib.claims.verdict import Gate, chance_gate, claim_row, decisive_format
 from sat_lib.stats import (Estimate, bootstrap, correlation, correlation_p, difference_estimate, interval,
@@ -182,9 +183,7 @@ def assignment(ds: xr.Dataset, zoo: xr.Dataset, n_clusters: int, seed: int = 0) 
                "sibling's cluster": int(clusters[arch]),
                "accuracy (%)": 100 * float(ds["new_accuracy"].values[k])}
         for side in ("one_sided", "two_sided"):
-            s = ds[f"new_sat_{side}"].values[k]
-            means = {c: np.nanmean(s[cl == c]) for c in np.unique(cl)}
-            row[f"cluster ({side.replace('_', '-')})"] = int(max(means, key=means.get))
+            row[f"cluster ({side.replace('_', '-')})"] = nearest_cluster(ds[f"new_sat_{side}"].values[k], cl)
         s = ds["new_sat_one_sided"].values[k]
         row["nearest zoo model (one-sided)"] = names[int(np.nanargmax(s))]
         row["SAT with sibling (two-sided)"] = float(ds["new_sat_two_sided"].values[k][names.index(arch)])

@@ -453,12 +453,10 @@ def discussion(ds, table, fig6=None) -> str:
     for key, what in (("more_clusters_err", "ERR"), ("more_clusters_all_wrong", "the all-wrong share")):
         rows = table[table["key"] == key]
         if len(rows):
-            from sat_lib.claims.verdict import statement_verdict
+            from sat_lib.claims.verdict import statement_verdict, tally_text
 
-            counts = rows["verdict"].value_counts()
             lines.append(f"* **Fig. 6.** {what} of N models from N clusters against N models from one cluster: "
-                         + ", ".join(f"{v} {counts[v]}" for v in ("agrees", "disagrees", "inconclusive") if v in counts)
-                         + f" of {len(rows)} ensemble sizes — one statement: **{statement_verdict(rows['verdict'])}** "
+                         + tally_text(rows["verdict"]) + f" of {len(rows)} ensemble sizes — one statement: **{statement_verdict(rows['verdict'])}** "
                          "(any size that disagrees → disagrees; every size agrees → agrees; else inconclusive).")
     single = single_ensemble_cells(fig6_source(ds, fig6))
     if single:

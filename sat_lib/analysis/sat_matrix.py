@@ -59,6 +59,14 @@ def spectral_clusters(sat: xr.DataArray, n_clusters: int = 10, seed: int = 0) ->
     return pd.Series([remap[int(l)] for l in labels], index=pd.Index(names, name="model"), name="cluster")
 
 
+def nearest_cluster(sat_row, clusters) -> int:
+    """Appendix G's assignment of a new model: the cluster (``clusters``: one label per zoo model) whose members
+    it is most similar to on average (mean SAT with them, NaN ignored). ``sat_row``: its SAT with each zoo model."""
+    sat_row, clusters = np.asarray(sat_row, dtype=float), np.asarray(clusters)
+    means = {c: np.nanmean(sat_row[clusters == c]) for c in np.unique(clusters)}
+    return int(max(means, key=means.get))
+
+
 def tsne_embedding(sat: xr.DataArray, seed: int = 0) -> pd.DataFrame:
     """2-D t-SNE of the models from the precomputed SAT distance (paper Fig. 1)."""
     names = list(sat["model"].values)
@@ -167,17 +175,18 @@ def model_bootstrap(ds: xr.Dataset, stat, n_boot: int = 2000, seed: int = 0) -> 
 
 def accuracy_effect(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Does a pair's SAT follow its accuracy? Spearman ρ between pair SAT and the pair's mean (and lower)
-    accuracy, with a 95 % bootstrap interval over models; ``verdict`` is decided by the interval."""
+    accuracy, with a 95 % bootstrap interval over models. A check of a confound, not a claim of the paper: ``the
+    interval shows`` says which side of 0 the whole interval lies on (no verdict is issued here)."""
     pairs = pair_frame(ds)
     rows = []
     for col, label in (("mean_accuracy", "mean accuracy of the pair"), ("min_accuracy", "lower accuracy of the pair")):
         stat = lambda p, c=col: spearmanr(p["sat"], p[c]).statistic  # noqa: E731
         boot = model_bootstrap(ds, stat, n_boot=n_boot, seed=seed)
         lo, hi = np.nanpercentile(boot, [2.5, 97.5])
-        verdict = "SAT rises with accuracy" if lo > 0 else "SAT falls with accuracy" if hi < 0 else \
+        reading = "SAT rises with accuracy" if lo > 0 else "SAT falls with accuracy" if hi < 0 else \
             "no detectable dependence"
         rows.append({"SAT against": label, "Spearman ρ": stat(pairs), "95 % CI low": lo, "95 % CI high": hi,
-                     "pairs": len(pairs), "verdict": verdict})
+                     "pairs": len(pairs), "the interval shows": reading})
     return pd.DataFrame(rows).set_index("SAT against")
 
 

@@ -17,7 +17,7 @@ import yaml
 
 from sat_lib.claims import HERE, paper_claims
 from sat_lib.claims.verdict import (AGREES, DISAGREES, INCONCLUSIVE, NO_VERDICT, NOT_TESTED,
-                                    statements)
+                                    statements, tally)
 
 STATES = ("reproduced", "partly", "not yet", "not applicable")
 OPEN_STATES = ("partly", "not yet")
@@ -88,7 +88,7 @@ def verdict_counts(keys, table: pd.DataFrame | None) -> str:
     rows = table[table["key"].isin(list(keys)) & (table["source"] == "paper")]
     if rows.empty:
         return "—"
-    counts = Counter(statements(rows)["verdict"])
+    counts = tally(statements(rows)["verdict"])
     return " · ".join(f"{name} {counts[v]}" for v, name in TALLY.items() if counts[v]) or "—"
 
 

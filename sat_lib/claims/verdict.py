@@ -32,6 +32,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 # the estimates a verdict is decided from, and the resampling that gives their intervals (sat_lib.stats)
@@ -75,6 +76,28 @@ class Gate:
     @property
     def status(self) -> str:
         return {True: "passed", False: "failed", None: "not computed"}[self.passed]
+
+
+def tally(verdicts: Iterable[str]) -> dict[str, int]:
+    """How many of ``verdicts`` (rows' or statements') read each verdict: agrees, disagrees, inconclusive, not
+    tested (whichever gate) and no verdict (context) — the one count every chapter's sentences and the status
+    page use."""
+    vs = [str(v) for v in verdicts]
+    return {**{k: vs.count(k) for k in VERDICTS}, NOT_TESTED: sum(v.startswith(NOT_TESTED) for v in vs),
+            NO_VERDICT: vs.count(NO_VERDICT)}
+
+
+def tally_text(verdicts: Iterable[str]) -> str:
+    """"2 agree, 1 disagrees, 0 inconclusive, 1 not tested (a gate failed)" — of ``verdicts`` (context left out)."""
+    c = tally(verdicts)
+    return (f"{c[AGREES]} agree, {c[DISAGREES]} disagree, {c[INCONCLUSIVE]} inconclusive, "
+            f"{c[NOT_TESTED]} not tested (a gate failed)")
+
+
+def classes_seen(*labels) -> int:
+    """The number of classes a stored result's label (and prediction) arrays cover: one more than the largest
+    index in any of them (a result that stores labels rather than its dataset's name)."""
+    return max(int(np.max(np.asarray(a))) for a in labels) + 1
 
 
 def chance_gate(accuracy: Mapping[str, float], n_classes: int | Mapping[str, int], what: str = "model",

@@ -7,13 +7,14 @@ Datasets live in the ``DATASETS`` registry; each module registers one.
 from __future__ import annotations
 
 from sat_lib.data import cifar10, digits, fashion_mnist, imagenet  # noqa: F401  (register the datasets)
-from sat_lib.data._dataset import DATASETS, Dataset, Decoded, Format, Source, register_dataset
+from sat_lib.data._dataset import DATASETS, Dataset, Decoded, Format, Source, num_classes, register_dataset
 from sat_lib.data._errors import CorruptDatasetError, DatasetError, DatasetNotFoundError
 from sat_lib.data._imagedata import ImageData
 from sat_lib.data._load import load_dataset
 
 __all__ = [
     "DATASETS",
+    "num_classes",
     "CorruptDatasetError",
     "Dataset",
     "DatasetError",

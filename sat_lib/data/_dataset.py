@@ -58,6 +58,7 @@ class Dataset(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]  # human name for messages, e.g. "CIFAR-10"
+    num_classes: ClassVar[int]  # classes of its labels (a class subset relabels: ImageData.select_classes)
     splits: ClassVar[tuple[str, ...]]
     options: ClassVar[Mapping[str, Any]] = {}  # accepted loader options and their defaults
     how_to_get: ClassVar[str]
@@ -165,6 +166,11 @@ class Dataset(ABC):
 
 
 DATASETS: Registry[Dataset] = Registry("dataset")
+
+
+def num_classes(name: str) -> int | None:
+    """The number of classes of registered dataset ``name`` without loading it (None: not registered)."""
+    return DATASETS[name].num_classes if name in DATASETS else None
 
 
 def register_dataset(cls: type[Dataset]) -> type[Dataset]:

@@ -156,6 +156,7 @@ for _fmt in (
 @register_dataset
 class CIFAR10(Dataset):
     name = "cifar10"
+    num_classes = 10
     title = "CIFAR-10"
     splits = ("train", "test")
     mean = (0.4914, 0.4822, 0.4465)  # the standard published train-split statistics

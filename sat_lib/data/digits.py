@@ -63,6 +63,7 @@ FORMATS.register(BundledDigitsFormat.name, BundledDigitsFormat())
 @register_dataset
 class Digits(Dataset):
     name = "digits"
+    num_classes = 10
     title = "scikit-learn digits"
     splits = ("train", "test")
     options = {"test_size": 0.2, "seed": 0}

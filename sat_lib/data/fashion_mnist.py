@@ -72,6 +72,7 @@ FORMATS.register(IdxFolderFormat.name, IdxFolderFormat())
 @register_dataset
 class FashionMNIST(Dataset):
     name = "fashion_mnist"
+    num_classes = 10
     title = "Fashion-MNIST"
     splits = ("train", "test")
     mean = (0.2860,)  # train split, [0, 1] scale

@@ -118,6 +118,7 @@ def _positive_int(value: Any) -> bool:
 @register_dataset
 class ImageNetVal(Dataset):
     name = "imagenet_val"
+    num_classes = 1000
     title = "ImageNet validation set"
     splits = ("val",)
     options = {"resize": 256, "crop": 224, "max_images": None, "seed": 0}

@@ -48,6 +48,13 @@ class Chapter:
     sections: tuple[str, ...] = ()
     # how ``sat-companion retime`` redoes its per-model work; None for a chapter without re-timeable jobs
     retime: Retimer | None = None
+    # False for a chapter whose committed profile is not computed yet: it runs (`sat-companion run`), but stays out
+    # of the book (its table of contents, `sat-companion book`) until its result is stored and it is switched on
+    in_book: bool = True
+    # cfg → what its full run builds and does with each model (``sat_lib.dryrun.DryJob``), for ``sat-companion run
+    # --dry-run``; None: the zoo models its parameters name (``sat_lib.zoo.dry.named_jobs``; none for a chapter that
+    # only reads stored results)
+    dry_run: Callable[[ChapterConfig], list] | None = None
 
     @property
     def source(self) -> str:
@@ -55,10 +62,15 @@ class Chapter:
         return f"notebooks/{self.name}.md"
 
 
+def book_chapters() -> list[str]:
+    """The chapters of the book, in its order (``Chapter.in_book``)."""
+    return [name for name, ch in CHAPTERS.items() if ch.in_book]
+
+
 def execution_order() -> list[str]:
     """Chapter names in the order a whole-book run executes them: the book's order, except that a chapter that
     reads every other chapter's results (the status page) comes after them."""
-    return sorted(CHAPTERS, key=lambda name: CHAPTERS[name].reads_all_results)
+    return sorted(book_chapters(), key=lambda name: CHAPTERS[name].reads_all_results)
 
 
 def provenance_line(ds: xr.Dataset) -> str:

@@ -145,6 +145,16 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     return cached(cfg, compute, version=VERSION, mode=mode)
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: every zoo model (sat-matrix's, stored there) on the clean and every corrupted set."""
+    from sat_lib.dryrun import Work
+    from sat_lib.zoo.dry import spec_job
+
+    mc, sets = matrix_config(cfg), 1 + len(cfg.sets())
+    return [spec_job(job_spec(mc, n), Work(forward_images=sets * cfg.n_images), trains=False,
+                     note="weights of sat-matrix") for n in model_names(cfg)]
+
+
 def claims(cfg: Config, mode: str = "cache_only"):
     from sat_lib.analysis.corruptions import claims_table
     from sat_lib.experiments._chapter import provenance_line
@@ -164,4 +174,5 @@ CHAPTER = register(Chapter(
     claims=claims,
     version=VERSION,
     upstream=lambda cfg: (matrix_config(cfg),),
+    dry_run=dry_jobs,
 ))

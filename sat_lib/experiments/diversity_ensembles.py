@@ -144,6 +144,15 @@ def claims(cfg: Config, mode: str = "cache_only"):
     return claims_table(ds, n_boot=cfg.n_boot, seed=cfg.seed), provenance_line(ds)
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: every pool model's (sat-matrix's, stored there) logits and attributions on every set."""
+    from sat_lib.zoo.dry import outputs_work, spec_job
+
+    mc = matrix_config(cfg)
+    return [spec_job(job_spec(mc, n), outputs_work(cfg), trains=False, note="weights of sat-matrix")
+            for n in cfg.pool]
+
+
 CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Diversity of heterogeneous ensembles",
@@ -156,4 +165,5 @@ CHAPTER = register(Chapter(
     claims=claims,
     version=VERSION,
     upstream=lambda cfg: (matrix_config(cfg),),
+    dry_run=dry_jobs,
 ))

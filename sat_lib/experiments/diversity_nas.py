@@ -256,6 +256,21 @@ def heterogeneous(cfg: Config) -> xr.Dataset | None:
         return None
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: the super-network trained by the sandwich rule, then each of ``n_subnets`` subnetworks
+    recalibrated and its logits and attributions computed on every set (timed as the largest subnetwork)."""
+    from sat_lib.dryrun import Work
+    from sat_lib.nas import SandwichObjective
+    from sat_lib.zoo.dry import entry_job, outputs_work, training_images
+
+    entry, train = supernet_entry(cfg), cfg.train_config()
+    subnet = outputs_work(cfg) + Work(forward_images=cfg.bn_images + cfg.n_images)
+    work = Work(train_images=training_images(entry, cfg.dataset, train, cfg.train_size)) + subnet.scaled(cfg.n_subnets)
+    return [entry_job(entry, cfg.dataset, train, work, label=f"{ENTRY_NAME} and {cfg.n_subnets} subnetworks",
+                      objective=SandwichObjective(sampled=cfg.sampled, seed=cfg.seed), models=1 + cfg.n_subnets,
+                      note="subnetworks timed as the largest")]
+
+
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     return cached(cfg, compute, version=VERSION, mode=mode)
 
@@ -279,4 +294,5 @@ CHAPTER = register(Chapter(
             "do subnetworks of one super-network carry (Figs. 8 and 9)?",
     claims=claims,
     version=VERSION,
+    dry_run=dry_jobs,
 ))

@@ -327,6 +327,28 @@ def compute(cfg: Config) -> xr.Dataset:
     )
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: each method's ensembles (one per seed) trained jointly, every member evaluated on the
+    clean and the paper's corrupted sets, its Saliency maps and CKA; the heterogeneous ensemble's members
+    (sat-matrix's, stored there) evaluated alike."""
+    from sat_lib.dryrun import Work
+    from sat_lib.models import get_zoo
+    from sat_lib.zoo.dry import entry_job, spec_job, training_images
+
+    mc, cc = cfg.matrix_config(), cfg.corruptions_config()
+    entry, n_sets = get_zoo(mc.zoo)[cfg.arch], 1 + sum(kind == "paper" for _, _, kind in cc.sets())
+    member = Work(gradient_images=cfg.attribution_images, forward_images=n_sets * cc.n_images + cfg.cka_images)
+    jobs = []
+    for method in cfg.methods:
+        train, m = cfg.train_config(cfg.seeds[0]), cfg.size * len(cfg.seeds)
+        work = Work(train_images=len(cfg.seeds) * training_images(entry, mc.dataset, train, cfg.train_size))
+        jobs.append(entry_job(entry, mc.dataset, train, work + member.scaled(m), models=m,
+                              label=f"{cfg.arch} x{cfg.size} {method}", objective=cfg.objective(method),
+                              evaluated=lambda net: net.members[0]))
+    return jobs + [spec_job(job_spec(mc, n), member, trains=False, note="heterogeneous member; weights of sat-matrix")
+                   for n in cfg.heterogeneous]
+
+
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     return cached(cfg, compute, version=VERSION, mode=mode)
 
@@ -352,4 +374,5 @@ CHAPTER = register(Chapter(
     claims=claims,
     version=VERSION,
     upstream=lambda cfg: (cfg.corruptions_config(),),
+    dry_run=dry_jobs,
 ))

@@ -113,6 +113,19 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     return cached(cfg, compute, version=VERSION, mode=mode)
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: the two models trained, their activations on ``n_images`` and input gradients on 256."""
+    from sat_lib.dryrun import Work
+    from sat_lib.models import get_zoo
+    from sat_lib.zoo.dry import entry_job, training_images
+
+    zoo = get_zoo(cfg.zoo)
+    train = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed, precision=cfg.precision)
+    return [entry_job(zoo[n], cfg.dataset, train, Work(training_images(zoo[n], cfg.dataset, train, cfg.train_size),
+                                                       min(256, cfg.n_images), cfg.n_images))
+            for n in list(cfg.models) or list(zoo.names())[:2]]
+
+
 CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Measures",
@@ -121,4 +134,5 @@ CHAPTER = register(Chapter(
     compute=run,
     summary="Every measure of the four papers, and its declared invariances checked on real activations.",
     version=VERSION,
+    dry_run=dry_jobs,
 ))

@@ -426,6 +426,43 @@ def claims(cfg: Config, mode: str = "cache_only"):
     return pd.concat(tables), provenance_line(next(iter(pops.values())))
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: each population's seeds trained together at each width (``train_population``), then
+    every model's evaluation, salience and sign attacks. The official checkpoints' section reads outside files and
+    is not timed."""
+    from sat_lib.dryrun import DryJob, Work, split_size
+
+    jobs = []
+    for unit in units(cfg):
+        family, widths = WIDTH_FAMILIES[unit.family], len(unit.widths)
+        n_train = min(cfg.train_size or 10 ** 9, split_size(unit.dataset, "train"))
+        n_test = cfg.n_test or split_size(unit.dataset, "test")
+        model = Work(gradient_images=2 * cfg.n_salience,
+                     forward_images=n_test + (widths * cfg.seeds + widths + 1) * cfg.n_salience)
+        train = Work(train_images=max(1, n_train // unit.batch_size) * unit.batch_size * cfg.epochs)
+        training = dataclasses.replace(cfg.training, batch_size=unit.batch_size)
+        for k in unit.widths:
+            def build(data, k=k):
+                return family.build(k, num_classes=data.num_classes, in_chans=data.channels, img_size=data.image_size)
+
+            jobs.append(DryJob(label=f"{unit.name} k={k}", dataset=unit.dataset, build=build,
+                               work=train + model.scaled(cfg.seeds), batch_size=unit.batch_size,
+                               train=population_step(build, population_seeds(cfg.seed, unit, k, cfg.seeds), training),
+                               attack_batch_size=cfg.n_salience, precision=cfg.precision, models=cfg.seeds))
+    return jobs
+
+
+def population_step(build, seeds: list[int], training: PopulationConfig):
+    """One training step of a whole population (``train_population``: every seed, as a run trains them) on all the
+    images it is given, for ``--dry-run``."""
+    def step(model, data):
+        x, y = _normalised(data, default_device())
+        one = dataclasses.replace(training, epochs=1, batch_size=len(data))
+        return train_population(lambda: build(data), seeds, x, y, one, device=default_device(), desc="dry run")
+
+    return step
+
+
 CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Convergence of input salience",
@@ -438,4 +475,5 @@ CHAPTER = register(Chapter(
     sections=("salience-official",),
     retime=Retimer(retime_jobs, retime_job, then="sat-companion run {chapter}  (the populations are the chapter's "
                                                  "result: --recompute would train them again)"),
+    dry_run=dry_jobs,
 ))

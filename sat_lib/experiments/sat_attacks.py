@@ -30,7 +30,7 @@ from sat_lib.executor import Executor
 from sat_lib.experiments._chapter import Chapter, cached, chapter_result, register, resolve_params
 from sat_lib.measures import sat_matrix
 from sat_lib.zoo import (ZooAttack, attack_and_evaluate, attack_sample, cross_evaluate, job_spec, model_job,
-                         train_or_load, variant_spec)
+                         sat_with_new, train_or_load, variant_spec)
 
 VERSION = 1
 
@@ -157,23 +157,15 @@ def _new_model_part(cfg: Config, zoo: xr.Dataset, sample: np.ndarray) -> dict:
         zoo_on_new = cross_evaluate(ex, zoo_specs, rz, rn, "zoo on the new models' examples")   # (zoo, new, img)
         new_on_zoo = cross_evaluate(ex, new_specs, rn, rz, "new models on the zoo's examples")  # (new, zoo, img)
     y_test = np.asarray(project_config().load_data(cfg.dataset, "test").labels)
-    y = y_test[sample]
-    z, n = len(names), len(vs)
-    fooled = np.zeros((z + n, z + n, len(sample)), dtype=bool)  # new × new stays unknown (never read)
-    fooled[:z, :z] = zoo["fooled"].values
-    fooled[z:, :z] = (zoo_on_new != y).transpose(1, 0, 2)      # source new, target zoo
-    fooled[:z, z:] = (new_on_zoo != y).transpose(1, 0, 2)      # source zoo, target new
     new_correct = np.stack([r["test_logits"].argmax(-1) == y_test for r in rn])
-    correct = np.concatenate([zoo["correct"].values, new_correct[:, sample]])
-    f, c = torch.from_numpy(fooled), torch.from_numpy(correct)
-    one, _, _ = sat_matrix(f, c, eps_s=cfg.eps_s, one_sided=True)
-    two, n_both, _ = sat_matrix(f, c, eps_s=cfg.eps_s)
+    one, two, n_both = sat_with_new(zoo["fooled"].values, zoo["correct"].values, zoo_on_new, new_on_zoo,
+                                    new_correct[:, sample], y_test[sample], cfg.eps_s)
     return {
         "vars": {
-            "new_sat_one_sided": (("new", "model"), one[z:, :z].numpy(),
+            "new_sat_one_sided": (("new", "model"), one,
                                   {"long_name": "one-sided SAT: the new model's examples on the zoo model"}),
-            "new_sat_two_sided": (("new", "model"), two[z:, :z].numpy(), {"long_name": "two-sided SAT (Eq. 1)"}),
-            "new_n_both": (("new", "model"), n_both[z:, :z].numpy()),
+            "new_sat_two_sided": (("new", "model"), two, {"long_name": "two-sided SAT (Eq. 1)"}),
+            "new_n_both": (("new", "model"), n_both),
             "new_accuracy": ("new", new_correct.mean(1)),
         },
         "coords": {"new": [v.label for v in vs], "new_arch": ("new", [v.arch for v in vs]),
@@ -274,6 +266,32 @@ def patch_skip_reason(cfg: Config) -> str:
             "`-p`) computes it")
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run`` (every model is sat-matrix's or sat-training's, stored there): AutoAttack on
+    ``attack_models`` and their cross-evaluation, the zoo's and the new models' predictions on each other's
+    examples, the stability pair's decision regions, and the Patch-Fool section."""
+    from sat_lib.dryrun import Work
+    from sat_lib.models import get_zoo
+    from sat_lib.zoo.dry import spec_job
+
+    n, zoo = cfg.n_images, get_zoo(cfg.zoo)
+    names = list(matrix_config(cfg).models) or zoo.names()
+    new = [variant_spec(cfg, v) for v in new_models(cfg)]
+    work = {m: Work(forward_images=len(new) * n) for m in names}
+    for m in cfg.attack_models:
+        work[m] = work.get(m, Work()) + Work(gradient_images=n * cfg.apgd_steps,
+                                             forward_images=len(cfg.attack_models) * n)
+    for m in zoo.stability_pair or ():
+        work[m] = work.get(m, Work()) + Work(forward_images=cfg.triplet_pool * cfg.resolution ** 2)
+    section = patch_config(cfg)
+    for m in section.names() if section is not None else ():
+        work[m] = work.get(m, Work()) + Work(gradient_images=n * cfg.patch_steps if m == cfg.patch_source else 0,
+                                             forward_images=n)
+    note = "weights of sat-matrix / sat-training"
+    return ([spec_job(job_spec(cfg, m), w, trains=False, note=note) for m, w in work.items()]
+            + [spec_job(s, Work(forward_images=len(names) * n), trains=False, note=note) for s in new])
+
+
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Table 1, Figs. G.1 / G.2, the new-model assignment) and where it was computed."""
     from sat_lib.analysis.sat_attacks import claims_table
@@ -296,4 +314,5 @@ CHAPTER = register(Chapter(
     version=VERSION,
     upstream=lambda cfg: (matrix_config(cfg), training_config(cfg)),
     sections=("sat-patch",),
+    dry_run=dry_jobs,
 ))

@@ -179,6 +179,24 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     return cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode)
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: the student trained once per teacher and scored on the test split (its step timed
+    once, with the first teacher); each teacher (sat-matrix's, stored there) labelling every training batch of its
+    student and scored on the test split."""
+    from sat_lib.dryrun import Work, split_size
+    from sat_lib.models import get_zoo
+    from sat_lib.zoo.dry import spec_job, spec_training
+
+    zoo, student, teachers = get_zoo(cfg.zoo), job_spec(cfg, cfg.student), cfg.teacher_names()
+    test = Work(forward_images=split_size(cfg.dataset, "test"))
+    trained = spec_training(student)
+    return [spec_job(student, (trained + test).scaled(len(teachers)), models=len(teachers), teacher=zoo[teachers[0]],
+                     teacher_weight=cfg.teacher_weight, label=f"{cfg.student} (student of {len(teachers)} teachers)",
+                     note=f"step timed with teacher {teachers[0]}")] \
+        + [spec_job(job_spec(cfg, t), test + Work(forward_images=trained.train_images), trains=False,
+                    note="teacher: weights of sat-matrix") for t in teachers]
+
+
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Fig. 8 / F.1 beside ours) of the stored result, and where it was computed."""
     from sat_lib.analysis.sat_distillation import claims_table
@@ -199,4 +217,5 @@ CHAPTER = register(Chapter(
     claims=claims,
     version=VERSION,
     upstream=lambda cfg: (matrix_config(cfg),),
+    dry_run=dry_jobs,
 ))

@@ -142,6 +142,21 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     return cached(cfg, compute, version=VERSION, mode=mode)
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: every model trained, attacked on the sample and evaluated on every model's examples;
+    the stability pair attacked again on its own pool where that is not the sample."""
+    from sat_lib.dryrun import Work
+    from sat_lib.models import get_zoo
+    from sat_lib.zoo.dry import sat_work, spec_job
+
+    specs = zoo_specs(cfg)
+    pair = get_zoo(cfg.zoo).stability_pair or ()
+    extra = cfg.stability_pool if cfg.stability_pool != cfg.n_images else 0
+    return [spec_job(s, sat_work(cfg, s, sources=len(specs))
+                     + (Work(gradient_images=extra * cfg.steps, forward_images=2 * extra) if s["name"] in pair
+                        else Work())) for s in specs]
+
+
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table of the stored result, and where it was computed (for the status page)."""
     from sat_lib.analysis.sat_matrix import claims_table
@@ -161,4 +176,5 @@ CHAPTER = register(Chapter(
     claims=claims,
     version=VERSION,
     retime=Retimer(lambda cfg: attacked_jobs(cfg, zoo_specs(cfg)), model_job),
+    dry_run=dry_jobs,
 ))

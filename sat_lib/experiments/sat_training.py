@@ -118,6 +118,15 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     return cached(cfg, compute, version=VERSION, mode=mode)
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: every variant trained, attacked and evaluated on every variant's examples (the variants
+    of one architecture trained alike are timed once)."""
+    from sat_lib.zoo.dry import sat_work, spec_job
+
+    specs = [variant_spec(cfg, v) for v in cfg.variants()]
+    return [spec_job(s, sat_work(cfg, s, sources=len(specs))) for s in specs]
+
+
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Table 4 beside ours) of the stored results, and where they were computed."""
     from sat_lib.analysis.sat_training import claims_table
@@ -139,4 +148,5 @@ CHAPTER = register(Chapter(
     claims=claims,
     version=VERSION,
     retime=Retimer(lambda cfg: attacked_jobs(cfg, [variant_spec(cfg, v) for v in cfg.variants()]), model_job),
+    dry_run=dry_jobs,
 ))

@@ -58,6 +58,7 @@ class Config(ChapterConfig):
     """Defaults are the quick profile; ``_config.yml`` holds smoke / quick / paper."""
 
     chapter: ClassVar[str] = "universality"
+    section_params: ClassVar[tuple[str, ...]] = ("length_epochs", "strong_steps", "strong_images")
     dataset: str = "cifar10"
     zoo: str = "cifar-cpu"
     archs: tuple[str, ...] = ("vgg_c32", "resnet10_c32", "densenet_c12", "regnetx_002_s1", "levit_128s_32")
@@ -88,6 +89,11 @@ class Config(ChapterConfig):
     ood_dataset: str = "fashion_mnist"
     ood_images: int = 500
     n_boot: int = 2000
+    # training-length section (sat_lib.experiments.universality_length): standard models at these budgets, attacked
+    # at eval_eps0 by the chapter's PGD and, on the first strong_images, by strong_steps-step PGD and APGD-CE
+    length_epochs: tuple[int, ...] = (2, 5, 10, 20)   # empty: no section
+    strong_steps: int = 100
+    strong_images: int = 200
 
     def __post_init__(self) -> None:
         from sat_lib.data import DATASETS
@@ -558,10 +564,12 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
 
 def claims(cfg: Config, mode: str = "cache_only"):
     from sat_lib.analysis.universality import claims_table
+    from sat_lib.experiments import universality_length
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)
-    return claims_table(ds), provenance_line(ds)
+    return claims_table(ds, length=universality_length.stored(universality_length.from_chapter(cfg))), \
+        provenance_line(ds)
 
 
 CHAPTER = register(Chapter(
@@ -572,8 +580,10 @@ CHAPTER = register(Chapter(
     compute=run,
     summary="L2 adversarially trained models of five families at four ε: agreement and JSDSim on regular and "
             "inverted images, CKA / ProcrustesSim / k-NN Jaccard of their representations, on fewer classes and "
-            "on out-of-distribution images (Figs. 1–7, Table 4).",
+            "on out-of-distribution images (Figs. 1–7, Table 4); how training length moves the standard models' "
+            "clean and adversarial accuracy, with the attack's convergence (PGD, more steps, APGD-CE).",
     claims=claims,
     version=VERSION,
+    sections=("universality-length", "universality-length-model"),
     retime=Retimer(retime_jobs, stored_model_job),
 ))

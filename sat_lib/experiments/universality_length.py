@@ -169,23 +169,81 @@ def compute(cfg: Config) -> xr.Dataset:
         done = dict(zip(keys, ex.map(stored_model_job, [specs[k] for k in keys], desc="universality-length models",
                                      names=[f"{a}-{e}ep" for a, e in keys])))
         scheduler = ex.last_scheduler
+    return assemble(cfg, done, {"executor": scheduler, "wall_seconds": time.perf_counter() - t0})
+
+
+def assemble(cfg: Config, done: dict[tuple[str, int], xr.Dataset], attrs: dict | None = None) -> xr.Dataset:
+    """The section's result from per-model results keyed (architecture, budget); a model not in ``done`` is NaN
+    (and its images counted robust), so a partly computed grid can be shown as far as it goes."""
     archs, budgets = list(cfg.archs), sorted(cfg.epochs)
     shape = (len(archs), len(budgets))
     per_model = {v: np.full(shape, np.nan) for v in ("accuracy", "epochs", "train_seconds", "n_params")}
-    correct = np.zeros((*shape, len(ATTACKS), cfg.eval_images), dtype=bool)
+    correct = np.ones((*shape, len(ATTACKS), cfg.eval_images), dtype=bool)
+    idx = None
     for (a, e), ds in done.items():
         i, j = archs.index(a), budgets.index(e)
         for v in per_model:
             per_model[v][i, j] = float(ds.attrs[v])
         correct[i, j] = ds["correct"].values
-    idx = next(iter(done.values()))["image"].values
+        idx = ds["image"].values
     data_vars = {v: (("model", "budget"), arr) for v, arr in per_model.items()}
     data_vars["correct"] = (("model", "budget", "attack", "image"), correct)
-    return xr.Dataset(data_vars, coords={"model": archs, "budget": budgets, "attack": list(ATTACKS), "image": idx},
-                      attrs={"executor": scheduler, "wall_seconds": time.perf_counter() - t0,
-                             "strong_images": cfg.strong_images,
+    coords = {"model": archs, "budget": budgets, "attack": list(ATTACKS),
+              "image": idx if idx is not None else np.arange(cfg.eval_images)}
+    return xr.Dataset(data_vars, coords=coords,
+                      attrs={**(attrs or {}), "strong_images": cfg.strong_images, "models_done": len(done),
+                             "models_planned": len(archs) * len(budgets), "params_json": json.dumps(cfg.as_dict()),
                              "model_results": json.dumps({f"{a}/{e}": ds.attrs.get("cache_key", "")
                                                           for (a, e), ds in done.items()})})
+
+
+def available(cfg: Config) -> xr.Dataset | None:
+    """The per-model results stored so far, assembled (None when there are none): what a long, resumable run has
+    computed, shown before it completes."""
+    from sat_lib.results import CacheMiss, load_or_compute
+
+    done = {}
+    for key, spec in model_specs(cfg).items():
+        try:
+            done[key] = load_or_compute(MODEL_RESULTS, spec, lambda: None, mode="cache_only", version=VERSION,
+                                        results_dir=project_config().results_dir)
+        except CacheMiss:
+            pass
+    return assemble(cfg, done) if done else None
+
+
+def from_chapter(chapter) -> Config | None:
+    """The section's parameters from the universality chapter's (None: its ``length_epochs`` is empty): that
+    chapter's standard models, training recipe and evaluation attack."""
+    if not chapter.length_epochs:
+        return None
+    t = chapter.train
+    return Config(dataset=chapter.dataset, zoo=chapter.zoo, archs=chapter.archs, epochs=chapter.length_epochs,
+                  batch_size=t.batch_size, label_smoothing=t.label_smoothing, translate=t.translate,
+                  warmup=t.warmup, seed=t.seed, precision=t.precision, eps=chapter.eval_eps0,
+                  eval_steps=chapter.eval_steps, eval_images=chapter.eval_images,
+                  strong_steps=chapter.strong_steps, strong_images=chapter.strong_images)
+
+
+def stored(cfg: Config | None) -> xr.Dataset | None:
+    """The section's stored result, else the models stored so far (``available``), else None (no section, or
+    nothing computed yet)."""
+    from sat_lib.results import CacheMiss
+
+    if cfg is None:
+        return None
+    try:
+        return run(cfg, "cache_only")
+    except CacheMiss:
+        return available(cfg)
+
+
+def shown(cfg: Config | None, mode: str = "auto") -> xr.Dataset | None:
+    """What the chapter shows: the section computed (and stored) as far as ``mode`` allows — in ``cache_only``
+    whatever is stored (``stored``), otherwise the whole grid (``run``); None without a section."""
+    if cfg is None or mode == "cache_only":
+        return stored(cfg)
+    return run(cfg, mode)
 
 
 def run(cfg: Config | None = None, mode: str = "auto") -> xr.Dataset:

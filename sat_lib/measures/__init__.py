@@ -37,7 +37,7 @@ from .functional import (
 from .boundary import decision_region_similarity  # noqa: E402  (after .functional: the table's order)
 from .gradient import downsample_gradients, gradient_cosine, input_gradients, mean_direction, t_statistic
 from .pairwise import pairwise
-from .representational import MinibatchCKA, knn_jaccard, linear_cka, procrustes_similarity
+from .representational import MinibatchCKA, knn_jaccard, linear_cka, procrustes_similarity, row_space
 from .sat import sat_matrix, sat_score
 from .theory import CoincidentFailure, coincident_failure, difficulty_functions
 
@@ -77,6 +77,7 @@ __all__ = [
     "pairwise",
     "procrustes_similarity",
     "q_statistic",
+    "row_space",
     "sat_matrix",
     "sat_score",
     "shannon_equitability",

@@ -25,7 +25,7 @@ INVARIANCES: dict[str, str] = {
     "member_order": "every input reordered by the same permutation of the ensemble members",
 }
 
-#: What a measure's positional arguments are. The first four compare two models and work with :func:`pairwise`.
+#: What a measure's positional arguments are. Those of ``PAIR_INPUTS`` compare two models and work with :func:`pairwise`.
 INPUTS: dict[str, str] = {
     "activations": "a, b: float (n, d_a), (n, d_b) activations of the same inputs",
     "logits": "a, b: float (n, C) logits of the same inputs",
@@ -38,7 +38,7 @@ INPUTS: dict[str, str] = {
     "attributions": "float (M, n, ...) attribution maps of the members",
     "label_maps": "a, b: int (t, R, R) predicted classes of two models on the same t planes of R × R points",
 }
-PAIR_INPUTS: frozenset[str] = frozenset({"activations", "logits", "correctness", "gradients"})
+PAIR_INPUTS: frozenset[str] = frozenset({"activations", "logits", "correctness", "gradients", "label_maps"})
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,20 @@ def show(fig) -> None:
     plt.close(fig)
 
 
+HEADLINE = "headline"
+"""The glue key (myst-nb) of a chapter's headline figure: the book's landing page pastes it from the chapter
+(``{glue} headline`` with ``:doc: chapters/<chapter>.ipynb``)."""
+
+
+def headline(fig) -> None:
+    """Show a chapter's headline figure — the one its page opens with — and record it under :data:`HEADLINE` for
+    the landing page (``myst_nb.glue``: the same image, shown here and pasted there), then free it."""
+    from myst_nb import glue
+
+    glue(HEADLINE, fig, display=True)
+    plt.close(fig)
+
+
 def family_bands(ax, rows: Iterable[str] | None = None, cols: Iterable[str] | None = None,
                  size: str = "2.5%", pad: float = 0.05) -> dict:
     """Colour strips beside a heat map (drawn by ``sns.heatmap``, cells at 0..n): one cell per row on the right

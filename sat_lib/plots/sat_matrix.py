@@ -10,7 +10,7 @@ import xarray as xr
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from sat_lib.analysis.sat_matrix import hierarchical_order, pair_frame, stability_table, tsne_embedding
-from sat_lib.plots import family_bands, family_colors, family_handles, family_order, legend_outside
+from sat_lib.plots import family_bands, family_colors, family_handles, family_order, label_points, legend_outside
 
 OTHER_PAIRS = "different families"
 OTHER_COLOR = "0.72"  # pairs of two families: grey, so that every colour in a figure is a family's
@@ -73,28 +73,12 @@ def tsne(ds: xr.Dataset, clusters: pd.Series | None = None, seed: int = 0):
     fig, ax = plt.subplots(figsize=(8, 5.8))
     sns.scatterplot(data=emb, x="tsne_1", y="tsne_2", hue="family", hue_order=fams, palette=family_colors(fams),
                     style=style, style_order=style_order, markers=markers, s=90, ax=ax)
-    texts = [ax.annotate(name, (row.tsne_1, row.tsne_2), fontsize=7, xytext=(4, 3), textcoords="offset points")
-             for name, row in emb.iterrows()]
     legend_outside(ax)
     ax.set_title("t-SNE of the zoo by SAT distance")
+    ax.margins(0.12)  # room at the edges for the names of the outermost models
     fig.tight_layout()
-    _fit_texts(ax, texts)
+    label_points(ax, emb["tsne_1"], emb["tsne_2"], emb.index, fontsize=7)
     return fig
-
-
-def _fit_texts(ax, texts) -> None:
-    """Widen the x-axis to the right until every text lies inside the axes (no name is cut off by the axes'
-    edge or hidden under the legend)."""
-    fig = ax.figure
-    for _ in range(4):
-        renderer = fig.canvas.get_renderer()
-        right = max(t.get_window_extent(renderer).x1 for t in texts)
-        box = ax.get_window_extent(renderer)
-        if right <= box.x1 - 2:
-            return
-        x0, x1 = ax.get_xlim()
-        # the texts' left ends stay put in data units; grow the range so their right ends fit the axes' width
-        ax.set_xlim(x0, x0 + (x1 - x0) * (right - box.x0 + 6) / box.width)
 
 
 def stability(ds: xr.Dataset):

@@ -23,6 +23,7 @@ from sat_lib.apgd import APGDConfig, apgd
 from sat_lib.attacks import NORMS, PGDConfig, pgd
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
+from sat_lib.measures import sat_matrix
 from sat_lib.params import ChapterConfig
 from sat_lib.patch_fool import PatchFoolConfig, patch_fool, uniform_start
 from sat_lib.progress import note
@@ -304,3 +305,22 @@ def cross_evaluate(ex: Executor, targets: list[dict], target_results: list[dict]
              for t, r in zip(targets, target_results)]
     return np.stack(ex.map(eval_job, specs, desc=desc, names=[t["label"] for t in targets]))
 
+
+
+def sat_with_new(zoo_fooled: np.ndarray, zoo_correct: np.ndarray, zoo_on_new: np.ndarray, new_on_zoo: np.ndarray,
+                 new_correct: np.ndarray, y: np.ndarray, eps_s: float):
+    """SAT of new models against a zoo, from the zoo's own ``fooled`` (source, target, image) and ``correct``
+    (model, image) arrays and the two cross-evaluations on the same images: ``zoo_on_new`` — every zoo model's
+    predictions on every new model's adversarial examples (zoo, new, image); ``new_on_zoo`` — every new model's
+    on every zoo model's (new, zoo, image); ``new_correct`` (new, image); ``y`` the labels. Returns one-sided SAT
+    (appendix G: the new model attacked, the zoo not), two-sided SAT (Eq. 1) and |X_AB|, each (new, zoo); pairs of
+    two new models are never formed."""
+    z, k, n = zoo_fooled.shape[0], len(new_correct), len(y)
+    fooled = np.zeros((z + k, z + k, n), dtype=bool)
+    fooled[:z, :z] = zoo_fooled
+    fooled[z:, :z] = (zoo_on_new != y).transpose(1, 0, 2)      # source new, target zoo
+    fooled[:z, z:] = (new_on_zoo != y).transpose(1, 0, 2)      # source zoo, target new
+    f, c = torch.from_numpy(fooled), torch.from_numpy(np.concatenate([zoo_correct, new_correct]))
+    one, _, _ = sat_matrix(f, c, eps_s=eps_s, one_sided=True)
+    two, n_both, _ = sat_matrix(f, c, eps_s=eps_s)
+    return one[z:, :z].numpy(), two[z:, :z].numpy(), n_both[z:, :z].numpy()

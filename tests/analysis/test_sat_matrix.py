@@ -41,14 +41,14 @@ def test_accuracy_effect_detects_a_real_dependence():
     eff = accuracy_effect(zoo_result(True), n_boot=300)
     row = eff.loc["mean accuracy of the pair"]
     assert row["Spearman ρ"] > 0.9 and row["95 % CI low"] > 0
-    assert row["verdict"] == "SAT rises with accuracy"
+    assert row["the interval shows"] == "SAT rises with accuracy"
 
 
 def test_accuracy_effect_is_inconclusive_on_noise():
     eff = accuracy_effect(zoo_result(False, n=10, seed=3), n_boot=300)
     row = eff.loc["mean accuracy of the pair"]
     assert row["95 % CI low"] < 0 < row["95 % CI high"]
-    assert row["verdict"] == "no detectable dependence"
+    assert row["the interval shows"] == "no detectable dependence"
 
 
 def test_model_bootstrap_never_pairs_a_model_with_itself():

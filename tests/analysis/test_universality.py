@@ -168,7 +168,7 @@ def test_a_model_at_twice_chance_fails_its_settings_gate_and_leaves_its_claims_n
     assert subset.passed is True and "40 %" in subset.detail  # 5 classes: twice chance is 40 %
     assert by_name["regular-image agreement within Fort et al.'s bounds"].passed is True
     assert by_name["inversion moved every model's images towards their targets"].passed is True
-    assert by_name["evaluation attack converged (PGD against APGD at ε = 0.25)"].passed is None
+    assert by_name["evaluation attack converged (the chapter's PGD against more steps and APGD-CE, ε = 0.25)"].passed is None
     claims = scored_claims("universality")
     est = Estimate(0.5, 0.4, 0.6, "architectures", 3)
     row = claim_row("x", claims["cka_rises"], est, key="cka_rises", gates=gates)

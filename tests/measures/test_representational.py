@@ -234,3 +234,18 @@ def test_numpy_input_is_converted():
     x, y = _pair(30, 5, 6)
     assert linear_cka(x, y) == linear_cka(torch.as_tensor(x), torch.as_tensor(y))
     assert isinstance(procrustes_similarity(x, y), float)
+
+
+def test_row_space_keeps_every_representational_measure():
+    """The atlas stores features as their row-space rotation: (n, min(n, d)) with the same measures."""
+    from sat_lib.measures import row_space
+
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(40, 90, generator=g, dtype=torch.float64)
+    b = a[:, :30] @ torch.randn(30, 12, generator=g, dtype=torch.float64) + torch.randn(40, 12, generator=g,
+                                                                                         dtype=torch.float64)
+    r = row_space(a)
+    assert r.shape == (40, 40) and r.dtype == torch.float64
+    for fn in (linear_cka, procrustes_similarity, knn_jaccard, lambda x, y: linear_cka(x, y, debiased=True)):
+        assert fn(r, b) == pytest.approx(fn(a, b), abs=1e-9)
+    assert row_space(b).shape == (40, 12)  # already narrower than n: kept as wide as it is

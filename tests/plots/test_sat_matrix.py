@@ -91,7 +91,24 @@ def test_tsne_points_have_their_family_colour_and_every_name_shows_in_full():
     assert sorted(t.get_text() for t in labels) == sorted(ds["model"].values)
     for t in labels:  # inside the axes: neither cut by its edge nor under the legend
         e = t.get_window_extent(renderer)
-        assert box.x0 <= e.x0 and e.x1 <= box.x1 and box.y0 <= e.y0 and e.y1 <= box.y1, t.get_text()
+        assert box.x0 - 1 <= e.x0 and e.x1 <= box.x1 + 1 and box.y0 - 1 <= e.y0 and e.y1 <= box.y1 + 1, t.get_text()
+
+
+def _overlap(a, b) -> float:
+    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+
+
+@pytest.mark.parametrize("source", ["synthetic", "stored"])
+def test_tsne_names_do_not_overlap(source):
+    """No two model names of the t-SNE overlap (``label_points``), on a synthetic zoo and on the stored one."""
+    ds = zoo(per_family=4) if source == "synthetic" else stored()
+    fig = F.tsne(ds, clusters=spectral_clusters(ds["sat"], n_clusters=3))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.axes[0].texts]
+    assert sorted(n for n, _ in boxes) == sorted(ds["model"].values)
+    overlapping = [(n, m) for i, (n, a) in enumerate(boxes) for m, b in boxes[i + 1:] if _overlap(a, b) > 1]
+    assert not overlapping, overlapping
 
 
 def test_heatmap_bands_follow_the_rows_and_the_palette():

@@ -17,13 +17,13 @@ The modules: ``selection`` (which ensembles, their correctness), ``accuracy`` (F
 chance, diversity losses that diversified: the gates of the claims), ``claims`` (the claims table and
 discussion). Every public name is importable from this package.
 """
-from sat_lib.analysis.diversity_training.accuracy import (accuracy_frame, accuracy_table, cost_text,
+from sat_lib.analysis.diversity_training.accuracy import (accuracy_frame, accuracy_table, cost_minutes, cost_text,
                                                           difference, resilience_ratio, resilience_table,
                                                           training_table, versus_table)
 from sat_lib.analysis.diversity_training.checks import (checks, collapse_bar, diversity_change,
                                                         diversity_change_table, member_accuracy, members_table)
 from sat_lib.analysis.diversity_training.claims import claim_estimates, claims_table, discussion, \
-    intervention_text, lm_discussion, table2_note, verdict_counts
+    intervention_text, lm_discussion, table2_note
 from sat_lib.analysis.diversity_training.diversity import (attribution_diversity, attribution_table, cka_means,
                                                            cka_table, equitability, equitability_table,
                                                            seed_difference, split_mean)
@@ -40,7 +40,7 @@ from sat_lib.stats import SEEDS_IMAGES, bca_interval, seeds_images
 __all__ = ["accuracy_table", "accuracy_frame", "versus_table", "training_table", "equitability_table",
            "attribution_table", "cka_table", "lm_table", "coincidence_frame", "difficulty_frame", "claims_table",
            "claim_estimates", "seeds_images", "difference", "LMStats", "lm_estimates", "own_rule", "methods",
-           "verdict_counts", "discussion", "lm_discussion", "lm_deviation", "bca_interval", "resilience_table",
+           "discussion", "lm_discussion", "lm_deviation", "bca_interval", "resilience_table", "cost_minutes",
            "cost_text", "CHAPTER", "CLEAN", "HETEROGENEOUS", "SEEDS_IMAGES", "BCA_KEYS", "attribution_diversity",
            "blocks_of", "cka_means", "corrupted_sets", "ensemble_correct", "ensemble_of", "equitability",
            "lm_point", "member_correct", "method_failures", "methodologies", "nan_mean", "one_blas_thread", "params",

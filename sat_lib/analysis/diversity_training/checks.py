@@ -19,7 +19,7 @@ import xarray as xr
 from sat_lib.analysis.diversity_training.diversity import attribution_diversity, cka_means, seed_difference
 from sat_lib.analysis.diversity_training.selection import (CLEAN, HETEROGENEOUS, ensemble_of, member_correct,
                                                            methods, nan_mean, role_method)
-from sat_lib.claims.verdict import Gate, chance_gate
+from sat_lib.claims.verdict import Gate, chance_gate, classes_seen
 from sat_lib.stats import Estimate, seeds_images
 
 BASELINE = "independent"
@@ -102,7 +102,7 @@ def members_table(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def n_classes(ds: xr.Dataset) -> int:
-    return int(ds["label"].max()) + 1
+    return classes_seen(ds["label"])
 
 
 def collapsed_members(ds: xr.Dataset, bar: float) -> dict[str, float]:

@@ -18,7 +18,7 @@ from sat_lib.analysis.diversity_training.selection import (CHAPTER, CLEAN, HETER
                                                            ensemble_of, member_correct, methods, nan_mean,
                                                            role_method)
 from sat_lib.claims import paper_claims, scored_claims
-from sat_lib.claims.verdict import NOT_TESTED, Gate, claim_row, statements
+from sat_lib.claims.verdict import Gate, claim_row, statements, tally, tally_text
 from sat_lib.stats import SEEDS_IMAGES, Estimate, seeds_images
 
 
@@ -143,10 +143,9 @@ def discussion(ds: xr.Dataset, table: pd.DataFrame, gates: list[Gate] | None = N
     parts.append(lm_discussion(ds, table))
     st = statements(table)
     for source, label in (("paper", "The paper's statements"), ("project", "The project's hypotheses")):
-        c = verdict_counts(st[st["source"] == source])
-        parts.append(f"**{label}:** {c['agrees']} agree, {c['disagrees']} disagree, {c['inconclusive']} are "
-                     f"inconclusive and {c[NOT_TESTED]} not tested (a check failed), of "
-                     f"{int((st['source'] == source).sum())} (rows that test one statement count once).")
+        mine = st[st["source"] == source]
+        parts.append(f"**{label}:** {tally_text(mine['verdict'])}, of {len(mine)} (rows that test one statement "
+                     "count once).")
     return "\n\n".join(parts)
 
 
@@ -206,7 +205,7 @@ def lm_discussion(ds: xr.Dataset, table: pd.DataFrame) -> str:
     rows = table[table["key"].str.startswith("lm_")]
     if rows.empty:
         return "**The Littlewood–Miller model:** this result has no LM rows."
-    counts = verdict_counts(rows)
+    counts = tally(rows["verdict"])
     names = [str(s) for s in ds["set"].values]
     found = {(r["key"], r["claim"].rsplit(" — ", 1)[-1]): r for _, r in rows.iterrows()}
     sentences, covs = [], []
@@ -246,15 +245,9 @@ def lm_discussion(ds: xr.Dataset, table: pd.DataFrame) -> str:
         meaning = (f"{positive} of {len(covs)} covariances are positive: the sign depends on the set and the kind "
                    "of methodology.")
     return (f"**The Littlewood–Miller model** (the project's hypotheses, derived from the paper's Sec. 3.1 and "
-            f"counted apart from its statements). Of the {len(rows)} LM rows of the claims table, {counts['agrees']} "
-            f"agree with the hypothesis, {counts['disagrees']} disagree, {counts['inconclusive']} are inconclusive "
-            f"and {counts[NOT_TESTED]} not tested (a check failed). The "
+            f"counted apart from its statements). Of the {len(rows)} LM rows of the claims table: "
+            f"{tally_text(rows['verdict'])}. The "
             "paper's argument for design diversity needs methodologies whose difficulty functions are *negatively* "
             "correlated. " + " ".join(sentences) + " " + meaning)
 
 
-def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
-    """Rows (or statements) per verdict: agrees, disagrees, inconclusive, not tested (any gate)."""
-    v = table["verdict"].astype(str)
-    return {**{k: int((v == k).sum()) for k in ("agrees", "disagrees", "inconclusive")},
-            NOT_TESTED: int(v.str.startswith(NOT_TESTED).sum())}

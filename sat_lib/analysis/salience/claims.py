@@ -13,6 +13,7 @@ from sat_lib.analysis.salience.core import (PAPER_FAMILIES, Populations, dataset
                                            wasserstein_pairs)
 from sat_lib.claims import scored_claims
 from sat_lib.claims.verdict import Gate, chance_gate, claim_row, statements
+from sat_lib.data import num_classes
 from sat_lib.stats import batched_spearman_estimate, bootstrap, independent_resamples, interval, resample
 
 
@@ -212,9 +213,6 @@ def _batch_size(pops, n_boot):
             _image_estimate(rows, n_boot))
 
 
-# the number of classes of the populations' datasets (twice chance is the accuracy gate's floor)
-DATASET_CLASSES = {"cifar10": 10, "cifar100": 100, "fashion_mnist": 10, "mnist": 10, "digits": 10,
-                   "tinyimagenet": 200}
 
 
 def accuracy_gate(pops: Populations, claims: tuple[str, ...] = ()) -> Gate:
@@ -224,7 +222,7 @@ def accuracy_gate(pops: Populations, claims: tuple[str, ...] = ()) -> Gate:
     for ds in pops.values():
         for m, a in zip(ds["model"].values, ds["accuracy"].values):
             values[f"{label(ds)}, {m}"] = float(a)
-            classes[f"{label(ds)}, {m}"] = DATASET_CLASSES.get(str(ds.attrs.get("dataset", "")))
+            classes[f"{label(ds)}, {m}"] = num_classes(str(ds.attrs.get("dataset", "")))
     return chance_gate(values, classes, "population model", claims)
 
 

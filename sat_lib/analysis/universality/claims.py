@@ -13,19 +13,20 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sat_lib.analysis.universality import length as L
 from sat_lib.analysis.universality.core import (UNIT, accuracy_estimate, at_effect, fort_bounds, mean_estimate,
                                                members, ood_difference, pair_matrix, paper_accuracy,
                                                robustness_change)
 from sat_lib.claims import paper_claims, scored_claims
 from sat_lib.claims.verdict import Gate, chance_gate, claim_row
+from sat_lib.data import num_classes
 from sat_lib.stats import Estimate, resample
 
-# the number of classes of the full setting's dataset (the subset setting's: the classes it drew)
-DATASET_CLASSES = {"cifar10": 10, "cifar100": 100, "svhn": 10, "fashion_mnist": 10, "mnist": 10, "digits": 10}
 # claims read on regular test images (Fig. 1) and on the models' adversarial accuracy (Table 4)
 REGULAR_CLAIMS = ("regular_agreement_drops", "regular_jsd_spread_grows", "regular_agreement_comparable",
                   "regular_jsd_comparable")
-ATTACK_CLAIMS = ("at_raises_adversarial_accuracy", "standard_adversarial_accuracy")
+ATTACK_CLAIMS = ("at_raises_adversarial_accuracy", "standard_adversarial_accuracy",
+                 "standard_adversarial_falls_with_training")
 CONFIDENCE_CLAIMS = ("inverted_agreement_rises", "inverted_jsd_rises")
 
 
@@ -98,7 +99,7 @@ def n_classes(ds: xr.Dataset, setting: str) -> int | None:
     """The classes a setting's models were trained on (the ``ood`` setting reuses the full models)."""
     if setting == "subset":
         return len(json.loads(ds.attrs.get("subset_class_names", "[]"))) or None
-    return DATASET_CLASSES.get(str(params(ds).get("dataset", "")))
+    return num_classes(str(params(ds).get("dataset", "")))
 
 
 def accuracy_gate(ds: xr.Dataset, setting: str, claims: tuple[str, ...]) -> Gate:
@@ -129,11 +130,22 @@ def fort_gate(ds: xr.Dataset, tol: float = 1e-3) -> Gate:
     return Gate("regular-image agreement within Fort et al.'s bounds", n_in == n_all, detail, REGULAR_CLAIMS)
 
 
-def attack_gate() -> Gate:
-    """Whether the evaluation attack converged: not computed from this result."""
-    return Gate("evaluation attack converged (PGD against APGD at ε = 0.25)", None,
-                "not computed here: needs the models attacked again with APGD (or twice the PGD steps) on a subset "
-                "of the test images; the attack-convergence check of the attacks' issue computes it", ATTACK_CLAIMS)
+def attack_gate(ds: xr.Dataset, length: xr.Dataset | None) -> Gate:
+    """Whether the evaluation attack converged: on the chapter's own standard models (the training-length
+    section's models at the chapter's budget, the same weights), the chapter's PGD against 100-step PGD with a
+    random start and APGD-CE (the worst case of the three) — passes when the gap's interval lies below
+    ``length.CONVERGED_PP``."""
+    name = "evaluation attack converged (the chapter's PGD against more steps and APGD-CE, ε = 0.25)"
+    budget = int(params(ds).get("epochs", -1))
+    if length is None or budget not in [int(b) for b in length["budget"].values] \
+            or not np.isfinite(length["accuracy"].sel(budget=budget).values).all():
+        return Gate(name, None, f"not computed yet: the training-length section has no complete {budget}-epoch "
+                                "budget (sat-companion run universality computes it)", ATTACK_CLAIMS)
+    gap = L.attack_gap(length, budget)
+    detail = (f"the stronger attacks lower the standard models' adversarial accuracy by {gap.text('.1f')} pp "
+              f"(mean over architectures, first {int(length.attrs['strong_images'])} evaluation images; converged "
+              f"when the interval lies below {L.CONVERGED_PP:g} pp)")
+    return Gate(name, bool(gap.high < L.CONVERGED_PP), detail, ATTACK_CLAIMS)
 
 
 def inversion_gate(ds: xr.Dataset) -> Gate:
@@ -160,19 +172,20 @@ def confidence_gate() -> Gate:
                 "outputs) to read JSDSim with confidence as a covariate", CONFIDENCE_CLAIMS)
 
 
-def checks(ds: xr.Dataset) -> list[Gate]:
+def checks(ds: xr.Dataset, length: xr.Dataset | None = None) -> list[Gate]:
     """The Checks table's gates, from the stored result only (``Gate(passed=None)``: not computed here)."""
     keys = tuple(paper_claims("universality")["claims"])
     gates = [accuracy_gate(ds, "full", tuple(k for k in keys if not k.startswith("subset_")))]
     if "subset" in set(ds["setting"].values):
         gates.append(accuracy_gate(ds, "subset", tuple(k for k in keys if k.startswith("subset_"))))
-    gates += [fort_gate(ds), attack_gate(), inversion_gate(ds), confidence_gate()]
+    gates += [fort_gate(ds), attack_gate(ds, length), inversion_gate(ds), confidence_gate()]
     return gates
 
 
 # ------------------------------------------------------------------------------------------ claims
 
-def estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate]:
+def estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0,
+              length: xr.Dataset | None = None) -> dict[str, Estimate]:
     """Our estimate of every claim key (NaN where the result has no such setting or ε)."""
     settings = set(ds["setting"].values)
     eps = sorted(float(e) for e in ds["eps"].values)
@@ -185,6 +198,8 @@ def estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> dict[str, Es
     est = {"at_raises_adversarial_accuracy": at_effect(ds, "adv_accuracy", min(e for e in eps if e > 0), n_boot,
                                                        seed) if has_base else _nan(),
            "standard_adversarial_accuracy": standard_adversarial_accuracy(ds, n_boot, seed),
+           "standard_adversarial_falls_with_training": (L.training_effect(length, n_boot, seed)
+                                                        if L.complete(length) else _nan()),
            "at_costs_clean_accuracy": at_effect(ds, "accuracy", top, n_boot, seed) if has_base else _nan(),
            "regular_agreement_drops": change("full", "agreement", "regular"),
            "regular_jsd_spread_grows": spread_change(ds, "full", "jsd", "regular", n_boot, seed),
@@ -207,17 +222,17 @@ def estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> dict[str, Es
 
 
 def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0,
-                 gates: list[Gate] | None = None) -> pd.DataFrame:
+                 gates: list[Gate] | None = None, length: xr.Dataset | None = None) -> pd.DataFrame:
     """Every claim of ``sat_lib/claims/universality.yaml`` beside ours, decided by ``claim_row`` under the
     chapter's gates (``checks``)."""
     claims = scored_claims("universality")
-    gates = checks(ds) if gates is None else gates
-    est = estimates(ds, n_boot, seed)
+    gates = checks(ds, length) if gates is None else gates
+    est = estimates(ds, n_boot, seed, length)
     eps = sorted(float(e) for e in ds["eps"].values)
     rows = []
     for key, c in claims.items():
         c = with_table4_value(c)
-        fmt = ".1f" if key.startswith("at_") or key.endswith("_accuracy") else ".3f"
+        fmt = ".1f" if key.startswith(("at_", "standard_")) or key.endswith("_accuracy") else ".3f"
         rows.append(claim_row(c["what"], c, est[key], key=key, gates=gates, paper=c["statement"], fmt=fmt))
     out = pd.DataFrame(rows)
     ks = [int(k) for k in ds["k"].values]
@@ -228,7 +243,7 @@ def claims_table(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0,
     return out
 
 
-__all__ = ["ATTACK_CLAIMS", "CONFIDENCE_CLAIMS", "DATASET_CLASSES", "REGULAR_CLAIMS", "accuracy_gate",
+__all__ = ["ATTACK_CLAIMS", "CONFIDENCE_CLAIMS", "REGULAR_CLAIMS", "accuracy_gate",
            "attack_gate", "checks", "claims_table", "confidence_gate", "estimates", "fort_gate", "inversion_gate",
            "n_classes", "pair_spread", "params", "spread_change", "standard_adversarial_accuracy",
            "with_table4_value"]

@@ -209,10 +209,11 @@ def _direction(est: Estimate, up: str = "rises", down: str = "falls", flat: str 
 
 
 def adversarial_gap_text(ds: xr.Dataset, table: pd.DataFrame | None = None, n_boot: int = 2000,
-                         seed: int = 0) -> str:
-    """Where our adversarial accuracies fall short of Table 4 and the likely reasons, as hypotheses: the
-    evaluation attack, the models' size and training, label smoothing, the attack's precision — every number
-    read from the stored result, its parameters and the paper's table."""
+                         seed: int = 0, length: xr.Dataset | None = None) -> str:
+    """Where our adversarial accuracies fall short of Table 4 and the likely reasons: the evaluation attack and its
+    precision, and the training length — tested by the training-length section (``length``) where it is stored —
+    the models' size and label smoothing as hypotheses; every number read from the stored results, their
+    parameters and the paper's table."""
     cfg = Setup.of(ds)
     eps = sorted(float(e) for e in ds["eps"].values)
     robust = [e for e in eps if e > 0]
@@ -269,12 +270,44 @@ def adversarial_gap_text(ds: xr.Dataset, table: pd.DataFrame | None = None, n_bo
         reasons.append(f"the attack's precision: with precision = {cfg.precision!r} it runs in the layout measured "
                        f"fastest per model (these models trained in {', '.join(layouts)}), and bf16 gradients "
                        "can blunt a few-step attack")
-    parts.append("Likely reasons, none tested here (hypotheses): "
+    tested = _tested_reasons(ds, length, n_boot, seed)
+    if tested:
+        parts.append("Tested by the training-length section: " + " ".join(tested))
+        reasons = [r for r in reasons if not r.startswith(("a weak evaluation attack", "the attack's precision"))]
+    parts.append(f"Likely reason{'s' if len(reasons) > 1 else ''}, not tested here (hypothes"
+                 f"{'es' if len(reasons) > 1 else 'is'}): "
                  + "; ".join(f"({i}) {r}" for i, r in enumerate(reasons, 1)) + ".")
     return " ".join(parts)
 
 
-def discussion(ds: xr.Dataset, table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> str:
+def _tested_reasons(ds: xr.Dataset, length: xr.Dataset | None, n_boot: int, seed: int) -> list[str]:
+    """Sentences on what the training-length section shows about the attack and the training length (empty
+    without the section, or before its chapter-length budget is complete)."""
+    from sat_lib.analysis.universality import length as L
+
+    budget = int(params(ds).get("epochs", -1))
+    if length is None or budget not in [int(b) for b in length["budget"].values] \
+            or not np.isfinite(length["accuracy"].sel(budget=budget).values).all():
+        return []
+    gap = L.attack_gap(length, budget, n_boot, seed)
+    out = [f"the attack — on the chapter's own standard models, 100-step PGD with a random start and APGD-CE, both "
+           f"in fp32 (so the attack's bf16 precision is covered too), lower the adversarial accuracy by "
+           f"{gap.text('.1f')} pp against the chapter's PGD: the attack has "
+           f"{'converged' if gap.high < L.CONVERGED_PP else 'not converged'}, and "
+           f"{'is not' if gap.high < L.CONVERGED_PP else 'may be'} why our standard models keep so much."]
+    worst = L.strong(length).sel(attack="worst")
+    done = [b for b in length["budget"].values if np.isfinite(length["accuracy"].sel(budget=b).values).all()]
+    if len(done) > 1:
+        seq = "; ".join(f"{int(b)} epochs: clean {100 * float(length['accuracy'].sel(budget=b).mean()):.1f} %, "
+                        f"worst-case adversarial {100 * float(worst.sel(budget=b).mean()):.1f} %" for b in done)
+        out.append(f"Training length — mean over architectures, {seq}"
+                   + (f"; longest minus shortest {L.training_effect(length, n_boot, seed).text('.1f')} pp."
+                      if L.complete(length) else " (the longer budgets are still being computed)."))
+    return out
+
+
+def discussion(ds: xr.Dataset, table: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
+               length: xr.Dataset | None = None) -> str:
     """A few sentences computed from the result and its claims table: how strong the models are next to the
     paper's, where our adversarial accuracies fall short of Table 4 and why we think so, the verdict counts, and
     which claims we do not reproduce."""
@@ -288,7 +321,7 @@ def discussion(ds: xr.Dataset, table: pd.DataFrame, n_boot: int = 2000, seed: in
              f"CNNs — {acc}. Our models are far weaker ({_epochs_text(ds)} epochs on a CPU against the paper's "
              f"{paper_claims('universality')['training']['epochs']}), so a similarity that depends on how well "
              "models fit the data is measured here on models that fit it less.",
-             adversarial_gap_text(ds, table, n_boot, seed),
+             adversarial_gap_text(ds, table, n_boot, seed, length),
              verdict_counts_text(table)]
     off = table[(table["source"] == "paper") & table["verdict"].isin(["disagrees", "inconclusive"])]
     if len(off):
@@ -300,18 +333,15 @@ def discussion(ds: xr.Dataset, table: pd.DataFrame, n_boot: int = 2000, seed: in
 def verdict_counts_text(table: pd.DataFrame) -> str:
     """The verdicts counted per statement (``sat_lib.claims.verdict.statements``), the paper's apart from the
     project's readings, context rows and claims whose gate failed counted apart."""
-    from sat_lib.claims.verdict import NO_VERDICT, NOT_TESTED, statements
+    from sat_lib.claims.verdict import statements, tally_text
 
     st = statements(table)
     parts = []
-    for source, label in (("paper", "the paper's statements"), ("project", "this project's readings (bands)")):
+    for source, label in (("paper", "the paper's statements"), ("project", "this project's hypotheses")):
         v = st.loc[st["source"] == source, "verdict"]
         if not len(v):
             continue
-        tested = v[~v.str.startswith(NOT_TESTED) & (v != NO_VERDICT)]
-        parts.append(f"{label}: {int((tested == 'agrees').sum())} agree, {int((tested == 'disagrees').sum())} "
-                     f"disagree, {int((tested == 'inconclusive').sum())} inconclusive, "
-                     f"{int(v.str.startswith(NOT_TESTED).sum())} not tested (a gate failed), of {len(v)}")
+        parts.append(f"{label}: {tally_text(v)}, of {len(v)}")
     return "**Verdicts, one per statement:** " + "; ".join(parts) + "."
 
 

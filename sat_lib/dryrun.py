@@ -1,0 +1,296 @@
+"""A dry run (``sat-companion run <chapter> --dry-run``): every model a chapter's full run would build is built,
+trained for one step and attacked for one PGD step on synthetic images of its dataset's shape and classes, and
+the timings are scaled to an estimate of the full run on this device. A model that does not build, an objective
+that fails or a batch that does not fit shows in seconds, not hours into a run.
+
+Nothing is read from or written to the data, weights, results or calibration stores: the images are random
+(``synthetic``), the models untrained, and layouts are not measured (``sat_lib.precision.unmeasured``).
+
+A chapter declares what its full run does as a list of ``DryJob`` (``Chapter.dry_run``): how to build each model,
+how to take one training step with it, and the work the full run does with it (``Work``). Jobs of equal ``key``
+(the same architecture trained alike) are timed once and shown as one row.
+
+On a GPU the first step of each model (a training step, else a PGD step) is a warm-up and is not timed, and the
+steps run at the profile's own batches. On a CPU only the run's first model is warmed up (the one-time costs are
+the process's, not a shape's), and the steps run at a batch of at most ``CPU_BATCH`` and scale linearly to the
+profile's batches (a larger batch is cheaper per image, so the estimate leans high).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sat_lib.attacks import PGDConfig, pgd
+from sat_lib.data import DATASETS, ImageData, num_classes
+from sat_lib.precision import choose_layout, unmeasured
+from sat_lib.provenance import default_device, device_name
+from sat_lib.registry import Registry
+from sat_lib.train import Adversary, Teacher, TrainConfig, logits, train
+
+CPU_BATCH = 8  # steps on a CPU run at this batch at most, and scale linearly
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What a dataset's images are, known without reading it: side, channels, and split sizes (default options)."""
+
+    image_size: int
+    channels: int
+    splits: Mapping[str, int]
+
+
+GEOMETRY: Registry[Geometry] = Registry("dataset geometry")
+GEOMETRY.register("cifar10", Geometry(32, 3, {"train": 50_000, "test": 10_000}))
+GEOMETRY.register("fashion_mnist", Geometry(28, 1, {"train": 60_000, "test": 10_000}))
+GEOMETRY.register("digits", Geometry(8, 1, {"train": 1_437, "test": 360}))  # scikit-learn's 1 797, 20 % test
+GEOMETRY.register("imagenet_val", Geometry(224, 3, {"val": 50_000}))
+
+
+def split_size(dataset: str, split: str) -> int:
+    """Images in ``split`` of ``dataset`` (at its default options), without reading it."""
+    sizes = GEOMETRY[dataset].splits
+    if split not in sizes:
+        raise KeyError(f"split_size: {dataset} has no split {split!r} (splits: {', '.join(sizes)})")
+    return sizes[split]
+
+
+def synthetic(dataset: str, n: int, *, classes: int | None = None, seed: int = 0) -> ImageData:
+    """``n`` random uint8 images of ``dataset``'s shape, labelled in turn by its classes (or by ``classes``, a
+    class subset), with its normalisation statistics where it declares them."""
+    g = GEOMETRY[dataset]
+    k = classes or num_classes(dataset) or 10
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, g.image_size, g.image_size, g.channels), dtype=np.uint8)
+    d = DATASETS[dataset]
+    mean = tuple(d.mean) or (0.5,) * g.channels
+    std = tuple(d.std) or (0.25,) * g.channels
+    return ImageData(images=images, labels=np.arange(n) % k, classes=tuple(str(c) for c in range(k)), mean=mean,
+                     std=std, name=dataset, split="train", source="synthetic (dry run)")
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a full run does with one job's model(s), in three units each timed once: images through training
+    steps (all epochs, all copies), image × steps of input-gradient work (attacks, inversion, attributions) and
+    images through forward passes (evaluation)."""
+
+    train_images: float = 0
+    gradient_images: float = 0
+    forward_images: float = 0
+
+    def __add__(self, other: Work) -> Work:
+        return Work(*(getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(Work)))
+
+    def scaled(self, factor: float) -> Work:
+        return Work(*(getattr(self, f.name) * factor for f in dataclasses.fields(Work)))
+
+
+@dataclass(frozen=True)
+class DryJob:
+    """One model (or a group trained alike) of a chapter's full run.
+
+    ``build(data)``: the model for images like ``data`` (random initialisation); ``train(model, data)``: one
+    training step on all of ``data`` (one batch; ``train_step``), ``None`` for a model that is never trained;
+    ``evaluated(model)``: the network that is attacked and evaluated (default: the model; e.g. one member of a
+    jointly trained ensemble). ``models``: how many models the row stands for; ``note``: where its weights come
+    from and the like."""
+
+    label: str
+    dataset: str
+    build: Callable[[ImageData], nn.Module]
+    work: Work
+    train: Callable[[nn.Module, ImageData], Any] | None = None
+    batch_size: int = 256
+    attack_batch_size: int = 250
+    precision: str = "auto"
+    classes: int | None = None
+    evaluated: Callable[[nn.Module], nn.Module] | None = None
+    models: int = 1
+    note: str = ""
+    key: Hashable = None
+
+
+def train_step(cfg: TrainConfig, recipe: str, *, teacher: Callable[[ImageData], nn.Module] | None = None,
+               teacher_weight: float = 0.5, adversary: PGDConfig | None = None, objective=None) -> Callable:
+    """One step of ``sat_lib.train.train`` with ``cfg`` and ``recipe`` on all the images it is given (one batch):
+    distilled from a ``teacher`` built for the same images, adversarially (``adversary``) or with an
+    ``objective``, as ``train`` takes them."""
+    built: dict[str, Teacher] = {}
+
+    def step(model: nn.Module, data: ImageData):
+        device = default_device()
+        if teacher is not None and "t" not in built:
+            t = teacher(data).to(device).eval()
+            layout = choose_layout(t, (data.channels, data.image_size, data.image_size), cfg.precision, device)
+            built["t"] = Teacher(t, layout, key="dry-run", weight=teacher_weight)
+        x = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).contiguous()
+        one = dataclasses.replace(cfg, epochs=1, batch_size=len(data), warmup=0.0)
+        return train(model, x, torch.from_numpy(data.labels), one, recipe=recipe, device=device, desc="dry run",
+                     teacher=built.get("t"), adversary=None if adversary is None else Adversary(adversary),
+                     objective=objective)
+
+    return step
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds of one training step at ``train_batch`` images (None: not trained), one PGD step and one forward
+    pass at ``attack_batch`` images, and the wall time of the whole probe (build included)."""
+
+    train_batch: int
+    train_seconds: float | None
+    attack_batch: int
+    attack_seconds: float
+    forward_seconds: float
+    wall_seconds: float
+
+    def estimate(self, work: Work) -> Work:
+        """Seconds of ``work`` at these per-image rates (``Work`` in seconds, not images)."""
+        per_train = (self.train_seconds or 0.0) / self.train_batch
+        return Work(work.train_images * per_train, work.gradient_images * self.attack_seconds / self.attack_batch,
+                    work.forward_images * self.forward_seconds / self.attack_batch)
+
+
+@dataclass(frozen=True)
+class Row:
+    job: DryJob
+    timing: Timing | None
+    error: str = ""
+
+    @property
+    def seconds(self) -> Work:
+        return self.timing.estimate(self.job.work) if self.timing else Work()
+
+
+def _batch(size: int, cap: int | None) -> int:
+    return max(2, min(size, cap)) if cap else size  # BatchNorm needs two images per batch in training
+
+
+def _timed(fn: Callable[[], Any], device: torch.device, warm_up: bool = False) -> float:
+    if warm_up:  # allocations, kernel selection
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t0
+
+
+def probe(job: DryJob, device: torch.device | None = None, batch_cap: int | None = CPU_BATCH, *,
+          warm_up: bool = True) -> Timing:
+    """Build ``job``'s model, time one training step, one PGD step and one forward pass with it (after one
+    warm-up step where ``warm_up``), at the profile's batches capped at ``batch_cap``."""
+    device = device or default_device()
+    t0 = time.perf_counter()
+    b, a = _batch(job.batch_size, batch_cap), _batch(job.attack_batch_size, batch_cap)
+    torch.manual_seed(0)
+    data = synthetic(job.dataset, max(b, a), classes=job.classes)
+    model = job.build(data.subset(range(b))).to(device)
+    train_s = None
+    if job.train is not None:
+        batch = data.subset(range(b))
+        train_s = _timed(lambda: job.train(model, batch), device, warm_up=warm_up)
+    net = (job.evaluated or (lambda m: m))(model).eval()
+    x, y = data.subset(range(a)).tensors(device)
+    one = PGDConfig(steps=1)
+    attack_s = _timed(lambda: pgd(net, x, y, one, batch_size=a, precision=job.precision, desc="dry run"), device,
+                      warm_up=warm_up and (job.train is None or a != b))
+    forward_s = _timed(lambda: logits(net, x, batch_size=a, precision=job.precision), device)
+    return Timing(b, train_s, a, attack_s, forward_s, time.perf_counter() - t0)
+
+
+def merged(jobs: list[DryJob]) -> list[DryJob]:
+    """Jobs of equal ``key`` (default: the label) as one: their work and models summed, their labels and notes
+    joined."""
+    groups: dict[Hashable, list[DryJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.key if job.key is not None else job.label, []).append(job)
+    out = []
+    for group in groups.values():
+        labels = list(dict.fromkeys(j.label for j in group))
+        label = labels[0] if len(labels) == 1 else f"{labels[0]} (+{len(labels) - 1} alike)"
+        notes = "; ".join(dict.fromkeys(j.note for j in group if j.note))
+        work = sum((j.work for j in group[1:]), group[0].work)
+        out.append(dataclasses.replace(group[0], label=label, note=notes, work=work,
+                                       models=sum(j.models for j in group)))
+    return out
+
+
+def run(jobs: list[DryJob], device: torch.device | None = None, batch_cap: int | None = None) -> list[Row]:
+    """Probe every job (equal keys once); a job that fails is a row with its error, and the others go on.
+    ``batch_cap``: default ``CPU_BATCH`` on a CPU, none on a GPU."""
+    device = device or default_device()
+    cap = batch_cap if batch_cap is not None else (None if device.type == "cuda" else CPU_BATCH)
+    rows = []
+    with unmeasured():
+        for i, job in enumerate(merged(jobs)):
+            try:
+                rows.append(Row(job, probe(job, device, cap, warm_up=device.type == "cuda" or i == 0)))
+            except Exception as err:  # noqa: BLE001 — every failure is reported, then the run fails
+                rows.append(Row(job, None, f"{type(err).__name__}: {err}"))
+            finally:
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+    return rows
+
+
+def duration(seconds: float) -> str:
+    """``0.12 s``, ``42 s``, ``12 min``, ``3.4 h``, ``2.1 d``."""
+    if not math.isfinite(seconds):
+        return "?"
+    if seconds < 10:
+        return f"{seconds:.2g} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} d"
+
+
+def report(rows: list[Row], device: torch.device | None = None) -> str:
+    """The per-model table and the estimated full run, labelled as an estimate on this device."""
+    device = device or default_device()
+    w = min(60, max([5] + [len(r.job.label) for r in rows]))
+    head = (f"{'model':<{w}} {'n':>4} {'train step':>15} {'PGD step':>15}  {'est. train':>10} {'est. grad':>10} "
+            f"{'est. fwd':>9} {'est. total':>10}  note")
+    lines = [head, "-" * len(head)]
+    total = Work()
+    for r in rows:
+        if r.timing is None:
+            lines.append(f"{r.job.label[:w]:<{w}} {r.job.models:>4}  FAILED — {r.error}")
+            continue
+        t, s = r.timing, r.seconds
+        total = total + s
+        step = "—" if t.train_seconds is None else f"{duration(t.train_seconds)} @{t.train_batch}"
+        lines.append(f"{r.job.label[:w]:<{w}} {r.job.models:>4} {step:>15} "
+                     f"{duration(t.attack_seconds) + f' @{t.attack_batch}':>15}  {duration(s.train_images):>10} "
+                     f"{duration(s.gradient_images):>10} {duration(s.forward_images):>9} "
+                     f"{duration(s.train_images + s.gradient_images + s.forward_images):>10}  {r.job.note}")
+    all_s = total.train_images + total.gradient_images + total.forward_images
+    scaled = ("steps timed at the profile's batches" if device.type == "cuda" else
+              f"steps timed at batch <= {CPU_BATCH} and scaled linearly to the profile's batches (larger batches "
+              "cost less per image: read it as an upper bound)")
+    lines += ["", f"ESTIMATE of the full run on this device, {device_name(device)}: {duration(all_s)} of model work "
+                  f"(training {duration(total.train_images)}, attacks and other gradients "
+                  f"{duration(total.gradient_images)}, forward passes {duration(total.forward_images)}); "
+                  f"{scaled}. Data loading, corrupted sets, pair measures and scheduling are not counted."]
+    failed = [r for r in rows if r.timing is None]
+    if failed:
+        lines += ["", f"{len(failed)} of {len(rows)} models FAILED:"] + [f"  {r.job.label}: {r.error}" for r in failed]
+    return "\n".join(lines)
+
+
+__all__ = ["CPU_BATCH", "DryJob", "GEOMETRY", "Geometry", "Row", "Timing", "Work", "duration", "merged", "probe",
+           "report", "run", "split_size", "synthetic", "train_step"]
