@@ -3,6 +3,7 @@ import base64
 import copy
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -28,14 +29,21 @@ def _outputs(nb):
     return [o for c in nb["cells"] for o in c.get("outputs", [])]
 
 
+NUMBER = re.compile(r"(?<![\w.])(\d+\.\d*)(\d)(?![\w.])")  # a decimal number in a table cell or a sentence
+
+
 def _change_one_number(nb):
-    """The first output that shows 0.4870 shows 0.4871 in its HTML; everything else stays."""
+    """The first decimal number in the first HTML output that has one changes its last digit; everything else stays.
+
+    Returns the notebook and the new number as it is shown."""
     for o in _outputs(nb):
         html = "".join(o.get("data", {}).get("text/html", []))
-        if "0.4870" in html:
-            o["data"]["text/html"] = html.replace("0.4870", "0.4871", 1)
-            return nb
-    raise AssertionError("the chapter shows no 0.4870 any more: pick another number")
+        m = NUMBER.search(html)
+        if m:
+            changed = m.group(1) + str((int(m.group(2)) + 1) % 10)
+            o["data"]["text/html"] = html[: m.start()] + changed + html[m.end():]
+            return nb, changed
+    raise AssertionError("the chapter shows no decimal number in an HTML output: pick another chapter")
 
 
 def test_two_copies_of_a_chapter_are_the_same(tool, tmp_path, capsys):
@@ -50,11 +58,12 @@ def test_two_copies_of_a_chapter_are_the_same(tool, tmp_path, capsys):
 def test_one_changed_number_differs(tool, tmp_path, capsys):
     old, new = tmp_path / "old.ipynb", tmp_path / "new.ipynb"
     shutil.copyfile(CHAPTER, old)
-    new.write_text(json.dumps(_change_one_number(json.loads(CHAPTER.read_text()))))
+    nb, changed = _change_one_number(json.loads(CHAPTER.read_text()))
+    new.write_text(json.dumps(nb))
     assert tool.main([str(old), str(new)]) == 1
     out = capsys.readouterr().out
     assert "new: DIFFERS (1 of" in out
-    assert "text/html differs" in out and "+" in out and "0.4871" in out
+    assert "text/html differs" in out and "+" in out and changed in out
     assert "text/plain differs" not in out
 
 
@@ -119,5 +128,5 @@ def test_against_a_git_revision(tool, tmp_path, capsys):
     subprocess.run([*git, "add", "book"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "executed"], check=True)
     assert all(r.same for r in tool.compare_rev("HEAD", [], root=tmp_path))
-    (chapters / "measures.ipynb").write_text(json.dumps(_change_one_number(json.loads(CHAPTER.read_text()))))
+    (chapters / "measures.ipynb").write_text(json.dumps(_change_one_number(json.loads(CHAPTER.read_text()))[0]))
     assert [r.same for r in tool.compare_rev("HEAD", ["measures"], root=tmp_path)] == [False]
