@@ -271,7 +271,8 @@ def convergence_gate(ds: xr.Dataset, zoo: xr.Dataset) -> Gate:
                 bool((gap.abs() <= CONVERGED_PP).all()),
                 f"{len(w)} zoo models: PGD {w['PGD fools (%)'].min():.1f}–{w['PGD fools (%)'].max():.1f} %, APGD "
                 f"{w['AutoAttack fools (%)'].min():.1f}–{w['AutoAttack fools (%)'].max():.1f} %; largest gap "
-                f"{gap[worst]:+.2f} pp ({worst}); the other models' attacks are not checked, nor twice the steps")
+                f"{gap[worst]:+.2f} pp ({worst}); the other models' attacks are not checked here (twice the steps and "
+                "fp32: the sat-matrix chapter's attack checks)")
 
 
 def checks(ds: xr.Dataset, zoo: xr.Dataset, patch: xr.Dataset | None = None) -> list[Gate]:

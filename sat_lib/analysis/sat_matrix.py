@@ -14,6 +14,7 @@ from sklearn.cluster import SpectralClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.manifold import TSNE
 
+from sat_lib.analysis import sat_matrix_checks
 from sat_lib.claims import scored_claims
 from sat_lib.claims.verdict import Gate, chance_gate, claim_row, decisive_format
 from sat_lib.stats import Estimate, bootstrap, interval, pairs_bootstrap
@@ -251,29 +252,27 @@ def gates_for(gates: list[Gate], arch: str | None) -> list[Gate]:
     return [g for g in gates if "stand-in" not in g.name or (arch is not None and f"({arch} " in g.name)]
 
 
-def attack_gates(claims=()) -> list[Gate]:
-    """The attack checks a chapter that reuses the zoo's PGD cannot compute from its own stored result."""
-    return [Gate("attack converged (PGD against APGD, steps against twice as many)", None,
-                 "not computed here: sat-attacks compares PGD's white-box success with APGD's on 8 zoo models; "
-                 "success at twice the steps would need new attacks", tuple(claims)),
-            Gate("bf16 and fp32 gradients give the same SAT", None,
-                 "not computed: the zoo was attacked in the layout its models were trained in (mostly bf16); an "
-                 "fp32 attack of a subset would compute it", tuple(claims))]
+def attack_gates(claims=(), check: xr.Dataset | None = None, spread: float | None = None) -> list[Gate]:
+    """The attack checks of a chapter that reuses the zoo's PGD: the sat-matrix chapter's attack-check section
+    (``check``: fp32 and twice the steps against the chapter's attack; ``sat_lib.analysis.sat_matrix_checks``),
+    not computed where it is not stored."""
+    return sat_matrix_checks.gates(check, claims, spread=spread)
 
 
-def checks(ds: xr.Dataset) -> list[Gate]:
-    """The chapter's Checks: what its claims rest on, from the stored result."""
+def checks(ds: xr.Dataset, check: xr.Dataset | None = None) -> list[Gate]:
+    """The chapter's Checks: what its claims rest on, from the stored result and its attack-check section."""
     return [chance_gate(dict(zip(map(str, ds["model"].values), ds["accuracy"].values)), ds.sizes.get("class", 10)),
-            *attack_gates()]
+            *attack_gates(check=check, spread=sat_matrix_checks.pair_spread(ds))]
 
 
-def claims_table(ds: xr.Dataset, n_boot: int = 2000, gates: list[Gate] | None = None) -> pd.DataFrame:
+def claims_table(ds: xr.Dataset, n_boot: int = 2000, gates: list[Gate] | None = None,
+                 check: xr.Dataset | None = None) -> pd.DataFrame:
     """The paper's claims beside ours, each decided by its kind (``sat_lib.claims.verdict.claim_row``): the
     diagonal as an equivalence ("close to 4.6"), the zoo's mean and Table 1's stds as context (another zoo,
     another task), the family direction. Diagonal: models resampled; pair statistics: models resampled (pairs
     share models); stability: the random subsets resampled. ``gates``: ``checks(ds)`` when not given."""
     claims = scored_claims("sat-matrix")
-    gates = checks(ds) if gates is None else gates
+    gates = checks(ds, check) if gates is None else gates
     rows = []
     c = claims["diagonal"]
     est = bootstrap(np.diag(ds["sat"].values), np.mean, unit="models", n_resamples=n_boot)

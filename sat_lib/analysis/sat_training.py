@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sat_lib.analysis.sat_matrix_checks import pair_spread
 from sat_lib.analysis.sat_matrix import (attack_gates, model_bootstrap, pair_frame, symmetric,
                                          token_gate, tokens_seen)
 from sat_lib.claims import paper_claims, scored_claims
@@ -128,26 +129,29 @@ def arch_gates(ds: xr.Dataset, zoo: xr.Dataset, arch: str) -> list[Gate]:
                  "and APGD on these seeds (a gradient-masking check) would tell; not computed", GATED)]
 
 
-def checks(ds: xr.Dataset, zoo: xr.Dataset) -> list[Gate]:
+def checks(ds: xr.Dataset, zoo: xr.Dataset, check: xr.Dataset | None = None) -> list[Gate]:
     """The chapter's Checks, from the stored results: every retrained model above twice chance, the attention
-    stand-in's gates, and the attack checks that need new attacks (not computed)."""
+    stand-in's gates, and the zoo's attack checks (the sat-matrix chapter's section ``check``)."""
     arch = [g for a in dict.fromkeys(ds["arch"].values) for g in arch_gates(ds, zoo, a)]
-    return [*common_gates(ds)[:1], *arch, *common_gates(ds)[1:]]
+    common = common_gates(ds, zoo, check)
+    return [*common[:1], *arch, *common[1:]]
 
 
-def common_gates(ds: xr.Dataset) -> list[Gate]:
-    """The gates of every row: every retrained model above twice chance; the attack checks (not computed)."""
-    return [chance_gate(dict(zip(map(str, ds["model"].values), ds["accuracy"].values)), ds.sizes.get("class", 10)), *attack_gates()]
+def common_gates(ds: xr.Dataset, zoo: xr.Dataset, check: xr.Dataset | None = None) -> list[Gate]:
+    """The gates of every row: every retrained model above twice chance; the zoo's attack checks."""
+    return [chance_gate(dict(zip(map(str, ds["model"].values), ds["accuracy"].values)), ds.sizes.get("class", 10)),
+            *attack_gates(check=check, spread=pair_spread(zoo))]
 
 
-def claims_table(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def claims_table(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0,
+                 check: xr.Dataset | None = None) -> pd.DataFrame:
     """Table 4's values (context: ImageNet levels beside ours) and the paper's two readings of it, each decided
     by its kind (``claim_row``): retrained copies of one architecture are more alike than different architectures
     (procedure_vs_architecture, per group); a different training regime lowers SAT more than a different seed
     (regime_vs_initialization). An architecture's rows carry its own gates (``arch_gates``) beside the chapter's."""
     claims = scored_claims("sat-training")
     values = claims["same_architecture"]["values"]
-    common = common_gates(ds)
+    common = common_gates(ds, zoo, check)
     all_est = zoo_estimate(zoo, n_boot, seed)
     rows = [claim_row("mean SAT between the zoo's architectures (Table 4, All)", claims["all"], all_est[0],
                       key="all", gates=common, paper=f"{claims['all']['value']:.2f} (69 ImageNet models)")]

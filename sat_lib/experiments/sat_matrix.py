@@ -31,6 +31,11 @@ class Config(ZooAttack):
     stability_pool: int = 2000            # test images the stability pair is attacked on
     stability_sizes: tuple[int, ...] = (250, 500, 1000, 2000)
     stability_repeats: int = 10
+    # the attack-check section (sat_lib.experiments.sat_matrix_checks): these models attacked again in fp32 and
+    # with twice the steps; empty: no section
+    check_models: tuple[str, ...] = ("vit_d64_p4", "xcit_nano_p8_d6", "resnet18_c16", "skresnet10_c32",
+                                     "regnetx_002_s1", "resnet10_gn", "swin_p2_w4_c32", "edgenext_xxs_s2")
+    section_params: ClassVar[tuple[str, ...]] = ("check_models",)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -160,10 +165,11 @@ def dry_jobs(cfg: Config) -> list:
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table of the stored result, and where it was computed (for the status page)."""
     from sat_lib.analysis.sat_matrix import claims_table
+    from sat_lib.experiments import sat_matrix_checks
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)
-    return claims_table(ds), provenance_line(ds)
+    return claims_table(ds, check=sat_matrix_checks.shown(cfg, mode)), provenance_line(ds)
 
 
 CHAPTER = register(Chapter(
@@ -177,4 +183,5 @@ CHAPTER = register(Chapter(
     version=VERSION,
     retime=Retimer(lambda cfg: attacked_jobs(cfg, zoo_specs(cfg)), model_job),
     dry_run=dry_jobs,
+    sections=("sat-matrix-checks",),
 ))

@@ -130,11 +130,12 @@ def dry_jobs(cfg: Config) -> list:
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Table 4 beside ours) of the stored results, and where they were computed."""
     from sat_lib.analysis.sat_training import claims_table
+    from sat_lib.experiments import sat_matrix_checks
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)
     zoo = chapter_result(matrix_config(cfg), mode)
-    return claims_table(ds, zoo), provenance_line(ds)
+    return claims_table(ds, zoo, check=sat_matrix_checks.shown(matrix_config(cfg), mode)), provenance_line(ds)
 
 
 CHAPTER = register(Chapter(

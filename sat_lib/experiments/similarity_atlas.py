@@ -33,7 +33,7 @@ from sat_lib.zoo import image_sample, stored_corrupted_set, train_or_load, zoo_s
 from sat_lib.zoo.atlas import ATLAS_VERSION, artifact_dataset, atlas_images, model_artifacts
 from sat_lib.zoo.atlas_pairs import ATLAS_MEASURES, TARGETS, pair_matrices, pair_targets
 
-VERSION = 1
+VERSION = 2  # 2: the atlas models' predictions against the sat-matrix result's (same_predictions)
 MODEL_RESULTS = "similarity-atlas-model"   # the per-model stored results (results_dir/similarity-atlas-model/)
 
 
@@ -155,6 +155,17 @@ def heldout_images(n_test: int, arts: xr.Dataset) -> np.ndarray:
     return np.setdiff1d(np.arange(n_test), arts["image"].values)
 
 
+def same_predictions(zoo: xr.Dataset, arts: dict[str, xr.Dataset]) -> np.ndarray:
+    """Per model: the share of the atlas images on which the atlas's copy (its stored artifacts' logits, float32)
+    predicts what the sat-matrix result's copy predicted (its stored test logits, in the model's layout) — near 1
+    when both are one model (weights reloaded, or retrained to the same weights), lower when a retraining on
+    another machine or layout made another model whose SAT the atlas would then borrow."""
+    logits = zoo["test_logits"]
+    return np.array([float((a["logits"].values.argmax(-1)
+                            == logits.sel(model=m, test_sample=a["image"].values).values.argmax(-1)).mean())
+                     for m, a in arts.items()])
+
+
 def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
     zoo = chapter_result(matrix_config(cfg), mode)
     names = [str(n) for n in zoo["model"].values]
@@ -170,6 +181,7 @@ def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
     measures = list(ATLAS_MEASURES)
     similarity = np.concatenate([zoo["sat"].values.astype(float)[None], sim.sel(measure=measures[1:]).values])
     accuracy = (zoo["test_logits"].values[:, held].astype(np.float32).argmax(-1) == y).mean(1)
+    same = same_predictions(zoo, arts)
     return xr.Dataset(
         data_vars={
             "similarity": (("measure", "model", "model_b"), similarity,
@@ -183,6 +195,9 @@ def compute(cfg: Config, mode: str = "auto") -> xr.Dataset:
             "attack_seconds": ("model", zoo["attack_seconds"].values, {"long_name": "the SAT chapter's PGD"}),
             "n_params": ("model", zoo["n_params"].values),
             "weights_from_cache": ("model", np.array([bool(a.attrs["from_cache"]) for a in arts.values()])),
+            "same_predictions": ("model", same,
+                                 {"long_name": "share of the atlas images on which the atlas's copy of the model "
+                                               "predicts the class the sat-matrix result's copy predicts"}),
         },
         coords={"measure": measures, "label": ("measure", [ATLAS_MEASURES[m].label for m in measures]),
                 "group": ("measure", [ATLAS_MEASURES[m].group for m in measures]),

@@ -156,6 +156,20 @@ def test_the_chance_gate_stops_claims_on_collapsed_models(ds):
     assert table["verdict"].str.startswith("not tested").all()
 
 
+def test_another_copy_of_a_zoo_model_stops_claims(ds):
+    """SAT is borrowed from the sat-matrix result: an atlas model that predicts otherwise than that result's copy
+    (retrained elsewhere to other weights) makes every claim not tested; a result without the check says so."""
+    assert A.same_models_gate(ds).passed is None and "not stored" in A.same_models_gate(ds).detail
+    same = np.ones(ds.sizes["model"])
+    d = ds.assign(same_predictions=("model", same))
+    assert A.same_models_gate(d).passed is True
+    same[3] = 0.9
+    d = ds.assign(same_predictions=("model", same))
+    gate = A.same_models_gate(d)
+    assert gate.passed is False and "m3" in gate.detail
+    assert A.claims_table(d, n_boot=20, n_clusters=3, n_folds=3)["verdict"].str.startswith("not tested").all()
+
+
 def test_tables_for_the_reader(ds):
     assert {"SAT", "linear CKA"} <= set(A.measure_table(ds).index)
     costs = A.cost_table(ds)

@@ -42,6 +42,13 @@ def test_every_measure_for_every_pair(smoke):
     assert set(ds["part"].values) == set(PARTS) and (ds["atlas_seconds"].values >= 0).all()
 
 
+def test_the_atlas_models_are_the_sat_chapters(smoke):
+    """The atlas's copies (reloaded from the weights cache) predict as the sat-matrix result's copies did."""
+    _, ds, _ = smoke
+    assert (ds["same_predictions"].values >= 0.99).all()
+    assert ds["same_predictions"].values.min() <= 1.0
+
+
 def test_one_stored_result_per_model_with_compact_artifacts(smoke):
     cfg, ds, tmp = smoke
     files = sorted((tmp / "results" / S.MODEL_RESULTS).glob("*.nc"))
