@@ -97,6 +97,12 @@ def test_an_ensemble_objective_trains_jointly_and_one_member_is_attacked():
     assert dryrun.probe(job, torch.device("cpu"), batch_cap=4).train_seconds > 0
 
 
+def named_zoo(name):
+    from sat_lib.models import get_zoo
+
+    return list(get_zoo(name).names())
+
+
 def test_duration_reads_at_a_glance():
     assert [dryrun.duration(s) for s in (0.123, 42, 720, 3 * 3600, 3 * 86_400)] == \
         ["0.12 s", "42 s", "12 min", "3.0 h", "3.0 d"]
@@ -106,6 +112,27 @@ def test_a_chapter_without_a_plan_gets_the_models_its_parameters_name():
     cfg = resolve_params("universality", "smoke")
     assert [j.label for j in named_jobs(cfg)] == ["tiny_cnn", "tiny_vit", "tiny_mixer"]
     assert named_jobs(resolve_params("sat-components", "smoke")) == []  # reads stored results only
+
+
+def test_universality_plans_every_model_of_every_setting_and_the_length_section():
+    cfg = resolve_params("universality", "smoke")
+    jobs = CHAPTERS["universality"].dry_run(cfg)
+    full = [j for j in jobs if j.label.startswith("full ")]
+    subset = [j for j in jobs if j.label.startswith("subset ")]
+    length = [j for j in jobs if j.label.startswith("length ")]
+    assert len(full) == len(cfg.archs) * len(cfg.eps) and len(subset) == len(cfg.subset_names()) * len(cfg.eps)
+    assert len(length) == len(cfg.archs) * len(cfg.length_epochs)
+    assert {j.classes for j in subset} == {cfg.subset_classes} and all(j.train is not None for j in jobs)
+    robust = [j for j in full if not j.label.endswith("ε=0")]
+    assert robust and all(j.key[-2] is not None for j in robust)  # trained against an attack
+    assert all(j.work.gradient_images > cfg.eval_images * cfg.eval_steps for j in full)  # and inverted
+
+
+def test_the_atlas_plans_the_zoo_untrained():
+    cfg = resolve_params("similarity-atlas", "smoke")
+    jobs = CHAPTERS["similarity-atlas"].dry_run(cfg)
+    assert len(jobs) == len(resolve_params("sat-matrix", "smoke").models or named_zoo("tiny"))
+    assert all(j.train is None and j.work.forward_images > 0 for j in jobs)
 
 
 @pytest.mark.parametrize("name", list(CHAPTERS))

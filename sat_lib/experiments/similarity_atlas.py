@@ -216,6 +216,19 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     return cached(cfg, lambda c: compute(c, mode), version=VERSION, mode=mode)
 
 
+def dry_jobs(cfg: Config) -> list:
+    """For ``--dry-run``: every zoo model (sat-matrix's, trained there) through the atlas's work: its outputs on the
+    atlas images, Saliency and Integrated Gradients on the gradient images, the decision-region planes and the
+    corrupted sets."""
+    from sat_lib.dryrun import Work
+    from sat_lib.zoo.dry import spec_job
+
+    spec = atlas_spec(cfg)
+    work = Work(gradient_images=cfg.gradient_images * (1 + cfg.ig_steps),
+                forward_images=cfg.n_images * (1 + len(spec["corrupted"])) + cfg.n_triplets * cfg.resolution ** 2)
+    return [spec_job(s["model"], work, trains=False, note="weights of sat-matrix") for s in model_specs(cfg).values()]
+
+
 def claims(cfg: Config, mode: str = "cache_only"):
     """The chapter's own hypotheses (``source: project``) decided on the stored result, and where it came from."""
     from sat_lib.analysis.similarity_atlas import claims_table
@@ -241,4 +254,5 @@ CHAPTER = register(Chapter(
     version=VERSION,
     upstream=lambda cfg: (matrix_config(cfg), corruptions_config(cfg)),
     retime=Retimer(model_specs, stored_model_job),
+    dry_run=dry_jobs,
 ))
