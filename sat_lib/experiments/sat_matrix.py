@@ -33,8 +33,8 @@ class Config(ZooAttack):
     stability_repeats: int = 10
     # the attack-check section (sat_lib.experiments.sat_matrix_checks): these models attacked again in fp32 and
     # with twice the steps; empty: no section
-    check_models: tuple[str, ...] = ("vit_d64_p4", "xcit_nano_p8_d6", "resnet18_c16", "skresnet10_c32",
-                                     "regnetx_002_s1", "resnet10_gn", "swin_p2_w4_c32", "edgenext_xxs_s2")
+    check_models: tuple[str, ...] = ("resnet10_c32", "resnet18_c16", "resnet10_gn", "regnetx_002_s1",
+                                     "levit_128s_32", "mixer_p4_d96")
     section_params: ClassVar[tuple[str, ...]] = ("check_models",)
 
     def __post_init__(self) -> None:

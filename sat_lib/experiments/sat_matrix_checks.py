@@ -3,8 +3,8 @@
 
 The SAT chapters attack every zoo model once: PGD with the chapter's steps, in the layout each model was measured
 fastest in (mostly bf16), its examples evaluated in each target's layout. Every SAT claim rests on two things this
-section checks on ``check_models`` (a subset of the zoo; the quick profile takes the eight models the sat-attacks
-chapter also attacks with AutoAttack, so both checks of convergence cover one set of models):
+section checks on ``check_models`` (a subset of the zoo; the quick profile takes six models of four families that
+the chapter attacked in bf16):
 
 - ``fp32``: the same attack, and the evaluation of every example, in float32 — does the fast precision give the same
   SAT?
