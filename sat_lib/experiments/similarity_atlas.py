@@ -243,9 +243,6 @@ CHAPTER = register(Chapter(
     name=Config.chapter,
     title="A similarity atlas: one zoo, every measure",
     part="Beyond the four papers",
-    # not in the book until its quick result is computed: `sat-companion run similarity-atlas --profile quick`
-    # (about 82 min on 2 cores with an empty weights cache: the zoo is retrained first)
-    in_book=False,
     config=Config,
     compute=run,
     summary="Every pairwise measure of the book on the SAT zoo: how the measures agree, and what each predicts "
