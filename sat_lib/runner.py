@@ -64,8 +64,11 @@ def executed_path(name: str, config: ProjectConfig | None = None) -> Path:
 def fingerprint(name: str, params: dict, profile: str, config: ProjectConfig) -> str:
     """What an executed chapter depends on: its source (``notebooks/<chapter>.md``), the parameters and profile,
     the stored results of the chapter and of its sections, and the ``sat_lib`` code that reads and draws them.
-    Equal fingerprints, equal chapter."""
+    Equal fingerprints, equal chapter. The run mode is not part of it: a chapter executed with ``cache_only``
+    shows the results that are stored, as an ``auto`` execution would, so a fresh clone's ``make book`` keeps the
+    committed chapters instead of computing what a chapter's section has not stored yet."""
     h = hashlib.sha256()
+    params = {k: v for k, v in params.items() if k != "mode"}
     h.update(json.dumps([name, params, profile], sort_keys=True, default=str).encode())
     files = [config.root / CHAPTERS[name].source]
     reads = "*/*.nc" if CHAPTERS[name].reads_all_results else f"{name}/*.nc"
