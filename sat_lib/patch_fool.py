@@ -156,6 +156,38 @@ def patch_mask(index: torch.Tensor, grid: tuple[int, int], patch: tuple[int, int
     return mask
 
 
+def attacked_cells(clean: torch.Tensor, attacked: torch.Tensor, patch: tuple[int, int]) -> torch.Tensor:
+    """(batch, 1, H, W) float mask of the cells of a ``patch``-sized grid where ``attacked`` differs from
+    ``clean`` anywhere (a patch's pixels may equal the clean ones one by one, at 0 or 1, never all of them)."""
+    if clean.shape != attacked.shape:
+        raise ValueError(f"attacked_cells: clean images {tuple(clean.shape)}, attacked {tuple(attacked.shape)}")
+    ph, pw = patch
+    b, _, h, w = clean.shape
+    if h % ph or w % pw:
+        raise ValueError(f"attacked_cells: {ph}×{pw} patches do not tile {h}×{w} images")
+    diff = (clean != attacked).any(1, keepdim=True).float()
+    cells = F.max_pool2d(diff, (ph, pw))
+    return cells.repeat_interleave(ph, 2).repeat_interleave(pw, 3)
+
+
+def random_patch(clean: torch.Tensor, attacked: torch.Tensor, patch: tuple[int, int], seed: int = 0,
+                 max_cells: int | None = None) -> torch.Tensor:
+    """The control of a patch attack: the same cells as ``attacked`` changed (``attacked_cells``), filled with
+    uniform noise (Patch-Fool's own start) instead of optimised pixels. Where the attack's transfer is no larger
+    than this, it measures fragility to any occluding patch rather than what the attack found. ``max_cells``: the
+    patches the attack may change per image; more changed cells (images that are not the attack's clean ones, or
+    examples stored in a lossy precision) raise an error."""
+    mask = attacked_cells(clean, attacked, patch)
+    cells = mask.flatten(1).sum(1) / (patch[0] * patch[1])
+    if max_cells is not None and int(cells.max()) > max_cells:
+        worst = int(cells.argmax())
+        raise ValueError(f"random_patch: image {worst} differs from its attacked copy in {int(cells[worst])} "
+                         f"{patch[0]}×{patch[1]} cells, more than the attack's {max_cells}: the clean images are not "
+                         "the ones attacked, or the examples were stored in a lossy precision")
+    noise = torch.rand(clean.shape, generator=torch.Generator().manual_seed(seed)).to(clean)
+    return clean * (1 - mask) + noise * mask
+
+
 def _pcgrad(g: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """Per row: where ``g`` points against ``ref`` (negative cosine), remove its component along ``ref``."""
     dot = (g * ref).sum(1, keepdim=True)

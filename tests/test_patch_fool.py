@@ -5,8 +5,8 @@ import timm
 import torch
 import torch.nn as nn
 
-from sat_lib.patch_fool import (AttentionRecorder, PatchFoolConfig, _pcgrad, layers_for, patch_fool, patch_grid,
-                                patch_mask)
+from sat_lib.patch_fool import (AttentionRecorder, PatchFoolConfig, _pcgrad, attacked_cells, layers_for, patch_fool,
+                                patch_grid, patch_mask, random_patch)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,36 @@ def test_fools_a_trained_vit_and_beats_a_random_patch(vit_and_data):
     mask = patch_mask(idx, grid, patch, x.shape)
     noise = x * (1 - mask) + torch.rand(x.shape, generator=torch.Generator().manual_seed(2)) * mask
     assert _acc(model, adv, y) < 0.5 * _acc(model, noise, y)
+
+
+def test_the_random_patch_control_fills_the_attacked_cells_with_noise(vit_and_data):
+    model, x, y = vit_and_data
+    adv = patch_fool(model, x, y, PatchFoolConfig(steps=5), batch_size=16)
+    _, patch, _ = patch_grid(model)
+    cells = attacked_cells(x, adv, patch)
+    assert (cells.flatten(1).sum(1) == 16).all()                         # one whole 4×4 cell per image
+    control = random_patch(x, adv, patch, seed=3, max_cells=1)
+    torch.testing.assert_close(control * (1 - cells), x * (1 - cells), rtol=0, atol=0)   # the rest untouched
+    changed = (control != x).any(1, keepdim=True).float()
+    assert (changed <= cells).all() and (control != adv)[cells.expand_as(x) > 0].float().mean() > 0.9
+    assert torch.equal(control, random_patch(x, adv, patch, seed=3))     # seeded
+
+
+def test_a_cell_whose_pixels_partly_equal_the_clean_ones_still_counts():
+    x = torch.zeros(1, 3, 8, 8)
+    adv = x.clone()
+    adv[0, 0, 5, 6] = 1.0                        # one pixel of the cell (4..7, 4..7) changed, the rest equal
+    cells = attacked_cells(x, adv, (4, 4))
+    assert cells[0, 0, 4:, 4:].eq(1).all() and cells.sum() == 16
+
+
+def test_more_changed_cells_than_the_attack_allows_are_refused():
+    x = torch.zeros(2, 3, 8, 8)
+    adv = x + 1 / 255                                                    # e.g. examples stored lossily
+    with pytest.raises(ValueError, match="4 4×4 cells, more than the attack's 1"):
+        random_patch(x, adv, (4, 4), max_cells=1)
+    with pytest.raises(ValueError, match="do not tile"):
+        attacked_cells(x, adv, (3, 3))
 
 
 def test_the_attention_term_draws_attention_to_the_patch(vit_and_data):

@@ -11,22 +11,25 @@ import xarray as xr
 
 from sat_lib.claims import scored_claims
 from sat_lib.claims.verdict import Gate, claim_row, decisive_format
-from sat_lib.stats import Estimate, correlation, correlation_p, partial_correlation_estimate, resample
+from sat_lib.stats import Estimate, correlation, correlation_p, partial_correlation_estimate, resample, seeds_images
 
 
 def patch_frame(pds: xr.Dataset) -> pd.DataFrame:
     """One row per target (every model but the source): its accuracy, the images it and the source both classify
-    correctly, how often the source's PGD and Patch-Fool examples fool it (%), and SAT by PGD both ways (Eq. 1)
-    and one-sided (the source's examples only)."""
+    correctly, how often the source's PGD and Patch-Fool examples and the random-patch control fool it (%), and
+    SAT by PGD both ways (Eq. 1) and one-sided (the source's examples only)."""
     src = pds.attrs["source"]
     t = [m for m in pds["model"].values if m != src]
     sel = lambda v: pds[v].sel(model=t).values  # noqa: E731
+    control = {"random-patch transfer (%)": sel("transfer_random"),
+               "one-sided SAT by a random patch": sel("sat_random_one_sided")} if "transfer_random" in pds else {}
     return pd.DataFrame({
         "model": t, "accuracy (%)": 100 * sel("accuracy").astype(float),
         "images": pds["n_both"].sel(model=src, model_b=t).values,
         "PGD transfer (%)": sel("transfer_pgd"), "Patch-Fool transfer (%)": sel("transfer_patch"),
         "SAT by PGD": pds["sat_pgd"].sel(model=src, model_b=t).values,
         "one-sided SAT by PGD": sel("sat_pgd_one_sided"), "one-sided SAT by Patch-Fool": sel("sat_patch_one_sided"),
+        **control,
     }).set_index("model")
 
 
@@ -81,6 +84,11 @@ def white_box(pds: xr.Dataset) -> pd.DataFrame:
              "fools (% of its correct images)": 100 * pds["fooled_patch"].sel(model=src).values[c].mean(),
              "pixels changed (% of the image)": 100 * float(changed.max()) if pds.sizes["example"] else math.nan,
              "seconds": float(pds.attrs["patch_seconds"])}]
+    if "fooled_random" in pds:
+        rows.append({"attack": "control: the same patch, uniform noise",
+                     "fools (% of its correct images)": 100 * pds["fooled_random"].sel(model=src).values[c].mean(),
+                     "pixels changed (% of the image)": rows[1]["pixels changed (% of the image)"],
+                     "seconds": 0.0})
     return pd.DataFrame(rows).set_index("attack")
 
 
@@ -122,6 +130,54 @@ def accuracy_follow(pds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> Estim
     return resample(lambda i: correlation(a[i], b[i]), len(f), unit="target models", n_resamples=n_boot, seed=seed)
 
 
+def control_excess(pds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> Estimate | None:
+    """Mean over targets of Patch-Fool's transfer minus the random-patch control's (percentage points), each on
+    the images the source and the target both classify correctly; interval over targets × images (both vary).
+    ``None`` for a result without the control."""
+    if "fooled_random" not in pds:
+        return None
+    src = pds.attrs["source"]
+    t = [m for m in pds["model"].values if m != src]
+    valid = (pds["correct"].sel(model=t) & pds["correct"].sel(model=src)).transpose("model", "sample").values
+    valid = valid.astype(float)                                                           # (target, image)
+    patch = pds["fooled_patch"].sel(model=t).values * valid
+    rand = pds["fooled_random"].sel(model=t).values * valid
+
+    def stat(a: list[np.ndarray]) -> float:
+        p, r, v = a
+        n = v.sum(-1)
+        return float(np.mean(100 * (p.sum(-1) - r.sum(-1))[n > 0] / n[n > 0]))
+
+    return seeds_images([patch, rand, valid], stat, n_boot=n_boot, seed=seed, groups=[0, 0, 0],
+                        unit="target models × images")
+
+
+def control_gate(pds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> Gate:
+    """Patch-Fool's transfer exceeds the random-patch control's (the whole interval of ``control_excess`` above
+    0): otherwise what it measures may be fragility to any occluding patch of that size and place, and its
+    correlation with SAT by PGD is not a test of the attack's similarity."""
+    name = "Patch-Fool transfers beyond a random patch of the same size and place"
+    est = control_excess(pds, n_boot, seed)
+    if est is None:
+        return Gate(name, None, "not computed: the stored Patch-Fool result has no random-patch control",
+                    ("pgd_vs_patchfool",))
+    f = patch_frame(pds)
+    return Gate(name, bool(est.low > 0),
+                f"Patch-Fool − random patch: {est.text()} pp ({est.unit} resampled); mean transfer "
+                f"{f['Patch-Fool transfer (%)'].mean():.1f} % against {f['random-patch transfer (%)'].mean():.1f} %",
+                ("pgd_vs_patchfool",))
+
+
+def control_partialled(pds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    """r(SAT by PGD, Patch-Fool one-sided SAT) with the random-patch control's one-sided SAT and the targets'
+    accuracy partialled out, interval over targets: what Patch-Fool's transfer shares with SAT beyond what any
+    patch at that place and the target's accuracy explain."""
+    f = patch_frame(pds)
+    given = f[["one-sided SAT by a random patch", "accuracy (%)"]].to_numpy(float)
+    return partial_correlation_estimate(f["SAT by PGD"], f["one-sided SAT by Patch-Fool"], given,
+                                        unit="target models", n_boot=n_boot, seed=seed)
+
+
 def claim_rows(pds: xr.Dataset, estimates: dict[str, Estimate] | None = None, n_boot: int = 2000,
                seed: int = 0, gates: list[Gate] = ()) -> list[dict]:
     """Fig. G.1b's rows of the chapter's claims table: the claim read with the targets' accuracy partialled out
@@ -132,12 +188,18 @@ def claim_rows(pds: xr.Dataset, estimates: dict[str, Estimate] | None = None, n_
     part = accuracy_partialled(pds, n_boot, seed)
     n, src = len(patch_frame(pds)), pds.attrs["source"]
     follow = accuracy_follow(pds, n_boot, seed)
-    return [claim_row(f"r(SAT by PGD, Patch-Fool transfer | target accuracy), {src} to {n} models", c, part,
-                      key="pgd_vs_patchfool", gates=gates, fmt=decisive_format(c["value"], part)),
-            claim_row(f"the raw r(SAT by PGD, Patch-Fool transfer), {src} to {n} models", claims["unadjusted"], raw,
-                      key="unadjusted", gates=gates, paper=f"{c['value']:.2f} (targets of one accuracy band)"),
-            claim_row(f"r(target accuracy, Patch-Fool transfer), {src} to {n} models", claims["unadjusted"], follow,
-                      key="unadjusted", gates=gates, paper="— (accuracy hardly varies in the paper's zoo)")]
+    rows = [claim_row(f"r(SAT by PGD, Patch-Fool transfer | target accuracy), {src} to {n} models", c, part,
+                      key="pgd_vs_patchfool", gates=gates, fmt=decisive_format(c["value"], part))]
+    if "fooled_random" in pds:
+        ctl = control_partialled(pds, n_boot, seed)
+        rows.append(claim_row(f"r(SAT by PGD, Patch-Fool transfer | random-patch transfer, target accuracy), {src} "
+                              f"to {n} models", c, ctl, key="pgd_vs_patchfool", gates=gates,
+                              fmt=decisive_format(c["value"], ctl)))
+    return rows + [
+        claim_row(f"the raw r(SAT by PGD, Patch-Fool transfer), {src} to {n} models", claims["unadjusted"], raw,
+                  key="unadjusted", gates=gates, paper=f"{c['value']:.2f} (targets of one accuracy band)"),
+        claim_row(f"r(target accuracy, Patch-Fool transfer), {src} to {n} models", claims["unadjusted"], follow,
+                  key="unadjusted", gates=gates, paper="— (accuracy hardly varies in the paper's zoo)")]
 
 
 def retrained_summary(table: pd.DataFrame, pds: xr.Dataset, zoo: xr.Dataset) -> str:
@@ -156,7 +218,7 @@ def cost_table(pds: xr.Dataset) -> pd.DataFrame:
     rows = {"training the models": float(pds["train_seconds"].sum()), "PGD on every model": float(pds["attack_seconds"].sum()),
             "Patch-Fool on the source": float(pds.attrs["patch_seconds"]),
             "evaluating every model on the examples": float(pds.attrs["pgd_evaluate_seconds"])
-            + float(pds.attrs["patch_evaluate_seconds"])}
+            + float(pds.attrs["patch_evaluate_seconds"]) + float(pds.attrs.get("random_evaluate_seconds", 0.0))}
     rows["total"] = sum(rows.values())
     return pd.DataFrame({"minutes": {k: v / 60 for k, v in rows.items()}})
 
@@ -168,9 +230,17 @@ def summary(pds: xr.Dataset, estimates: dict[str, Estimate], n: int = 3) -> str:
     top = lambda col: ", ".join(f"{m} ({v:.1f} %)" for m, v in f[col].nlargest(n).items())  # noqa: E731
     paper = scored_claims("sat-attacks")["pgd_vs_patchfool"]["value"]
     r = estimates["pearson"]
-    return (f"The source's PGD examples fool most often {top('PGD transfer (%)')}; its Patch-Fool examples "
+    text = (f"The source's PGD examples fool most often {top('PGD transfer (%)')}; its Patch-Fool examples "
             f"{top('Patch-Fool transfer (%)')}. Across the {len(f)} targets, SAT by PGD and Patch-Fool's one-sided "
             f"SAT correlate at r = {r.text()} ({r.unit} resampled) against the paper's {paper:.2f}; the rank "
             f"correlation is {estimates['spearman'].text()}.")
+    excess = control_excess(pds)
+    if excess is not None:
+        text += (f" **The control**: the same patch of each image filled with uniform noise fools the targets on "
+                 f"{f['random-patch transfer (%)'].mean():.1f} % of the images on average, Patch-Fool's optimised "
+                 f"patch on {f['Patch-Fool transfer (%)'].mean():.1f} %: Patch-Fool − control "
+                 f"**{excess.text()} pp** ({excess.unit} resampled); r(random-patch transfer, Patch-Fool transfer) "
+                 f"over the targets = {correlation(f['one-sided SAT by a random patch'], f['one-sided SAT by Patch-Fool']):.2f}.")
+    return text
 
 

@@ -10,6 +10,9 @@ cache entries as ``sat-matrix``):
   (two-sided SAT by PGD, Eq. 1, among these models);
 - the source alone is attacked by Patch-Fool on the same images, and every model is evaluated on its examples
   (one-sided transfer: the attack the paper could only run on a Transformer);
+- the control: the same patch of every image filled with uniform noise instead (``sat_lib.patch_fool.random_patch``,
+  Patch-Fool's own start), every model evaluated on it — how much of Patch-Fool's transfer any occluding patch of
+  that size and place would give;
 - a few clean / Patch-Fool image pairs are kept for the chapter to show.
 
 Everything is computed from weights this run trains or finds in the cache, so the section does not lean on the
@@ -30,12 +33,12 @@ from sat_lib.config import project_config
 from sat_lib.executor import Executor
 from sat_lib.experiments._chapter import result_params
 from sat_lib.measures import sat_matrix
-from sat_lib.patch_fool import PatchFoolConfig
+from sat_lib.patch_fool import PatchFoolConfig, patch_grid, random_patch
 from sat_lib.provenance import default_device
 from sat_lib.zoo import (ZooAttack, attack_and_evaluate, attack_sample, cross_evaluate, job_spec, load_adversarial,
-                         model_job)
+                         model_job, train_or_load)
 
-VERSION = 1
+VERSION = 2  # 2: the random-patch control
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,15 @@ def _examples(cfg: Config, adv: torch.Tensor, x: np.ndarray, correct: np.ndarray
                        "channel": np.arange(x.shape[3])}}
 
 
+def _one_sided(fooled_pgd: torch.Tensor, fooled_source: np.ndarray, correct: torch.Tensor, eps_s: float):
+    """One-sided SAT and transfer rate of the source's (first model's) examples whose ``fooled_source``
+    (model, image) is given, on the images both the source and each model classify correctly."""
+    f = torch.zeros_like(fooled_pgd)
+    f[0] = torch.from_numpy(fooled_source)
+    one, _, rate = sat_matrix(f, correct, eps_s=eps_s, one_sided=True)
+    return one, rate
+
+
 def compute(cfg: Config) -> xr.Dataset:
     test = project_config().load_data(cfg.dataset, "test")
     y_test = np.asarray(test.labels)
@@ -108,17 +120,24 @@ def compute(cfg: Config) -> xr.Dataset:
         (rp,) = ex.map(model_job, [patch_spec], desc="patch-fool", names=[cfg.source])
         t1 = time.perf_counter()
         preds = cross_evaluate(ex, specs, results, [rp], "evaluate Patch-Fool")   # (model, 1, image)
-    patch_eval_seconds = time.perf_counter() - t1
+        patch_eval_seconds = time.perf_counter() - t1
+        adv = load_adversarial([rp])
+        clean = torch.from_numpy(np.asarray(test.images)[sample]).permute(0, 3, 1, 2).float().div(255)
+        _, patch, _ = patch_grid(train_or_load(job_spec(cfg, cfg.source)).model)
+        control = random_patch(clean, adv, patch, seed=cfg.seed, max_cells=cfg.n_patches)
+        t2 = time.perf_counter()
+        preds_random = cross_evaluate(ex, specs, results, [{"adv": control, "adv_path": None}],
+                                      "evaluate the random patch")                        # (model, 1, image)
+    random_eval_seconds = time.perf_counter() - t2
     y = y_test[sample]
     correct = np.stack([r["test_logits"].argmax(-1) == y_test for r in results])
     fooled_patch = preds[:, 0, :] != y                                        # (model, image)
-    f = torch.zeros_like(fooled_pgd)
-    f[0] = torch.from_numpy(fooled_patch)
+    fooled_random = preds_random[:, 0, :] != y
     c = torch.from_numpy(correct[:, sample])
     sat_pgd, n_both, rate_pgd = sat_matrix(fooled_pgd, c, eps_s=cfg.eps_s)
     one_pgd, _, one_rate_pgd = sat_matrix(fooled_pgd, c, eps_s=cfg.eps_s, one_sided=True)
-    one_patch, _, one_rate_patch = sat_matrix(f, c, eps_s=cfg.eps_s, one_sided=True)
-    adv = load_adversarial([rp])
+    one_patch, one_rate_patch = _one_sided(fooled_pgd, fooled_patch, c, cfg.eps_s)
+    one_random, one_rate_random = _one_sided(fooled_pgd, fooled_random, c, cfg.eps_s)
     ex = _examples(cfg, adv, np.asarray(test.images)[sample], correct[0, sample], fooled_patch[0])
     ds = xr.Dataset(
         data_vars={
@@ -137,6 +156,13 @@ def compute(cfg: Config) -> xr.Dataset:
                                 "units": "percent"}),
             "sat_pgd_one_sided": ("model", one_pgd[0].numpy()),
             "sat_patch_one_sided": ("model", one_patch[0].numpy()),
+            "fooled_random": (("model", "sample"), fooled_random,
+                              {"long_name": "model wrong on the source's images with Patch-Fool's patch filled with "
+                                            "uniform noise (the control)"}),
+            "transfer_random": ("model", one_rate_random[0].numpy(),
+                                {"long_name": "the random-patch control images that fool the model",
+                                 "units": "percent"}),
+            "sat_random_one_sided": ("model", one_random[0].numpy()),
             "train_seconds": ("model", np.array([r["train_seconds"] for r in results])),
             "train_epochs": ("model", np.array([len(r["epoch_loss"]) for r in results])),
             "weights_from_cache": ("model", np.array([r["from_cache"] for r in results])),
@@ -149,7 +175,8 @@ def compute(cfg: Config) -> xr.Dataset:
         coords={"model": names, "model_b": names, "sample": sample, **ex["coords"]},
         attrs={"source": cfg.source, "executor": scheduler, "patch_seconds": float(rp["attack_seconds"]),
                "patch_job_seconds": t1 - t0, "patch_evaluate_seconds": patch_eval_seconds,
-               "pgd_evaluate_seconds": pgd_eval_seconds, "dataset_source": str(test.source)},
+               "pgd_evaluate_seconds": pgd_eval_seconds, "random_evaluate_seconds": random_eval_seconds,
+               "dataset_source": str(test.source)},
     )
     return ds
 

@@ -58,13 +58,16 @@ def test_two_sided_sat_of_a_new_model_matches_a_direct_computation(smoke):
 
 
 def test_decision_region_rates_are_means_of_the_per_plane_similarities(smoke):
-    _, _, _, ds, _ = smoke
+    _, zoo, _, ds, _ = smoke
     per = ds["triplet_similarity"].values
     assert ((0 <= per) & (per <= 100)).all()
     lo, hi = per.min(), per.max()
     rates = ds["boundary_rate"].values
     assert ((rates >= lo - 1e-9) & (rates <= hi + 1e-9)).all()
     assert ds.attrs["forward_passes_per_triplet"] == 2 * 8 ** 2
+    assert ds.attrs["boundary_clamped"] == 0                     # Somepalli et al.'s planes: not clamped
+    gate = [g for g in A.checks(ds, zoo) if g.name.startswith("decision-region planes")][0]
+    assert gate.passed is True
 
 
 def test_claims_carry_every_key_of_the_claims_file_that_the_smoke_run_can_speak_for(smoke):
@@ -135,6 +138,25 @@ def test_patch_fool_transfer_matches_a_brute_force_count(patch):
         rate = 100 * patch["fooled_patch"].sel(model=m).values[both].sum() / both.sum()
         assert patch["transfer_patch"].sel(model=m).item() == pytest.approx(rate)
         assert patch["sat_patch_one_sided"].sel(model=m).item() == pytest.approx(np.log(max(rate, 0.01)))
+
+
+def test_the_random_patch_control_is_counted_like_patch_fool_and_gates_its_claim(smoke, patch):
+    from sat_lib.analysis import sat_patch as P
+
+    src = patch.attrs["source"]
+    c_src = patch["correct"].sel(model=src).values
+    for m in patch["model"].values:
+        both = c_src & patch["correct"].sel(model=m).values
+        rate = 100 * patch["fooled_random"].sel(model=m).values[both].sum() / both.sum()
+        assert patch["transfer_random"].sel(model=m).item() == pytest.approx(rate)
+    excess = P.control_excess(patch, n_boot=50)
+    f = P.patch_frame(patch)
+    assert excess.value == pytest.approx((f["Patch-Fool transfer (%)"] - f["random-patch transfer (%)"]).mean())
+    gate = P.control_gate(patch, n_boot=50)
+    assert gate.passed is bool(excess.low > 0) and gate.claims == ("pgd_vs_patchfool",)
+    assert gate.name in [g.name for g in A.checks(smoke[3], smoke[1], patch)]
+    rows = P.claim_rows(patch, n_boot=50)
+    assert sum(r["key"] == "pgd_vs_patchfool" for r in rows) == 2    # accuracy partialled; control too
 
 
 def test_patch_examples_change_one_patch_only(patch):
