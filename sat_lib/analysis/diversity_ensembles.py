@@ -14,9 +14,11 @@ give. The statistic is then computed over the ensembles kept (``sat_lib.stats.re
 
 **Models and images.** Where the stored result holds what a statistic needs per image, a replicate also draws
 the test images (``models_images_estimate``): each ensemble's majority vote is recomputed from its members'
-stored predictions (the same seeded tie-breaks, ``vote_correct``), and its improvement and Eq. 4 disagreement are
-re-measured on the drawn images. Averaging needs the members' logits, which the result does not keep, so the
-claims on averaged ensembles resample models only; ``checks`` says so.
+stored predictions (the same seeded tie-breaks, ``vote_correct``), an averaged ensemble's correctness per image is
+read from the result (``averaged_correct``, stored since the chapter's result version 3), and the ensembles'
+accuracy, improvement, member accuracy and Eq. 4 disagreement are re-measured on the drawn images. A result
+without the averaged ensembles' per-image correctness (an older one, or another design-diversity chapter's)
+resamples models only for the claims on averaged ensembles; ``checks`` says which.
 """
 from __future__ import annotations
 
@@ -255,45 +257,60 @@ def vote_correct(ds: xr.Dataset, set: str = CLEAN) -> np.ndarray:
     return np.stack([majority_vote(pred[m], seed=seed).numpy() == y for m in ds["member_index"].values])
 
 
+def has_averaged_images(ds: xr.Dataset) -> bool:
+    """Whether the result holds each averaged ensemble's correctness per image (``averaged_correct``)."""
+    return "averaged_correct" in ds and has_images(ds)
+
+
 def image_columns(ds: xr.Dataset, set: str = CLEAN) -> dict:
-    """What ``image_stats`` re-measures on a draw of images: model and vote correctness (float), and the Eq. 4
-    disagreement of every two models per image (M·M, images)."""
+    """What ``image_stats`` re-measures on a draw of images: model correctness and each consensus rule's ensemble
+    correctness (float; the vote always, averaging where stored), and the Eq. 4 disagreement of every two models
+    per image (M·M, images)."""
     c = correct_of(ds, set).astype(float)
     m = len(c)
-    return {"correct": c, "vote": vote_correct(ds, set).astype(float),
+    ensemble = {VOTE: vote_correct(ds, set).astype(float)}
+    if has_averaged_images(ds):
+        ensemble[AVERAGING] = ds["averaged_correct"].sel(set=set).values.astype(float)
+    return {"correct": c, "ensemble": ensemble,
             "disagree": (c[:, None, :] != c[None, :, :]).reshape(m * m, -1).astype(float),
             "members": ds["member_index"].values,
             "attribution_diversity": ds["attribution_diversity"].sel(set=set).values}
 
 
-def image_stats(cols: dict, w: np.ndarray) -> dict[str, np.ndarray]:
-    """Per ensemble, on images weighted by ``w`` (counts of a draw, or ones): vote improvement (pp), Eq. 4
-    disagreement (mean over member pairs), mean member accuracy (%) and attribution diversity (not re-measured:
-    its maps are of a fixed subset of the images)."""
+def image_stats(cols: dict, w: np.ndarray, consensus: str = VOTE) -> dict[str, np.ndarray]:
+    """Per ensemble under ``consensus``, on images weighted by ``w`` (counts of a draw, or ones): accuracy (%),
+    improvement (pp), Eq. 4 disagreement (mean over member pairs), mean member accuracy (%) and attribution
+    diversity (not re-measured: its maps are of a fixed subset of the images)."""
     w = np.asarray(w, float) / np.sum(w)
     acc = 100 * cols["correct"] @ w
+    ens = 100 * cols["ensemble"][consensus] @ w
     members = cols["members"]
     m = len(acc)
     dis = (cols["disagree"] @ w).reshape(m, m)
     pairs = list(combinations(range(members.shape[1]), 2))
-    return {"improvement": 100 * cols["vote"] @ w - acc[members].max(1),
+    return {"accuracy": ens, "improvement": ens - acc[members].max(1),
             "disagreement": np.mean([dis[members[:, a], members[:, b]] for a, b in pairs], axis=0),
             "member_accuracy": acc[members].mean(1), "attribution_diversity": cols["attribution_diversity"]}
 
 
 def models_images_estimate(ds: xr.Dataset, stat: Callable[[dict, np.ndarray], float], set: str = CLEAN,
-                           n_boot: int = 2000, seed: int = 0) -> Estimate:
-    """``stat(columns, rows)`` over the ensembles' vote columns (``image_stats``), with a 95 % percentile interval
-    from drawing the pool's models (``ensemble_rows``) and the test images together in every replicate."""
+                           n_boot: int = 2000, seed: int = 0, consensus: str | tuple[str, ...] = VOTE) -> Estimate:
+    """``stat(columns, rows)`` over the ensembles' columns under ``consensus`` (``image_stats``; a tuple of rules:
+    ``stat`` gets ``{rule: columns}``), with a 95 % percentile interval from drawing the pool's models
+    (``ensemble_rows``) and the test images together in every replicate."""
     cols = image_columns(ds, set)
+    if isinstance(consensus, str):
+        measure = lambda w: image_stats(cols, w, consensus)  # noqa: E731
+    else:
+        measure = lambda w: {k: image_stats(cols, w, k) for k in consensus}  # noqa: E731
     n_images = cols["correct"].shape[1]
     members = cols["members"]
-    point = stat(image_stats(cols, np.ones(n_images)), np.arange(len(members)))
+    point = stat(measure(np.ones(n_images)), np.arange(len(members)))
     samples = []
     for models, images in index_draws([ds.sizes["model"], n_images], n_boot, seed):
         rows = ensemble_rows(members, models)
         w = np.bincount(images, minlength=n_images)
-        samples.append(stat(image_stats(cols, w), rows) if len(rows) >= 3 else math.nan)
+        samples.append(stat(measure(w), rows) if len(rows) >= 3 else math.nan)
     unit = f"models × {n_images:,} images"
     return interval(samples, point, unit, ds.sizes["model"]) if n_boot >= 20 \
         else Estimate(point, math.nan, math.nan, unit, ds.sizes["model"])
@@ -308,7 +325,8 @@ ATTRIBUTION_KEYS = ("attribution_correlates_positively", "attribution_tradeoff_b
 AVERAGING_KEYS = ("attribution_correlates_positively", "disagreement_correlates_negatively",
                   "attribution_tradeoff_better", "attribution_tradeoff_better_accuracy", "voting_worse_than_averaging",
                   "trend_holds_under_corruption", "member_accuracy_stronger_under_corruption")
-"""Claims on averaged ensembles: their intervals resample models only (the result keeps no averaged outputs)."""
+"""Claims on averaged ensembles: their intervals resample images too only where the result keeps each averaged
+ensemble's per-image correctness."""
 
 
 def checks(ds: xr.Dataset, what: str = "pool model", attribution_keys: tuple[str, ...] = ATTRIBUTION_KEYS,
@@ -324,14 +342,19 @@ def checks(ds: xr.Dataset, what: str = "pool model", attribution_keys: tuple[str
     maps = Gate("every model's Saliency maps nonzero", not empty,
                 (f"all-zero maps: {', '.join(empty)}" if empty else
                  f"no all-zero map among the {len(names)} models' attribution images"), attribution_keys)
-    noise = Gate("intervals cover the test images' noise", None,
-                 f"not computed for averaging: the result keeps each model's predicted class per image, not its "
-                 f"logits, so an averaged ensemble's per-image outputs are not stored and these rows resample the "
-                 f"{ds.sizes['model']} models only, on {ds.sizes.get('image', 0):,} fixed images; the rows built from "
-                 "per-image predictions (majority vote, disagreement) resample models × images (votes recomputed "
-                 "from the stored predictions). Storing each "
-                 "ensemble's per-image correctness (sat_lib.zoo.ensembles.ensemble_scores) would let every row "
-                 "resample both", averaging_keys)
+    if has_averaged_images(ds):
+        noise = Gate("intervals cover the test images' noise", True,
+                     f"every row built from the ensembles' outputs resamples the {ds.sizes['model']} models × the "
+                     f"{ds.sizes.get('image', 0):,} test images: averaged ensembles from their stored per-image "
+                     "correctness, votes recomputed from the stored predictions (attribution diversity is measured "
+                     "on a fixed subset of the images and is not re-drawn)", averaging_keys)
+    else:
+        noise = Gate("intervals cover the test images' noise", None,
+                     f"not computed for averaging: the result keeps each model's predicted class per image but not "
+                     f"each averaged ensemble's per-image correctness, so these rows resample the "
+                     f"{ds.sizes['model']} models only, on {ds.sizes.get('image', 0):,} fixed images; the rows built "
+                     "from per-image predictions (majority vote, disagreement) resample models × images (votes "
+                     "recomputed from the stored predictions)", averaging_keys)
     return [chance_gate({n: a / 100 for n, a in acc.items()}, k, what), maps, noise]
 
 
@@ -345,36 +368,39 @@ def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[t
     """(key, what is estimated, estimate) per claims-table row; claims needing a consensus rule or sets the
     result lacks get NaN (inconclusive)."""
     est = lambda stat: resampled(ds, stat, n_boot, seed)  # noqa: E731
+
+    def both(stat: Callable[[dict, np.ndarray], float], set: str = CLEAN, consensus=VOTE) -> Estimate:
+        """Models × images where the result holds the per-image outputs ``consensus`` needs, else models only."""
+        rules = (consensus,) if isinstance(consensus, str) else consensus
+        if has_images(ds) and (AVERAGING not in rules or has_averaged_images(ds)):
+            return models_images_estimate(ds, stat, set, n_boot, seed, consensus)
+        cols = {r: columns(ds, set, r) for r in rules}
+        return est(lambda i: stat(cols[consensus] if isinstance(consensus, str) else cols, i))
+
+    gap = lambda a, b, y="improvement": lambda c, i: correlation_gap(c, a, b, y)(i)  # noqa: E731
     out = []
     if has(ds, AVERAGING):
-        c = columns(ds, CLEAN, AVERAGING)
+        avg = lambda stat, set=CLEAN: both(stat, set, AVERAGING)  # noqa: E731
         out += [("attribution_correlates_positively", "",
-                 est(lambda i: correlation(c["attribution_diversity"][i], c["improvement"][i]))),
+                 avg(lambda c, i: correlation(c["attribution_diversity"][i], c["improvement"][i]))),
                 ("disagreement_correlates_negatively", "",
-                 est(lambda i: correlation(c["disagreement"][i], c["improvement"][i]))),
-                ("attribution_tradeoff_better", "", est(correlation_gap(c, "attribution_diversity", "disagreement"))),
+                 avg(lambda c, i: correlation(c["disagreement"][i], c["improvement"][i]))),
+                ("attribution_tradeoff_better", "", avg(gap("attribution_diversity", "disagreement"))),
                 ("attribution_tradeoff_better_accuracy", "",
-                 est(correlation_gap(c, "attribution_diversity", "disagreement", y="accuracy")))]
+                 avg(gap("attribution_diversity", "disagreement", "accuracy")))]
     if has(ds, VOTE):
-        v = columns(ds, CLEAN, VOTE)
-        gap = lambda c, i: correlation_gap(c, "attribution_diversity", "disagreement")(i)  # noqa: E731
         below = lambda c, i: 100 * float((c["improvement"][i] < 0).mean()) - 50  # noqa: E731
-        if has_images(ds):  # models and images resampled
-            both = lambda stat: models_images_estimate(ds, stat, CLEAN, n_boot, seed)  # noqa: E731
-        else:  # a result without per-image predictions: models only
-            both = lambda stat: est(lambda i: stat(v, i))  # noqa: E731
-        out += [("same_trends_with_voting", "", both(gap)), ("voting_mostly_below_zero", "", both(below))]
+        out += [("same_trends_with_voting", "", both(gap("attribution_diversity", "disagreement"))),
+                ("voting_mostly_below_zero", "", both(below))]
     if has(ds, VOTE) and has(ds, AVERAGING):
-        a, v = columns(ds, CLEAN, AVERAGING), columns(ds, CLEAN, VOTE)
         out.append(("voting_worse_than_averaging", "",
-                    est(lambda i: float((v["improvement"][i] - a["improvement"][i]).mean()))))
+                    both(lambda c, i: float((c[VOTE]["improvement"][i] - c[AVERAGING]["improvement"][i]).mean()),
+                         CLEAN, (VOTE, AVERAGING))))
     if has(ds, AVERAGING):
         for s in corrupted_sets(ds):
-            c = columns(ds, s, AVERAGING)
-            out += [("trend_holds_under_corruption", s, est(correlation_gap(c, "attribution_diversity",
-                                                                              "disagreement"))),
+            out += [("trend_holds_under_corruption", s, avg(gap("attribution_diversity", "disagreement"), s)),
                     ("member_accuracy_stronger_under_corruption", s,
-                     est(correlation_gap(c, "member_accuracy", "attribution_diversity")))]
+                     avg(gap("member_accuracy", "attribution_diversity"), s))]
     d = ds["pair_diversity"].values
     out.append(("saliency_agrees_with_ig", "", pair_estimate(ds, lambda i: mean_method_correlation(d, i),
                                                               n_boot, seed)))

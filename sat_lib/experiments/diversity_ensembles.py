@@ -10,8 +10,9 @@ Work is per model, never per ensemble: each model is one job (``Executor.map``) 
 set and its attribution maps — captum ``Saliency`` (signed) of the true-class logit on ``attribution_images``
 images of every set (a seeded random subset of the draw, ``subset_positions``), and ``IntegratedGradients`` at
 each of ``ig_steps`` on the clean ones — once, and keeps them in the cache (``attributions/``, never committed). The ensembles are then combined
-from those stored outputs in this process; the result keeps only per-ensemble scores, per-model predictions and
-the pairwise scores of Fig. 9. The scoring is shared with the other design-diversity chapters
+from those stored outputs in this process; the result keeps only per-ensemble scores, per-model predictions, each
+averaged ensemble's correctness per image (so that every interval can resample the images too) and the pairwise
+scores of Fig. 9. The scoring is shared with the other design-diversity chapters
 (``sat_lib.zoo.ensembles``).
 """
 from __future__ import annotations
@@ -29,11 +30,12 @@ from sat_lib.executor import Executor
 from sat_lib.experiments._chapter import Chapter, cached, register, resolve_params
 from sat_lib.params import ChapterConfig
 from sat_lib.zoo import check_zoo_and_dataset, image_sample, job_spec, subset_positions, train_or_load
-from sat_lib.zoo.ensembles import (CLEAN, CONSENSUS, all_ensembles, check_scoring, check_size, corrupted_paths,
-                                   ensemble_scores, load_outputs, outputs_path, pair_scores, parse_set,
-                                   result_dataset, save_outputs, set_label)
+from sat_lib.zoo.ensembles import (AVERAGING, CLEAN, CONSENSUS, all_ensembles, check_scoring, check_size,
+                                   consensus_correct, corrupted_paths, ensemble_scores, load_outputs, outputs_path,
+                                   pair_scores, parse_set, result_dataset, save_outputs, set_label)
 
-VERSION = 2   # 2: attribution maps on a seeded random subset of the draw, not its first images (one or two classes)
+VERSION = 3   # 2: attribution maps on a seeded random subset of the draw (not its first images); 3: averaged
+              #    ensembles' per-image correctness kept
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,11 @@ def compute(cfg: Config) -> xr.Dataset:
     attributed = np.zeros(len(idx), dtype=np.int8)
     attributed[subset_positions(len(idx), cfg.attribution_images, cfg.seed)] = 1
     ds["attributed"] = ("image", attributed, {"long_name": "1: the image has attribution maps (a seeded subset)"})
+    if AVERAGING in cfg.consensus:  # what lets the averaged ensembles' intervals resample the images too
+        ds["averaged_correct"] = (("ensemble", "set", "image"),
+                                  np.stack([consensus_correct(out["logits"][:, s], y, members, AVERAGING, cfg.seed)
+                                            for s in range(len(labels))], 1),
+                                  {"long_name": "the averaged ensemble right on the image"})
     return ds
 
 

@@ -23,7 +23,8 @@ from sat_lib.zoo.images import stored_corrupted_set
 
 OUTPUTS_VERSION = 2          # the per-model cache files' layout (logits and attribution maps)
 CLEAN = "clean"
-CONSENSUS = ("averaging", "vote")
+AVERAGING, VOTE = "averaging", "vote"
+CONSENSUS = (AVERAGING, VOTE)
 SALIENCY = "saliency"
 ATTRIBUTION_BATCH = 100      # images per captum call (and IG's internal batch), bounds memory on any device
 MAX_ENSEMBLES = 50_000       # C(pool, size) above this is refused: the ensembles are scored one by one
@@ -201,22 +202,29 @@ def load_outputs(paths: list[str]) -> dict[str, np.ndarray]:
 
 # ------------------------------------------------------------------------------- combining members per ensemble
 
-def consensus_accuracy(logits: np.ndarray, labels: np.ndarray, members: np.ndarray, rule: str, seed: int) -> np.ndarray:
-    """Accuracy (%) of every ensemble of ``members`` (E, N) on one set (``logits`` (M, n, C)) under ``rule``:
-    "averaging" (``measures.ensemble_logits``, then argmax) or "vote" (``measures.majority_vote``, ties broken
-    at random with ``seed``, the same generator seed for every ensemble)."""
+def consensus_correct(logits: np.ndarray, labels: np.ndarray, members: np.ndarray, rule: str,
+                      seed: int) -> np.ndarray:
+    """bool (E, n): whether every ensemble of ``members`` (E, N) is right on each image of one set (``logits``
+    (M, n, C)) under ``rule``: "averaging" (``measures.ensemble_logits``, then argmax) or "vote"
+    (``measures.majority_vote``, ties broken at random with ``seed``, the same generator seed for every
+    ensemble)."""
     from sat_lib.measures import ensemble_logits, majority_vote
 
     y = torch.as_tensor(labels, dtype=torch.int64)
     t = torch.from_numpy(np.ascontiguousarray(logits))
-    out = np.empty(len(members))
+    out = np.empty((len(members), len(y)), dtype=bool)
     for e, m in enumerate(members):
-        if rule == "averaging":
+        if rule == AVERAGING:
             pred = ensemble_logits(t[m]).argmax(dim=1)
         else:
             pred = majority_vote(t[m].argmax(dim=2), num_classes=t.shape[2], seed=seed)
-        out[e] = 100 * float((pred == y).double().mean())
+        out[e] = (pred == y).numpy()
     return out
+
+
+def consensus_accuracy(logits: np.ndarray, labels: np.ndarray, members: np.ndarray, rule: str, seed: int) -> np.ndarray:
+    """Accuracy (%) of every ensemble (``consensus_correct``'s mean over images)."""
+    return 100 * consensus_correct(logits, labels, members, rule, seed).mean(1, dtype=np.float64)
 
 
 def disagreement_matrix(correct: np.ndarray) -> np.ndarray:

@@ -181,6 +181,42 @@ def test_resampling_images_too_widens_a_vote_interval():
     assert both.high - both.low >= models.high - models.low
 
 
+def with_averaged(ds: xr.Dataset, seed: int = 1) -> xr.Dataset:
+    """``with_predictions``'s result with each averaged ensemble's per-image correctness, and its stored
+    accuracy and improvement made consistent with it (as the chapter computes them)."""
+    rng = np.random.default_rng(seed)
+    right = rng.random((ds.sizes["ensemble"], ds.sizes["set"], ds.sizes["image"])) < 0.75
+    ds = ds.assign(averaged_correct=(("ensemble", "set", "image"), right))
+    correct = ds["pred"].values == ds["label"].values                       # (model, set, image)
+    top = 100 * correct.mean(-1)[ds["member_index"].values].max(1)           # (ensemble, set)
+    acc = 100 * right.mean(-1)
+    ds["accuracy"].loc[{"consensus": "averaging"}] = acc
+    ds["improvement"].loc[{"consensus": "averaging"}] = acc - top
+    for s in ds["set"].values:                 # Eq. 4 and member accuracy from the predictions, as computed
+        st = A.image_stats(A.image_columns(ds, s), np.ones(ds.sizes["image"]), "averaging")
+        ds["disagreement"].loc[{"set": s}] = st["disagreement"]
+        ds["member_accuracy"].loc[{"set": s}] = st["member_accuracy"]
+    return ds
+
+
+def test_averaged_ensembles_resample_images_too_where_their_per_image_correctness_is_stored():
+    ds = with_averaged(with_predictions(fake_result(m=6), n=200))
+    cols = A.image_columns(ds, "clean")
+    st = A.image_stats(cols, np.ones(200), "averaging")
+    np.testing.assert_allclose(st["improvement"], ds["improvement"].sel(set="clean", consensus="averaging"))
+    np.testing.assert_allclose(st["accuracy"], ds["accuracy"].sel(set="clean", consensus="averaging"))
+    rows = {k: e for k, _, e in A.claim_estimates(ds, n_boot=50)}
+    assert rows["disagreement_correlates_negatively"].unit == "models × 200 images"
+    assert rows["voting_worse_than_averaging"].unit == "models × 200 images"
+    old = {k: e for k, _, e in A.claim_estimates(ds.drop_vars("averaged_correct"), n_boot=50)}
+    assert old["disagreement_correlates_negatively"].unit == "models"           # an older result: models only
+    assert old["disagreement_correlates_negatively"].value == pytest.approx(rows["disagreement_correlates_negatively"].value)
+    both = {k: e for k, _, e in A.claim_estimates(ds, n_boot=50)}["voting_worse_than_averaging"]
+    v = A.image_stats(cols, np.ones(200), "vote")["improvement"]
+    assert both.value == pytest.approx(float((v - st["improvement"]).mean()))
+    assert [g.status for g in A.checks(ds)][2] == "passed"
+
+
 def test_checks_gate_collapsed_models_and_empty_maps():
     ds = fake_result()
     gates = A.checks(ds)

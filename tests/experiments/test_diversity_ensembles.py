@@ -86,6 +86,9 @@ def test_scores_match_a_direct_recomputation_for_one_ensemble(smoke):
     averaging = 100 * (logits.mean(0).argmax(-1) == y).mean()
     row = ds.isel(ensemble=e).sel(set="clean")
     assert row["accuracy"].sel(consensus="averaging") == pytest.approx(averaging)
+    np.testing.assert_array_equal(row["averaged_correct"].values, logits.mean(0).argmax(-1) == y)  # per image
+    np.testing.assert_allclose(100 * ds["averaged_correct"].mean("image"),
+                               ds["accuracy"].sel(consensus="averaging"))                         # every ensemble
     assert row["improvement"].sel(consensus="averaging") == pytest.approx(averaging - member_acc.max())
     assert row["member_accuracy"] == pytest.approx(member_acc.mean())
     # majority vote: decided wherever two members agree; the three-way ties are broken at random (seeded)
