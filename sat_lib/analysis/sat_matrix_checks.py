@@ -49,6 +49,11 @@ def shift(check: xr.Dataset, variant: str, n_boot: int = 1000, seed: int = 0) ->
     return resample(stat, check.sizes["sample"], unit="images", n_resamples=n_boot, seed=seed)
 
 
+def _precision(p: str) -> str:
+    """A variant's precision as a reader reads it: ``auto`` is each model's own layout, as the chapter attacked."""
+    return "each model's layout (as the chapter)" if p == "auto" else p
+
+
 def variant_table(check: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per variant: its attack, clean accuracy change, mean signed and absolute SAT change of the checked
     pairs against the chapter's attack (interval over images) and the rank correlation of the pairs' SAT."""
@@ -60,7 +65,7 @@ def variant_table(check: xr.Dataset, n_boot: int = 1000, seed: int = 0) -> pd.Da
         est = shift(check, v, n_boot, seed)
         acc = (check["accuracy"].sel(variant=v) - check["accuracy"].sel(variant="chapter")).values * 100
         rows.append({"variant": v, "steps": int(check["steps"].sel(variant=v)),
-                     "precision": str(check["precision"].sel(variant=v).item()),
+                     "precision": _precision(str(check["precision"].sel(variant=v).item())),
                      "pairs": len(base), "mean SAT change": float(np.nanmean(sat - base)),
                      "mean |SAT change|": est.value, "low": est.low, "high": est.high,
                      "largest |SAT change|": float(np.nanmax(np.abs(sat - base))),
