@@ -74,6 +74,9 @@ class Config(ChapterConfig):
     cka_images: int = 500               # clean images (seeded subset) of the layer-by-layer CKA maps (Fig. 12)
     max_layers: int = 12                # weight layers per model in a CKA map (evenly spaced)
     n_boot: int = 2000
+    # the λ-search section (sat_lib.experiments.diversity_lambda): prediction_method at each of these λ, first seed
+    lambda_search: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    section_params: ClassVar[tuple[str, ...]] = ("lambda_search",)
 
     def __post_init__(self) -> None:
         for name, low in (("size", 2), ("epochs", 1), ("batch_size", 1), ("attribution_images", 1),
@@ -108,9 +111,10 @@ class Config(ChapterConfig):
             raise ValueError(f"parameter 'heterogeneous': {outside} are not among the models of sat-matrix profile "
                              f"{self.corruptions_config().matrix_profile!r}, whose stored weights are used")
 
-    def objective(self, label: str):
-        """``"gncl@median"`` → ``EnsembleObjective("gncl", λ, "median", size)``; ``"attribution"`` takes
-        ``attribution_lam`` and ``penalty_batch``. A method with a consensus rule needs one named."""
+    def objective(self, label: str, lam: float | None = None):
+        """``"gncl@median"`` → ``EnsembleObjective("gncl", λ, "median", size)`` (λ: ``lam``, else the chapter's);
+        ``"attribution"`` takes ``attribution_lam`` and ``penalty_batch``. A method with a consensus rule needs one
+        named."""
         from sat_lib.ensemble_training import METHODS, EnsembleObjective
 
         method, at, consensus = str(label).partition("@")
@@ -121,7 +125,7 @@ class Config(ChapterConfig):
             raise ValueError(f"parameter 'methods': {method!r} uses no consensus rule; write {method!r}")
         if method == "attribution":
             return EnsembleObjective(method, self.attribution_lam, size=self.size, penalty_batch=self.penalty_batch)
-        return EnsembleObjective(method, self.lam, consensus or "average", size=self.size)
+        return EnsembleObjective(method, self.lam if lam is None else lam, consensus or "average", size=self.size)
 
     def corruptions_config(self):
         return resolve_params("corruptions", self.corruptions_profile)
@@ -172,23 +176,37 @@ def _members(spec: dict) -> tuple[list[torch.nn.Module], dict]:
 
 def cka_map(a: torch.nn.Module, b: torch.nn.Module, images: torch.Tensor, max_layers: int) -> np.ndarray:
     """Linear CKA between every weight layer of ``a`` (rows) and of ``b`` (columns) (``measures.pairwise``: each
-    layer's activations prepared once), padded with NaN to ``max_layers`` × ``max_layers``."""
+    layer's activations prepared once), padded with NaN to ``max_layers`` × ``max_layers``; all NaN where a layer
+    does not vary across the images (a collapsed member)."""
     from sat_lib.activations import layer_outputs
     from sat_lib.measures import pairwise
 
     la = list(layer_outputs(a, images, max_layers=max_layers).values())
     lb = list(layer_outputs(b, images, max_layers=max_layers).values())
-    full = pairwise("linear_cka", la + lb).values
     out = np.full((max_layers, max_layers), np.nan)
+    try:
+        full = pairwise("linear_cka", la + lb).values
+    except ValueError:  # a layer that does not vary across images (a collapsed member): no map
+        return out
     out[:len(la), :len(lb)] = full[:len(la), len(la):]
     return out
+
+
+def _variance(maps: torch.Tensor, normalize: bool) -> np.ndarray:
+    """Eq. 7 per image of the members' maps (M, k, ...); NaN for every image when a member's maps are all zero (a
+    member whose output ignores its input — collapsed, as at a large GNCL λ — has no direction to compare)."""
+    from sat_lib.measures import attribution_variance
+
+    try:
+        return attribution_variance(maps, normalize=normalize, reduce="none").numpy()
+    except ValueError:
+        return np.full(maps.shape[1], np.nan)
 
 
 def ensemble_job(spec: dict) -> dict:
     """Train (or load) one ensemble and evaluate it; see the module docstring. A diverged training returns NaN
     scores (``diverged`` set) instead of failing the chapter."""
     from sat_lib.ensemble_training import consensus_predictions
-    from sat_lib.measures import attribution_variance
     from sat_lib.train import logits
     from sat_lib.zoo.ensembles import attribute
 
@@ -216,8 +234,7 @@ def ensemble_job(spec: dict) -> dict:
                                 ("attribution_positions", "shown_positions", "cka_positions"))
     target = torch.as_tensor(y[attr], dtype=torch.int64)
     maps = torch.stack([attribute(mod, sets[0][attr], target) for mod in members])  # (M, k, C, H, W), signed
-    out["variance"] = np.stack([attribution_variance(maps, normalize=norm, reduce="none").numpy()
-                                for norm in (False, True)])
+    out["variance"] = np.stack([_variance(maps, norm) for norm in (False, True)])
     out["maps"] = maps[:, np.searchsorted(attr, shown_pos)].numpy()  # shown ⊂ attribution images (both sorted)
     out["cka"] = cka_map(members[0], members[1], sets[0][cka_pos], layers)
     out["n_params"] = sum(p.numel() for mod in members for p in mod.parameters())
@@ -238,7 +255,7 @@ def subsets(cfg: Config, n: int, labels: np.ndarray) -> dict[str, np.ndarray]:
             "cka": subset_positions(n, cfg.cka_images, cfg.seeds[0] + 1)}
 
 
-def _job_specs(cfg: Config, idx: np.ndarray, paths: list, set_labels: list[str], labels: np.ndarray) -> list[dict]:
+def job_specs(cfg: Config, idx: np.ndarray, paths: list, set_labels: list[str], labels: np.ndarray) -> list[dict]:
     mc = cfg.matrix_config()
     common = {"dataset": mc.dataset, "idx": idx.tolist(), "paths": paths, "sets": set_labels, "size": cfg.size,
               **{f"{k}_positions": v.tolist() for k, v in subsets(cfg, len(idx), labels).items()},
@@ -277,7 +294,7 @@ def compute(cfg: Config) -> xr.Dataset:
         paths.append(stored_corrupted_set(mc.dataset, str(corruption), float(severity), cc.seed, idx))
     t0 = time.perf_counter()
     test = project_config().load_data(mc.dataset, "test")
-    specs = _job_specs(cfg, idx, paths, paper_sets, test.labels[idx])
+    specs = job_specs(cfg, idx, paths, paper_sets, test.labels[idx])
     with Executor() as ex:
         done = ex.map(ensemble_job, specs, desc="diversity-training", names=[s["name"] for s in specs])
         scheduler = ex.last_scheduler
@@ -329,8 +346,8 @@ def compute(cfg: Config) -> xr.Dataset:
 
 def dry_jobs(cfg: Config) -> list:
     """For ``--dry-run``: each method's ensembles (one per seed) trained jointly, every member evaluated on the
-    clean and the paper's corrupted sets, its Saliency maps and CKA; the heterogeneous ensemble's members
-    (sat-matrix's, stored there) evaluated alike."""
+    clean and the paper's corrupted sets, its Saliency maps and CKA; the λ search's ensembles (one per λ, clean
+    set); the heterogeneous ensemble's members (sat-matrix's, stored there) evaluated alike."""
     from sat_lib.dryrun import Work
     from sat_lib.models import get_zoo
     from sat_lib.zoo.dry import entry_job, spec_job, training_images
@@ -345,12 +362,26 @@ def dry_jobs(cfg: Config) -> list:
         jobs.append(entry_job(entry, mc.dataset, train, work + member.scaled(m), models=m,
                               label=f"{cfg.arch} x{cfg.size} {method}", objective=cfg.objective(method),
                               evaluated=lambda net: net.members[0]))
+    one = Work(train_images=training_images(entry, mc.dataset, cfg.train_config(cfg.seeds[0]), cfg.train_size))
+    for lam in cfg.lambda_search:   # the λ-search section: one ensemble per λ, evaluated on the clean set
+        clean = Work(gradient_images=cfg.attribution_images, forward_images=cc.n_images + cfg.cka_images)
+        jobs.append(entry_job(entry, mc.dataset, cfg.train_config(cfg.seeds[0]), one + clean.scaled(cfg.size),
+                              models=cfg.size, label=f"{cfg.arch} x{cfg.size} {cfg.prediction_method} λ={lam:g}",
+                              objective=cfg.objective(cfg.prediction_method, lam),
+                              evaluated=lambda net: net.members[0]))
     return jobs + [spec_job(job_spec(mc, n), member, trains=False, note="heterogeneous member; weights of sat-matrix")
                    for n in cfg.heterogeneous]
 
 
 def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
-    return cached(cfg, compute, version=VERSION, mode=mode)
+    """Stored result for these parameters, or compute and store it; outside ``cache_only``, the λ-search
+    section's own result too (``sat_lib.experiments.diversity_lambda``)."""
+    ds = cached(cfg, compute, version=VERSION, mode=mode)
+    if mode != "cache_only":
+        from sat_lib.experiments import diversity_lambda
+
+        diversity_lambda.shown(cfg, mode)
+    return ds
 
 
 def claims(cfg: Config, mode: str = "cache_only"):

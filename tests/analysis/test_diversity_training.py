@@ -322,3 +322,54 @@ def test_a_collapsed_member_is_named_and_its_heuristics_claims_are_not_tested():
     # the attribution loss's diversity is measured without the collapsed seed
     assert A.diversity_change_table(ds, n_boot=100).loc["attribution", "seeds used"] == "2 of 3"
     assert _gate(A.checks(fake_training(), n_boot=100), "every member above twice chance accuracy").passed is True
+
+
+# --- GNCL's λ search ------------------------------------------------------------------------------------------
+
+
+def lambda_section(n: int = 400, seed: int = 0):
+    """A search result by hand: the baseline's members disagree on ~20 % of the images; λ 0.2 copies it, λ 1
+    disagrees on ~40 %, λ 2 has a member at chance."""
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+
+    def members(flip: float, chance_member: bool = False):
+        pred = np.stack([np.where(rng.random(n) < flip, (y + 1) % 10, y) for _ in range(3)])
+        if chance_member:
+            pred[2] = rng.integers(0, 10, n)
+        return pred
+
+    base = members(0.1)
+    pred = np.stack([base, members(0.25), members(0.25, chance_member=True)])
+    return xr.Dataset(
+        {"pred": (("lam", "member", "image"), pred), "baseline_pred": (("member", "image"), base),
+         "label": ("image", y), "cka": (("lam", "layer_a", "layer_b"), np.full((3, 2, 2), 0.5)),
+         "baseline_cka": (("layer_a", "layer_b"), np.full((2, 2), 0.6)),
+         "epoch_loss": (("lam", "epoch"), np.ones((3, 2))), "baseline_epoch_loss": ("epoch", np.ones(2)),
+         "diverged": ("lam", np.zeros(3, np.int8)), "from_chapter": ("lam", np.array([1, 0, 0], np.int8))},
+        coords={"lam": [0.2, 1.0, 2.0]},
+        attrs={"method": "gncl@average", "arch": "tiny_cnn", "seed": 0, "chapter_lam": 0.2})
+
+
+def test_the_lambda_search_reads_disagreement_against_independent_training_and_members_that_learned():
+    sec = lambda_section()
+    est = A.lambda_search.disagreement_change(sec, n_boot=200)
+    assert est[0].value == pytest.approx(0.0) and est[0].low == pytest.approx(0.0)   # the baseline itself
+    assert est[1].low > 0.1                                                         # ~0.35 against ~0.19
+    frame = A.lambda_search.search_frame(sec, n_boot=200)
+    assert list(frame["diversified"]) == ["no", "yes", "no"]     # λ 2 disagrees more, but a member is at chance
+    assert A.lambda_search.first_diversifying(frame) == 1.0
+    assert frame.loc[1.0, "Δ mean CKA"] == pytest.approx(-0.1)
+    text = A.lambda_search.search_text(sec, frame)
+    assert "is 1**" in text and "twice chance (or diverged) at λ = 2" in text and "[0, 1]" in text
+    assert "_low" not in A.lambda_search.shown_frame(frame).columns
+
+
+def test_a_search_where_nothing_diversified_says_the_claims_stay_not_tested():
+    sec = lambda_section()
+    sec["pred"][1] = sec["baseline_pred"]
+    frame = A.lambda_search.search_frame(sec, n_boot=100)
+    assert A.lambda_search.first_diversifying(frame) is None
+    assert "stay *not tested*" in A.lambda_search.search_text(sec, frame)

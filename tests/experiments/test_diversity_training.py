@@ -35,7 +35,7 @@ def test_one_ensemble_per_method_and_seed_plus_the_heterogeneous_one(smoke):
     assert list(ds["rule"].values) == list(D.RULES)
     assert (ds["pred"].values >= 0).all() and not ds["diverged"].any()
     files = sorted((tmp / "cache" / "weights" / "digits").glob("tiny_cnn-ens3-*.pt"))
-    assert len(files) == len(cfg.methods) * len(cfg.seeds)
+    assert len(files) == len(cfg.methods) * len(cfg.seeds) + len(cfg.lambda_search)  # and the λ search's
     assert {f.name.split("-ens3-")[1].rsplit("-", 1)[0] for f in files} == {
         cfg.objective(m).name for m in cfg.methods}
 
@@ -99,7 +99,7 @@ def test_a_diverged_training_is_recorded_not_raised(smoke, monkeypatch):
     from sat_lib.experiments.corruptions import run as corruptions_run
 
     zoo = corruptions_run(cfg.corruptions_config(), mode="cache_only")
-    spec = D._job_specs(cfg, zoo["image"].values, [None] * 5, ["clean"] * 5, zoo["label"].values)[0]
+    spec = D.job_specs(cfg, zoo["image"].values, [None] * 5, ["clean"] * 5, zoo["label"].values)[0]
     out = D.ensemble_job(spec)
     assert out["diverged"] and (out["pred"] == -1).all() and math.isnan(out["train_seconds"])
 
@@ -205,3 +205,51 @@ def test_the_shown_maps_are_those_of_the_shown_images(smoke):
 def test_bad_parameters_are_named(override, message):
     with pytest.raises((ParameterError, ValueError, KeyError), match=message):
         resolve_params("diversity-training", "smoke", overrides=override)
+
+
+# --- the λ-search section ------------------------------------------------------------------------------------
+
+
+def test_the_lambda_search_trains_each_lambda_once_beside_the_chapters_own_ensembles(smoke):
+    from sat_lib.experiments import diversity_lambda as L
+    from sat_lib.experiments._chapter import result_key_params
+
+    cfg, ds, _, tmp = smoke
+    sec = L.shown(cfg, "cache_only")                       # computed by the chapter's run
+    assert [float(v) for v in sec["lam"].values] == [cfg.lam, *cfg.lambda_search]
+    assert list(sec["from_chapter"].values) == [1] + [0] * len(cfg.lambda_search)
+    own = ds.sel(ensemble=f"{cfg.prediction_method}/seed{cfg.seeds[0]}")["pred"].sel(set="clean").values
+    np.testing.assert_array_equal(sec["pred"].values[0], own)
+    base = ds.sel(ensemble=f"independent/seed{cfg.seeds[0]}")["pred"].sel(set="clean").values
+    np.testing.assert_array_equal(sec["baseline_pred"].values, base)
+    assert (sec["pred"].values[1:] >= 0).all()
+    files = sorted((tmp / "cache" / "weights" / "digits").glob("tiny_cnn-ens3-gncl-average-*.pt"))
+    assert len(files) == len(cfg.seeds) + len(cfg.lambda_search)   # the chapter's seeds, then one per λ
+    frame = A.lambda_search.search_frame(sec, n_boot=50)
+    assert len(frame) == 1 + len(cfg.lambda_search) and set(frame["diversified"]) <= {"yes", "no"}
+    # a section parameter: the chapter's own result key does not move with it
+    assert result_key_params(cfg.replace(lambda_search=(3.0,))) == result_key_params(cfg)
+    assert L.shown(cfg.replace(lambda_search=()), "cache_only") is None
+    assert L.shown(cfg.replace(lambda_search=(3.0,)), "cache_only") is None     # not computed: nothing claimed
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"lambda_search": "0.2"}, "chapter's own"),
+    ({"lambda_search": "1.0,1.0"}, "different"),
+    ({"lambda_search": "-1"}, "λ > 0"),
+])
+def test_bad_lambda_searches_are_named(override, message):
+    from sat_lib.experiments import diversity_lambda as L
+
+    cfg = resolve_params("diversity-training", "smoke", override)
+    with pytest.raises(ValueError, match=message):
+        L.from_chapter(cfg)
+
+
+def test_a_member_with_all_zero_maps_leaves_eq7_undefined_not_the_chapter_failed():
+    import torch
+
+    maps = torch.randn(3, 5, 1, 4, 4)
+    maps[2] = 0.0                                     # a collapsed member: its output ignores the input
+    assert np.isnan(D._variance(maps, True)).all()
+    assert np.isfinite(D._variance(torch.randn(3, 5, 1, 4, 4), True)).all()

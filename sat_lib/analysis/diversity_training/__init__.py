@@ -14,7 +14,8 @@ since a difficulty function θ(x) is a function of the input.
 
 The modules: ``selection`` (which ensembles, their correctness), ``accuracy`` (Fig. 10, cost), ``diversity``
 (Table 2, Figs. 11, 12), ``littlewood_miller`` (the LM quantities and their intervals), ``checks`` (members above
-chance, diversity losses that diversified: the gates of the claims), ``claims`` (the claims table and
+chance, diversity losses that diversified: the gates of the claims), ``lambda_search`` (GNCL's λ searched: the
+section ``diversity-lambda``), ``claims`` (the claims table and
 discussion). Every public name is importable from this package.
 """
 from sat_lib.analysis.diversity_training.accuracy import (accuracy_frame, accuracy_table, cost_minutes, cost_text,
@@ -27,6 +28,7 @@ from sat_lib.analysis.diversity_training.claims import claim_estimates, claims_t
 from sat_lib.analysis.diversity_training.diversity import (attribution_diversity, attribution_table, cka_means,
                                                            cka_table, equitability, equitability_table,
                                                            seed_difference, split_mean)
+from sat_lib.analysis.diversity_training import lambda_search
 from sat_lib.analysis.diversity_training.littlewood_miller import (BCA_KEYS, blocks_of, coincidence_frame,
                                                                    difficulty_frame, lm_deviation, lm_estimates,
                                                                    lm_point, lm_table, method_failures,
@@ -37,7 +39,7 @@ from sat_lib.analysis.diversity_training.selection import (CHAPTER, CLEAN, HETER
 from sat_lib.measures.theory import LMStats
 from sat_lib.stats import SEEDS_IMAGES, bca_interval, seeds_images
 
-__all__ = ["accuracy_table", "accuracy_frame", "versus_table", "training_table", "equitability_table",
+__all__ = ["lambda_search", "accuracy_table", "accuracy_frame", "versus_table", "training_table", "equitability_table",
            "attribution_table", "cka_table", "lm_table", "coincidence_frame", "difficulty_frame", "claims_table",
            "claim_estimates", "seeds_images", "difference", "LMStats", "lm_estimates", "own_rule", "methods",
            "discussion", "lm_discussion", "lm_deviation", "bca_interval", "resilience_table", "cost_minutes",

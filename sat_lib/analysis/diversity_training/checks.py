@@ -139,11 +139,16 @@ def pair_disagreement(ds: xr.Dataset, method: str, set: str = CLEAN) -> np.ndarr
     """Eq. 4 disagreement per image, mean over the members' pairs: float (seeds, images); NaN where a member is
     absent."""
     j = list(ds["set"].values).index(set)
-    c = member_correct(ds, method)[:, :, j]  # (seeds, members, images)
-    k = c.shape[1]
-    pairs = [np.abs(c[:, a] - c[:, b]) for a in range(k) for b in range(a + 1, k)]
+    return members_disagreement(member_correct(ds, method)[:, :, j])  # (seeds, members, images) → (seeds, images)
+
+
+def members_disagreement(correct: np.ndarray) -> np.ndarray:
+    """Eq. 4 per image, the mean over member pairs of |c_a − c_b|, from correctness (..., members, images) as float
+    with NaN for an absent member: (..., images)."""
+    k = correct.shape[-2]
+    pairs = [np.abs(correct[..., a, :] - correct[..., b, :]) for a in range(k) for b in range(a + 1, k)]
     with np.errstate(all="ignore"):
-        return np.nanmean(np.stack(pairs), axis=0) if pairs else np.full(c[:, 0].shape, np.nan)
+        return np.nanmean(np.stack(pairs), axis=0) if pairs else np.full(correct[..., 0, :].shape, np.nan)
 
 
 def intact_seeds(ds: xr.Dataset, method: str) -> np.ndarray:
