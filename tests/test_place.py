@@ -50,26 +50,25 @@ class Payload:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("place")
-    for var, sub in (("SAT_CACHE_DIR", "cache"), ("SAT_RESULTS_DIR", "results"), ("SAT_BOOK_DIR", "book")):
-        mp.setenv(var, str(tmp / sub))
-    mp.setenv("SAT_PROGRESS", "0")
-    from sat_lib.config import project_config
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("place")
+        for var, sub in (("SAT_CACHE_DIR", "cache"), ("SAT_RESULTS_DIR", "results"), ("SAT_BOOK_DIR", "book")):
+            mp.setenv(var, str(tmp / sub))
+        mp.setenv("SAT_PROGRESS", "0")
+        from sat_lib.config import project_config
 
-    train = project_config().load_data("digits", "train")
-    x = torch.from_numpy(train.images).permute(0, 3, 1, 2).float() / 255
-    y = torch.from_numpy(train.labels.astype(np.int64))
-    torch.manual_seed(0)
-    model = small_cnn()
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(40):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    torch.save(model.state_dict(), tmp / "small.pt")
-    yield tmp
-    mp.undo()
+        train = project_config().load_data("digits", "train")
+        x = torch.from_numpy(train.images).permute(0, 3, 1, 2).float() / 255
+        y = torch.from_numpy(train.labels.astype(np.int64))
+        torch.manual_seed(0)
+        model = small_cnn()
+        opt = torch.optim.Adam(model.parameters(), 1e-2)
+        for _ in range(40):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        torch.save(model.state_dict(), tmp / "small.pt")
+        yield tmp
 
 
 def _listing(root):

@@ -12,14 +12,13 @@ from sat_lib.params import ParameterError
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("corruptions")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    cfg = resolve_params("corruptions", "smoke")
-    ds = C.run(cfg)
-    yield cfg, ds, tmp
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("corruptions")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        cfg = resolve_params("corruptions", "smoke")
+        ds = C.run(cfg)
+        yield cfg, ds, tmp
 
 
 def test_every_model_on_the_clean_and_every_corrupted_set(smoke):

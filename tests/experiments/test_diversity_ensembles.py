@@ -22,23 +22,22 @@ def smoke(tmp_path_factory):
     outputs; captum's ``attribute`` calls are counted (the jobs run serially in this process)."""
     from captum.attr import IntegratedGradients, Saliency
 
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("diversity-ensembles")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    mp.setenv("SAT_SCHEDULER", "serial")
-    calls = Counter()
-    for cls in (Saliency, IntegratedGradients):
-        def counted(self, *args, _original=cls.attribute, _name=cls.__name__, **kwargs):
-            calls[_name] += 1
-            return _original(self, *args, **kwargs)
-        mp.setattr(cls, "attribute", counted)
-    cfg = resolve_params("diversity-ensembles", "smoke")
-    ds = D.run(cfg)
-    first = Counter(calls)
-    again = D.run(cfg, mode="recompute")
-    yield cfg, ds, again, first, calls, tmp
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("diversity-ensembles")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        mp.setenv("SAT_SCHEDULER", "serial")
+        calls = Counter()
+        for cls in (Saliency, IntegratedGradients):
+            def counted(self, *args, _original=cls.attribute, _name=cls.__name__, **kwargs):
+                calls[_name] += 1
+                return _original(self, *args, **kwargs)
+            mp.setattr(cls, "attribute", counted)
+        cfg = resolve_params("diversity-ensembles", "smoke")
+        ds = D.run(cfg)
+        first = Counter(calls)
+        again = D.run(cfg, mode="recompute")
+        yield cfg, ds, again, first, calls, tmp
 
 
 def test_every_combination_of_the_pool_on_every_set(smoke):

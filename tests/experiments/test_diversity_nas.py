@@ -15,16 +15,15 @@ from sat_lib.params import ParameterError
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("diversity-nas")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    mp.setenv("SAT_SCHEDULER", "serial")
-    cfg = resolve_params("diversity-nas", "smoke")
-    ds = N.run(cfg)
-    again = N.run(cfg, mode="recompute")
-    yield cfg, ds, again, tmp
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("diversity-nas")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        mp.setenv("SAT_SCHEDULER", "serial")
+        cfg = resolve_params("diversity-nas", "smoke")
+        ds = N.run(cfg)
+        again = N.run(cfg, mode="recompute")
+        yield cfg, ds, again, tmp
 
 
 def test_one_supernet_and_a_pool_of_near_equal_size(smoke):

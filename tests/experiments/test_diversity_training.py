@@ -14,16 +14,15 @@ from sat_lib.params import ParameterError
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     """The smoke profile computed, then recomputed from the cached ensemble weights."""
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("diversity-training")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    mp.setenv("SAT_SCHEDULER", "serial")
-    cfg = resolve_params("diversity-training", "smoke")
-    ds = D.run(cfg)
-    again = D.run(cfg, mode="recompute")
-    yield cfg, ds, again, tmp
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("diversity-training")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        mp.setenv("SAT_SCHEDULER", "serial")
+        cfg = resolve_params("diversity-training", "smoke")
+        ds = D.run(cfg)
+        again = D.run(cfg, mode="recompute")
+        yield cfg, ds, again, tmp
 
 
 def test_one_ensemble_per_method_and_seed_plus_the_heterogeneous_one(smoke):

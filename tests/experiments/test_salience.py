@@ -11,13 +11,12 @@ from sat_lib.params import ParameterError
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("salience")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    cfg = resolve_params("salience", "smoke").replace(seeds=3)
-    yield cfg, run(cfg), tmp
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("salience")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        cfg = resolve_params("salience", "smoke").replace(seeds=3)
+        yield cfg, run(cfg), tmp
 
 
 def test_one_result_per_population_and_batch_size(smoke):

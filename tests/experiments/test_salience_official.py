@@ -13,12 +13,11 @@ def official(tmp_path_factory):
     folder = tmp_path_factory.mktemp("official")
     for k in (2, 4):
         torch.save(_trained_like(k).state_dict(), folder / f"CNNSmall_K{k}")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SAT_MODELS_SALIENCE_OFFICIAL", str(folder))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
-    cfg = so.Config(n_images=40, n_salience=30)
-    yield cfg, so.run(cfg)
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SAT_MODELS_SALIENCE_OFFICIAL", str(folder))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
+        cfg = so.Config(n_images=40, n_salience=30)
+        yield cfg, so.run(cfg)
 
 
 def test_maps_per_image_with_unit_diagonal(official):

@@ -9,18 +9,17 @@ from sat_lib.params import ParameterError
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("sat-attacks")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    cfg = resolve_params("sat-attacks", "smoke")
-    zoo = sat_matrix.run(sat_attacks.matrix_config(cfg))
-    training = sat_training.run(sat_attacks.training_config(cfg))
-    stored = lambda: len(list((tmp / "cache" / "adversarial" / "digits").glob("*.pt")))  # noqa: E731
-    before = stored()
-    ds = sat_attacks.run(cfg)  # the chapter, then its Patch-Fool section
-    yield cfg, zoo, training, ds, stored() - before
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("sat-attacks")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        cfg = resolve_params("sat-attacks", "smoke")
+        zoo = sat_matrix.run(sat_attacks.matrix_config(cfg))
+        training = sat_training.run(sat_attacks.training_config(cfg))
+        stored = lambda: len(list((tmp / "cache" / "adversarial" / "digits").glob("*.pt")))  # noqa: E731
+        before = stored()
+        ds = sat_attacks.run(cfg)  # the chapter, then its Patch-Fool section
+        yield cfg, zoo, training, ds, stored() - before
 
 
 def test_autoattack_examples_are_stored_beside_pgds_not_over_them(smoke):

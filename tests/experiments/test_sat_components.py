@@ -9,13 +9,12 @@ from sat_lib.params import ParameterError
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("components")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    cfg = resolve_params("sat-components", "smoke")
-    yield cfg, sat_components.run(cfg)
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("components")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        cfg = resolve_params("sat-components", "smoke")
+        yield cfg, sat_components.run(cfg)
 
 
 def test_result_holds_importances_with_bootstrap_and_spectral_features(smoke):

@@ -9,15 +9,14 @@ from sat_lib.params import ParameterError
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("sat-distillation")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    cfg = resolve_params("sat-distillation", "smoke")
-    zoo = sat_matrix.run(sat_distillation.matrix_config(cfg))
-    ds = sat_distillation.run(cfg)
-    yield cfg, zoo, ds, tmp
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("sat-distillation")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        cfg = resolve_params("sat-distillation", "smoke")
+        zoo = sat_matrix.run(sat_distillation.matrix_config(cfg))
+        ds = sat_distillation.run(cfg)
+        yield cfg, zoo, ds, tmp
 
 
 def test_one_student_per_teacher_scored_against_the_zoos_sat(smoke):

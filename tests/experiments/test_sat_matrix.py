@@ -12,13 +12,12 @@ from sat_lib.measures import sat_score
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("sat")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    cfg = resolve_params("sat-matrix", "smoke")
-    yield cfg, compute(cfg)
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("sat")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        cfg = resolve_params("sat-matrix", "smoke")
+        yield cfg, compute(cfg)
 
 
 def test_dims_and_coordinates(smoke):

@@ -11,16 +11,15 @@ from sat_lib.params import ParameterError
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("sat-training")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    cfg = resolve_params("sat-training", "smoke")
-    zoo = sat_matrix.run(sat_training.matrix_config(cfg))
-    ds = sat_training.run(cfg)
-    ens = sat_ensembles.run(resolve_params("sat-ensembles", "smoke"))
-    yield cfg, zoo, ds, ens
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("sat-training")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        cfg = resolve_params("sat-training", "smoke")
+        zoo = sat_matrix.run(sat_training.matrix_config(cfg))
+        ds = sat_training.run(cfg)
+        ens = sat_ensembles.run(resolve_params("sat-ensembles", "smoke"))
+        yield cfg, zoo, ds, ens
 
 
 def test_every_variant_is_trained_attacked_and_scored(smoke):

@@ -16,15 +16,14 @@ from sat_lib.zoo.atlas_pairs import ATLAS_MEASURES, TARGETS
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("atlas")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    mp.setenv("SAT_PROGRESS", "0")
-    cfg = resolve_params("similarity-atlas", "smoke")
-    ds = S.run(cfg)
-    yield cfg, ds, tmp
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("atlas")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        mp.setenv("SAT_PROGRESS", "0")
+        cfg = resolve_params("similarity-atlas", "smoke")
+        ds = S.run(cfg)
+        yield cfg, ds, tmp
 
 
 def test_every_measure_for_every_pair(smoke):
