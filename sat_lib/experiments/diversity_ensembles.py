@@ -31,7 +31,7 @@ from sat_lib.experiments._chapter import Chapter, cached, register, resolve_para
 from sat_lib.params import ChapterConfig
 from sat_lib.zoo import check_zoo_and_dataset, image_sample, job_spec, subset_positions, train_or_load
 from sat_lib.zoo.ensembles import (AVERAGING, CLEAN, CONSENSUS, all_ensembles, check_scoring, check_size,
-                                   consensus_correct, corrupted_paths, ensemble_scores, load_outputs, outputs_path,
+                                   corrupted_paths, ensemble_scores, load_outputs, outputs_path,
                                    pair_scores, parse_set, result_dataset, save_outputs, set_label)
 
 VERSION = 3   # 2: attribution maps on a seeded random subset of the draw (not its first images); 3: averaged
@@ -132,9 +132,7 @@ def compute(cfg: Config) -> xr.Dataset:
     attributed[subset_positions(len(idx), cfg.attribution_images, cfg.seed)] = 1
     ds["attributed"] = ("image", attributed, {"long_name": "1: the image has attribution maps (a seeded subset)"})
     if AVERAGING in cfg.consensus:  # what lets the averaged ensembles' intervals resample the images too
-        ds["averaged_correct"] = (("ensemble", "set", "image"),
-                                  np.stack([consensus_correct(out["logits"][:, s], y, members, AVERAGING, cfg.seed)
-                                            for s in range(len(labels))], 1),
+        ds["averaged_correct"] = (("ensemble", "set", "image"), sc["correct"][:, :, cfg.consensus.index(AVERAGING)],
                                   {"long_name": "the averaged ensemble right on the image"})
     return ds
 

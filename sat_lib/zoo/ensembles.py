@@ -222,11 +222,6 @@ def consensus_correct(logits: np.ndarray, labels: np.ndarray, members: np.ndarra
     return out
 
 
-def consensus_accuracy(logits: np.ndarray, labels: np.ndarray, members: np.ndarray, rule: str, seed: int) -> np.ndarray:
-    """Accuracy (%) of every ensemble (``consensus_correct``'s mean over images)."""
-    return 100 * consensus_correct(logits, labels, members, rule, seed).mean(1, dtype=np.float64)
-
-
 def disagreement_matrix(correct: np.ndarray) -> np.ndarray:
     """Eq. 4 between every two models, (M, M), from their correctness (M, n) (``measures.pairwise``)."""
     from sat_lib.measures import disagreement, pairwise
@@ -268,19 +263,20 @@ def attribution_scores(maps: np.ndarray, members: np.ndarray) -> tuple[np.ndarra
 
 def ensemble_scores(out: dict[str, np.ndarray], labels: np.ndarray, members: np.ndarray, n_params: np.ndarray,
                     cfg) -> dict[str, np.ndarray]:
-    """Every ensemble's scores on every set from the pool's outputs (``load_outputs``): (E, S, R) accuracy and
-    improvement per consensus rule, (E, S) top and mean member accuracy, disagreement, attribution diversity
-    (normalised and raw) and the attribution samples it used, (E,) parameters; (M, S) model accuracy and share
-    of all-zero maps (%)."""
+    """Every ensemble's scores on every set from the pool's outputs (``load_outputs``): (E, S, R, n) whether it is
+    right on each image under each consensus rule (``consensus_correct``), (E, S, R) its accuracy and improvement,
+    (E, S) top and mean member accuracy, disagreement, attribution diversity (normalised and raw) and the
+    attribution samples it used, (E,) parameters; (M, S) model accuracy and share of all-zero maps (%)."""
     lg, sal = out["logits"], out["saliency"]
     correct = lg.argmax(-1) == labels  # (M, S, n)
     model_acc = 100 * correct.mean(-1)
     n_sets = lg.shape[1]
-    acc = np.stack([np.stack([consensus_accuracy(lg[:, s], labels, members, r, cfg.seed) for r in cfg.consensus], -1)
-                    for s in range(n_sets)], 1)
+    hits = np.stack([np.stack([consensus_correct(lg[:, s], labels, members, r, cfg.seed) for r in cfg.consensus], 1)
+                     for s in range(n_sets)], 1)
+    acc = 100 * hits.mean(-1, dtype=np.float64)
     top = model_acc[members].max(1)  # (E, S)
     attr = [attribution_scores(sal[:, s], members) for s in range(n_sets)]
-    return {"accuracy": acc, "improvement": acc - top[..., None], "top_accuracy": top,
+    return {"correct": hits, "accuracy": acc, "improvement": acc - top[..., None], "top_accuracy": top,
             "member_accuracy": model_acc[members].mean(1),
             "disagreement": np.stack([mean_over_pairs(disagreement_matrix(correct[:, s]), members)
                                       for s in range(n_sets)], 1),
