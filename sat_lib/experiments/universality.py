@@ -30,6 +30,7 @@ from sat_lib.config import project_config
 from sat_lib.executor import Executor
 from sat_lib.experiments._chapter import Chapter, Retimer, cached, register
 from sat_lib.experiments.universality_dry import dry_jobs
+from sat_lib.experiments.universality_pairs import MATCHED_ENTROPY, regular_pairs
 from sat_lib.inversion import InversionConfig, invert
 from sat_lib.params import ChapterConfig
 from sat_lib.progress import note
@@ -382,48 +383,21 @@ def _inverted(spec: dict, t, images: str) -> torch.Tensor:
     return _invert_images(spec, t, data, images)["images"]
 
 
-# result name → (registered measure, scored on penultimate features (True) or on logits)
-PAIR_MEASURES = {"agreement": ("agreement", False), "jsd": ("jsd_similarity", False),
-                 "cka": ("linear_cka", True), "procrustes": ("procrustes_similarity", True)}
-
-
-def _pairs(measure: str, items, **kwargs) -> np.ndarray:
-    """``measures.pairwise`` of every two models' outputs, as an array with NaN on the diagonal (no pair)."""
-    from sat_lib.measures import pairwise
-
-    m = pairwise(measure, list(items), **kwargs).values
-    np.fill_diagonal(m, np.nan)
-    return m
-
-
 def group_job(spec: dict) -> dict:
-    """Every model of one (setting, ε) group on every member's inverted images: agreement, JSDSim, CKA,
-    ProcrustesSim and k-NN Jaccard of each pair on each source's images (``source`` = whose inverted images)."""
+    """Every model of one (setting, ε) group on every member's inverted images: each pair's measures on each
+    source's images (``source`` = whose inverted images; ``universality_pairs.source_scores``)."""
     from sat_lib.activations import penultimate
+    from sat_lib.experiments.universality_pairs import SOURCE_SCORES, source_scores
 
     members, images, ks = spec["members"], spec["images"], spec["ks"]
     models = [_trained(m) for m in members]
     sources = [_inverted(m, t, images) for m, t in zip(members, models)]
-    n = len(members)
-    res = {name: np.full((n, n, n), np.nan) for name in PAIR_MEASURES}
-    res["jaccard"] = np.full((n, n, n, len(ks)), np.nan)
-    for s, src in enumerate(sources):
-        feats, outs = zip(*(penultimate(t.model, src, precision="fp32") for t in models))
-        for name, (measure, on_features) in PAIR_MEASURES.items():
-            res[name][s] = _pairs(measure, feats if on_features else outs)
-        for q, k in enumerate(ks):
-            if k < src.shape[0]:  # a k the image set is too small for stays NaN (Fig. 7 reads n_images)
-                res["jaccard"][s, ..., q] = _pairs("knn_jaccard", feats, k=k)
-    return res
+    per_source = [source_scores(*zip(*(penultimate(t.model, src, precision="fp32") for t in models)), ks)
+                  for src in sources]
+    return {name: np.stack([r[name] for r in per_source]) for name in SOURCE_SCORES}
 
 
 # ------------------------------------------------------------------------------------------ the chapter
-
-def _regular_pairs(logit_sets: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Agreement and JSDSim of every two models on the regular test images (their stored logits)."""
-    items = [torch.from_numpy(v.astype(np.float32)) for v in logit_sets]
-    return {name: _pairs(PAIR_MEASURES[name][0], items) for name in ("agreement", "jsd")}
-
 
 def model_specs(cfg: Config) -> dict[tuple[str, str, float], dict]:
     """Every trained model's job spec, keyed by (setting, architecture, ε) — the OOD setting reuses the full
@@ -484,7 +458,8 @@ def assemble(cfg: Config, models: dict, scores: dict, classes, scheduler: str, w
                   "start_distance", "final_distance", "final_distance_q90")}
     layout = np.full((S, E, A), "", dtype=object)
     reg = {v: np.full((S, E, A, A), np.nan) for v in ("regular_agreement", "regular_jsd")}
-    inv = {v: np.full((S, E, A, A, A), np.nan) for v in ("agreement", "jsd", "cka", "procrustes")}
+    inv = {v: np.full((S, E, A, A, A), np.nan) for v in ("agreement", "jsd", "cka", "procrustes", "jsd_matched")}
+    conf = {v: np.full((S, E, A, A), np.nan) for v in ("confidence", "entropy")}
     jac = np.full((S, E, A, A, A, K), np.nan)
     n_images = max(cfg.n_images, cfg.ood_images if cfg.ood_dataset else 0,
                    cfg.subset_images if cfg.subset_classes else 0)
@@ -519,13 +494,15 @@ def assemble(cfg: Config, models: dict, scores: dict, classes, scheduler: str, w
                         ex_shape = arr.shape
                         examples[(s, part, ei, ai)] = arr
             ix = np.ix_(cols, cols)
-            r = _regular_pairs(logit_sets)
+            r = regular_pairs(logit_sets)
             reg["regular_agreement"][si, ei][ix] = r["agreement"]
             reg["regular_jsd"][si, ei][ix] = r["jsd"]
             g = scores[(s, e)]
             ix3 = np.ix_(cols, cols, cols)
             for v in inv:
                 inv[v][si, ei][ix3] = g[v]
+            for v in conf:
+                conf[v][si, ei][ix] = g[v]
             jac[si, ei][ix3] = g["jaccard"]
     dims_m, dims_p, dims_i = ("setting", "eps", "model"), ("setting", "eps", "model", "model_b"), \
         ("setting", "eps", "source", "model", "model_b")
@@ -534,6 +511,13 @@ def assemble(cfg: Config, models: dict, scores: dict, classes, scheduler: str, w
     data_vars.update({v: (dims_p, a) for v, a in reg.items()})
     data_vars.update({f"inverted_{v}": (dims_i, a) for v, a in inv.items()})
     data_vars["inverted_jaccard"] = ((*dims_i, "k"), jac)
+    data_vars["inverted_confidence"] = (("setting", "eps", "source", "model"), conf["confidence"],
+                                        {"long_name": "mean max-softmax of the model on the source's inverted images"})
+    data_vars["inverted_entropy"] = (("setting", "eps", "source", "model"), conf["entropy"],
+                                     {"long_name": "mean softmax entropy (nats) on the source's inverted images"})
+    data_vars["inverted_jsd_matched"] = (dims_i, inv["jsd_matched"],
+                                         {"long_name": f"JSDSim of the outputs rescaled to mean entropy "
+                                                       f"{MATCHED_ENTROPY:g} ln C"})
     data_vars["final_distance_per_image"] = ((*dims_m, "image"), final.astype(np.float32))
     coords = {"setting": settings, "eps": eps, "model": archs, "model_b": archs, "source": archs,
               "k": list(cfg.ks), "image": np.arange(n_images)}
@@ -552,7 +536,7 @@ def assemble(cfg: Config, models: dict, scores: dict, classes, scheduler: str, w
     attrs = {"subset_classes_drawn": json.dumps(classes or []),
              "subset_class_names": json.dumps([test.classes[c] for c in classes] if classes else []),
              "dataset_source": test.source, "executor": scheduler, "wall_seconds": wall,
-             "pairs_seconds": pairs_seconds,
+             "pairs_seconds": pairs_seconds, "matched_entropy": MATCHED_ENTROPY,
              "model_results": json.dumps({f"{s}/{a}/{e:g}": ds.attrs.get("cache_key", "")
                                           for (s, a, e), ds in models.items()})}
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)

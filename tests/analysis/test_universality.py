@@ -201,3 +201,24 @@ def test_pair_estimates_are_the_summary_tables_numbers():
         e = A.mean_estimate(mat, 200)
         assert (row["mean"], row["low"], row["high"]) == (e.value, e.low, e.high)
         assert row["min"] == np.nanmin(mat) and row["max"] == np.nanmax(mat)
+
+
+@pytest.mark.parametrize("rise,passed", [(0.2, True), (0.0, False)])
+def test_the_confidence_gate_reads_jsd_at_one_entropy(rise, passed):
+    """JSDSim's rise is gated on its rise at one output entropy; a result stored before says not computed."""
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    names = ["a", "b", "c", "d"]
+    v = np.empty((1, 2, 4, 4, 4))
+    v[0, 0] = 0.5 + 0.01 * rng.standard_normal((4, 4, 4))
+    v[0, 1] = 0.5 + rise + 0.01 * rng.standard_normal((4, 4, 4))
+    ds = xr.Dataset({"inverted_jsd_matched": (("setting", "eps", "source", "model", "model_b"), v),
+                     "inverted_confidence": (("setting", "eps", "source", "model"), np.full((1, 2, 4, 4), 0.4)),
+                     "accuracy": (("setting", "eps", "model"), np.full((1, 2, 4), 0.7))},
+                    coords={"setting": ["full"], "eps": [0.0, 1.0], "model": names, "model_b": names,
+                            "source": names},
+                    attrs={"matched_entropy": 0.5})
+    gate = A.confidence_gate(ds, n_boot=200)
+    assert gate.passed is passed and gate.claims == ("inverted_jsd_rises",) and "0.5 ln C" in gate.detail
+    assert A.confidence_gate(ds.drop_vars("inverted_jsd_matched")).passed is None

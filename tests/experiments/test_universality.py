@@ -10,14 +10,13 @@ from sat_lib.params import ParameterError
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("universality")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    cfg = resolve_params("universality", "smoke")
-    ds = U.run(cfg)
-    yield cfg, ds, tmp
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("universality")
+        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+        cfg = resolve_params("universality", "smoke")
+        ds = U.run(cfg)
+        yield cfg, ds, tmp
 
 
 def test_one_stored_result_per_model_and_one_for_the_chapter(smoke):
@@ -197,3 +196,18 @@ def test_seeds_come_from_another_class():
     again = U.seed_target_pairs(labels, 60, seed=3)
     np.testing.assert_array_equal(again[0], targets)
     np.testing.assert_array_equal(again[1], seeds)
+
+
+def test_the_pair_job_keeps_output_confidence_and_jsd_at_one_entropy(smoke):
+    cfg, ds, _ = smoke
+    conf = ds["inverted_confidence"].sel(setting="full").values   # (eps, source, model)
+    ent = ds["inverted_entropy"].sel(setting="full").values
+    n_classes = ds.sizes["class"] if "class" in ds.sizes else 10
+    assert np.isfinite(conf).all() and ((conf >= 1 / n_classes - 1e-9) & (conf <= 1)).all()
+    assert np.isfinite(ent).all() and (ent >= 0).all()
+    matched = ds["inverted_jsd_matched"].sel(setting="full").values
+    off = ~np.eye(len(cfg.archs), dtype=bool)
+    assert np.isfinite(matched[:, :, off]).all() and ((matched[:, :, off] > 0) & (matched[:, :, off] <= 1)).all()
+    assert ds.attrs["matched_entropy"] == 0.5
+    gate = next(g for g in A.checks(ds) if "one entropy" in g.name)
+    assert gate.passed in (True, False) and gate.claims == ("inverted_jsd_rises",) and "max-softmax" in gate.detail

@@ -10,7 +10,7 @@ The modules: ``core`` (pair measures, their estimates, Table 4's models), ``clai
 analysis reads the chapter's parameters from the stored result (``report.Setup``), never the chapter's config.
 """
 from sat_lib.analysis.universality.claims import (ATTACK_CLAIMS, CONFIDENCE_CLAIMS, REGULAR_CLAIMS, accuracy_gate,
-                                                 checks, claims_table, estimates, fort_gate, inversion_gate,
+                                                 checks, claims_table, confidence_gate, estimates, fort_gate, inversion_gate,
                                                  pair_spread, params, spread_change, standard_adversarial_accuracy,
                                                  with_table4_value)
 from sat_lib.analysis.universality.core import (INVERTED, LABELS, REGULAR, UNIT, accuracy_by_eps, accuracy_estimate,
@@ -24,7 +24,8 @@ from sat_lib.analysis.universality.report import (Setup, adversarial_gap_text, c
 
 __all__ = ["INVERTED", "LABELS", "REGULAR", "UNIT", "Setup", "accuracy_by_eps", "accuracy_estimate",
            "adversarial_gap_text", "at_effect", "chance_jaccard", "checks", "claims_table", "estimates", "pair_spread",
-           "spread_change", "ATTACK_CLAIMS", "CONFIDENCE_CLAIMS", "REGULAR_CLAIMS", "accuracy_gate", "fort_gate",
+           "spread_change", "ATTACK_CLAIMS", "CONFIDENCE_CLAIMS", "REGULAR_CLAIMS", "accuracy_gate", "confidence_gate",
+           "fort_gate",
            "inversion_gate", "cost_table", "throughput_table",
            "difference_estimate", "discussion", "fort_bounds", "inversion_text", "inverted_images", "mean_estimate",
            "members", "model_table", "ood_difference", "pair_estimates", "pair_matrix", "pair_mean", "pair_values",

@@ -23,6 +23,7 @@ INVERTED = {"agreement": "inverted_agreement", "jsd": "inverted_jsd", "cka": "in
             "procrustes": "inverted_procrustes", "jaccard": "inverted_jaccard"}
 LABELS = {"agreement": "agreement", "jsd": "JSDSim", "cka": "linear CKA", "procrustes": "ProcrustesSim",
           "jaccard": "k-NN Jaccard"}
+MATCHED = {"jsd_matched": "inverted_jsd_matched"}   # JSDSim at one output entropy (stored since it is computed)
 UNIT = "architectures"
 
 
@@ -40,7 +41,7 @@ def pair_matrix(ds: xr.Dataset, setting: str, eps: float, measure: str, images: 
     if images == "regular":
         m = ds[REGULAR[measure]].sel(setting=setting, eps=eps, model=names, model_b=names).values
         return m, names
-    da = ds[INVERTED[measure]].sel(setting=setting, eps=eps, model=names, model_b=names, source=names)
+    da = ds[{**INVERTED, **MATCHED}[measure]].sel(setting=setting, eps=eps, model=names, model_b=names, source=names)
     if measure == "jaccard":
         da = da.sel(k=k if k is not None else int(ds["k"].values[0]))
     v = da.values  # (source, model, model_b)
