@@ -11,6 +11,7 @@ from torch import nn
 
 from sat_lib.cli import main
 from sat_lib.zoo.atlas_pairs import ATLAS_MEASURES
+from tests._env import project_dirs
 
 
 def small_cnn(classes: int = 10, channels: int = 1) -> nn.Module:
@@ -50,11 +51,8 @@ class Payload:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("place")
-        for var, sub in (("SAT_CACHE_DIR", "cache"), ("SAT_RESULTS_DIR", "results"), ("SAT_BOOK_DIR", "book")):
-            mp.setenv(var, str(tmp / sub))
-        mp.setenv("SAT_PROGRESS", "0")
+    with project_dirs(tmp_path_factory, "place", SAT_PROGRESS="0") as (tmp, mp):
+        mp.setenv("SAT_BOOK_DIR", str(tmp / "book"))
         from sat_lib.config import project_config
 
         train = project_config().load_data("digits", "train")

@@ -8,14 +8,12 @@ from sat_lib import zoo
 from sat_lib.experiments import corruptions as C
 from sat_lib.experiments import resolve_params
 from sat_lib.params import ParameterError
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("corruptions")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    with project_dirs(tmp_path_factory, "corruptions") as (tmp, mp):
         cfg = resolve_params("corruptions", "smoke")
         ds = C.run(cfg)
         yield cfg, ds, tmp

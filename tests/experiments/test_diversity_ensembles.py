@@ -14,6 +14,7 @@ from sat_lib.experiments import resolve_params
 from sat_lib.measures import majority_vote
 from sat_lib.params import ParameterError
 from sat_lib.zoo import ensembles
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +23,7 @@ def smoke(tmp_path_factory):
     outputs; captum's ``attribute`` calls are counted (the jobs run serially in this process)."""
     from captum.attr import IntegratedGradients, Saliency
 
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("diversity-ensembles")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-        mp.setenv("SAT_SCHEDULER", "serial")
+    with project_dirs(tmp_path_factory, "diversity-ensembles", SAT_SCHEDULER="serial") as (tmp, mp):
         calls = Counter()
         for cls in (Saliency, IntegratedGradients):
             def counted(self, *args, _original=cls.attribute, _name=cls.__name__, **kwargs):

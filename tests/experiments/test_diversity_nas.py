@@ -11,15 +11,12 @@ from sat_lib.experiments import diversity_nas as N
 from sat_lib.experiments import resolve_params
 from sat_lib.models.supernet import SubnetConfig, count_parameters
 from sat_lib.params import ParameterError
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("diversity-nas")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-        mp.setenv("SAT_SCHEDULER", "serial")
+    with project_dirs(tmp_path_factory, "diversity-nas", SAT_SCHEDULER="serial") as (tmp, mp):
         cfg = resolve_params("diversity-nas", "smoke")
         ds = N.run(cfg)
         again = N.run(cfg, mode="recompute")

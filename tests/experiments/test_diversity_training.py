@@ -9,16 +9,13 @@ from sat_lib.claims import paper_claims
 from sat_lib.experiments import diversity_training as D
 from sat_lib.experiments import resolve_params
 from sat_lib.params import ParameterError
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     """The smoke profile computed, then recomputed from the cached ensemble weights."""
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("diversity-training")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-        mp.setenv("SAT_SCHEDULER", "serial")
+    with project_dirs(tmp_path_factory, "diversity-training", SAT_SCHEDULER="serial") as (tmp, mp):
         cfg = resolve_params("diversity-training", "smoke")
         ds = D.run(cfg)
         again = D.run(cfg, mode="recompute")

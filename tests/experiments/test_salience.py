@@ -7,14 +7,12 @@ from sat_lib.experiments import resolve_params
 from sat_lib.experiments.salience import Config, Unit, compute_unit, run, unit_params, units
 from sat_lib.measures import gradient_cosine
 from sat_lib.params import ParameterError
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("salience")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    with project_dirs(tmp_path_factory, "salience") as (tmp, mp):
         cfg = resolve_params("salience", "smoke").replace(seeds=3)
         yield cfg, run(cfg), tmp
 

@@ -5,14 +5,12 @@ import pytest
 from sat_lib.analysis import sat_attacks as A
 from sat_lib.experiments import resolve_params, sat_attacks, sat_matrix, sat_training
 from sat_lib.params import ParameterError
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("sat-attacks")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    with project_dirs(tmp_path_factory, "sat-attacks") as (tmp, mp):
         cfg = resolve_params("sat-attacks", "smoke")
         zoo = sat_matrix.run(sat_attacks.matrix_config(cfg))
         training = sat_training.run(sat_attacks.training_config(cfg))

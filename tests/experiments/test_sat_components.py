@@ -5,14 +5,12 @@ import pytest
 from sat_lib.analysis import sat_components as C
 from sat_lib.experiments import resolve_params, sat_components
 from sat_lib.params import ParameterError
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("components")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    with project_dirs(tmp_path_factory, "components") as (tmp, mp):
         cfg = resolve_params("sat-components", "smoke")
         yield cfg, sat_components.run(cfg)
 

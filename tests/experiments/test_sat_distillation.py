@@ -5,14 +5,12 @@ import pytest
 from sat_lib.analysis import sat_distillation as D
 from sat_lib.experiments import resolve_params, sat_distillation, sat_matrix
 from sat_lib.params import ParameterError
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("sat-distillation")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    with project_dirs(tmp_path_factory, "sat-distillation") as (tmp, mp):
         cfg = resolve_params("sat-distillation", "smoke")
         zoo = sat_matrix.run(sat_distillation.matrix_config(cfg))
         ds = sat_distillation.run(cfg)

@@ -8,14 +8,12 @@ from sat_lib.attacks import PGDConfig, pgd
 from sat_lib.experiments.sat_matrix import Config, compute, stability_scores
 from sat_lib.zoo import attack_correct
 from sat_lib.measures import sat_score
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("sat")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    with project_dirs(tmp_path_factory, "sat") as (tmp, mp):
         cfg = resolve_params("sat-matrix", "smoke")
         yield cfg, compute(cfg)
 

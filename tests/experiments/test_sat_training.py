@@ -7,14 +7,12 @@ from sat_lib.analysis import sat_training as T
 from sat_lib.experiments import resolve_params
 from sat_lib.experiments import sat_ensembles, sat_matrix, sat_training
 from sat_lib.params import ParameterError
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("sat-training")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    with project_dirs(tmp_path_factory, "sat-training") as (tmp, mp):
         cfg = resolve_params("sat-training", "smoke")
         zoo = sat_matrix.run(sat_training.matrix_config(cfg))
         ds = sat_training.run(cfg)

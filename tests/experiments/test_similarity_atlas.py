@@ -12,15 +12,12 @@ from sat_lib.measures import agreement, error_reduction_rate, jsd_similarity
 from sat_lib.params import ParameterError
 from sat_lib.zoo.atlas import PARTS, atlas_images
 from sat_lib.zoo.atlas_pairs import ATLAS_MEASURES, TARGETS
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("atlas")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-        mp.setenv("SAT_PROGRESS", "0")
+    with project_dirs(tmp_path_factory, "atlas", SAT_PROGRESS="0") as (tmp, mp):
         cfg = resolve_params("similarity-atlas", "smoke")
         ds = S.run(cfg)
         yield cfg, ds, tmp

@@ -6,14 +6,12 @@ from sat_lib.analysis import universality as A
 from sat_lib.claims import paper_claims
 from sat_lib.experiments import resolve_params, universality as U
 from sat_lib.params import ParameterError
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        tmp = tmp_path_factory.mktemp("universality")
-        mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
+    with project_dirs(tmp_path_factory, "universality") as (tmp, mp):
         cfg = resolve_params("universality", "smoke")
         ds = U.run(cfg)
         yield cfg, ds, tmp
