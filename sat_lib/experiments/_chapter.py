@@ -111,6 +111,21 @@ def cached(cfg: ChapterConfig, compute: Callable[[ChapterConfig], xr.Dataset], *
                            version=version, results_dir=pc.results_dir, device=default_device())
 
 
+def section_result(section: ChapterConfig | None, run: Callable[..., xr.Dataset],
+                   mode: str = "cache_only") -> xr.Dataset | None:
+    """A chapter section's result for its configuration ``section`` (None: the chapter has no such section):
+    ``run(section, mode)`` — stored, or computed and stored outside ``cache_only`` — and None where ``cache_only``
+    finds it not stored."""
+    from sat_lib.results import CacheMiss
+
+    if section is None:
+        return None
+    try:
+        return run(section, mode)
+    except CacheMiss:
+        return None
+
+
 def chapter_result(cfg: ChapterConfig, mode: str = "cache_only"):
     """Another chapter's result for its configuration ``cfg`` (``resolve_params(name, profile)``), through the
     registry: stored, or (outside ``cache_only``) computed and stored. A chapter reads another's result this way,

@@ -2,7 +2,8 @@
 ``data/results/diversity-lambda/``).
 
 The chapter trains its prediction-diversity method (``prediction_method``, GNCL with the average as consensus) at
-the paper's λ = 0.2, and its Checks show whether its members then disagree more than independently trained ones.
+its ``lam`` (the quick profile: λ = 1, the first value this search found to diversify; the paper's is 0.2), and its
+Checks show whether its members then disagree more than independently trained ones.
 This section trains the same method at each λ of ``lams`` — one ensemble per λ, the chapter's first seed,
 architecture, recipe and images — and stores, beside the chapter's own ensembles of that seed at its λ and
 trained independently (read from the chapter's stored result, not retrained), what the chapter's diversity gate
@@ -25,7 +26,7 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.executor import Executor
-from sat_lib.experiments._chapter import chapter_result
+from sat_lib.experiments._chapter import chapter_result, section_result
 from sat_lib.params import ChapterConfig
 from sat_lib.provenance import default_device
 
@@ -89,9 +90,12 @@ def _chapter_ensemble(ds: xr.Dataset, method: str, seed: int) -> dict:
             "train_seconds": float(e["train_seconds"]), "diverged": bool(e["diverged"])}
 
 
-def compute(cfg: Config) -> xr.Dataset:
+def compute(cfg: Config, chapter: xr.Dataset | None = None) -> xr.Dataset:
+    """The section's result; ``chapter``: the chapter's stored result (its own λ and its independent ensembles),
+    read here when not given."""
     tc = cfg.training()
-    chapter = chapter_result(tc, mode="cache_only")   # the chapter's own λ and its independent ensembles
+    if chapter is None:
+        chapter = chapter_result(tc, mode="cache_only")
     idx = np.asarray(chapter["image"].values, dtype=np.int64)
     labels = np.asarray(chapter["label"].values)
     method, seed = tc.prediction_method, tc.seeds[0]
@@ -136,20 +140,14 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
     """Stored result for these parameters and this chapter result, or compute and store it."""
     from sat_lib.results import load_or_compute
 
-    key = chapter_result(cfg.training(), mode="cache_only").attrs.get("cache_key", "")
-    return load_or_compute(cfg.chapter, {**cfg.as_dict(), "chapter_result": key}, lambda: compute(cfg), mode=mode,
-                           version=VERSION, results_dir=project_config().results_dir, device=default_device())
+    chapter = chapter_result(cfg.training(), mode="cache_only")
+    key = chapter.attrs.get("cache_key", "")
+    return load_or_compute(cfg.chapter, {**cfg.as_dict(), "chapter_result": key}, lambda: compute(cfg, chapter),
+                           mode=mode, version=VERSION, results_dir=project_config().results_dir,
+                           device=default_device())
 
 
 def shown(chapter, mode: str = "cache_only") -> xr.Dataset | None:
     """The section of the diversity-training configuration ``chapter``: stored (``cache_only``: None where it is
     not), or computed and stored; None without a section (``lambda_search`` empty)."""
-    from sat_lib.results import CacheMiss
-
-    section = from_chapter(chapter)
-    if section is None:
-        return None
-    try:
-        return run(section, mode)
-    except CacheMiss:
-        return None
+    return section_result(from_chapter(chapter), run, mode)

@@ -43,6 +43,7 @@ VERSION = 2   # 2: attribution maps, CKA and Fig. 11 on seeded random subsets of
 CLEAN = "clean"
 HETEROGENEOUS = "heterogeneous"
 RULES = ("average", "median", "geometric", "vote")  # every ensemble is scored under each consensus rule
+OWN_LAM = {"balanced": "balanced_lam"}  # a method whose λ is not GNCL's ``lam`` (Eq. 8's: ``attribution_lam``)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class Config(ChapterConfig):
     arch: str = "vgg_c32"               # the member architecture of the homogeneous ensembles (paper: ResNet50)
     methods: tuple[str, ...] = ("independent", "gncl@average", "gncl@median", "gncl@geometric", "gncl@vote",
                                 "gncl_masked@average", "balanced@average", "attribution")  # method[@consensus]
-    lam: float = 0.2                    # λ of GNCL (Eq. 2) and of the balanced loss (Eq. 3), the paper's 0.2
+    lam: float = 1.0                    # λ of GNCL (Eq. 2), masked or not: the first λ that diversified (the λ search)
+    balanced_lam: float = 0.2           # λ of the balanced loss (Eq. 3): the paper's 0.2 (at 1 it is the ensemble's loss)
     attribution_lam: float = 0.001      # λ of Eq. 8: the paper's only value that trained (of 10 … 0.001)
     penalty_batch: int = 64             # Eq. 8's Saliency maps on this many images of each batch (0: all)
     size: int = 3                       # members per ensemble
@@ -75,7 +77,7 @@ class Config(ChapterConfig):
     max_layers: int = 12                # weight layers per model in a CKA map (evenly spaced)
     n_boot: int = 2000
     # the λ-search section (sat_lib.experiments.diversity_lambda): prediction_method at each of these λ, first seed
-    lambda_search: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    lambda_search: tuple[float, ...] = (0.2, 0.5, 2.0, 4.0)
     section_params: ClassVar[tuple[str, ...]] = ("lambda_search",)
 
     def __post_init__(self) -> None:
@@ -113,7 +115,7 @@ class Config(ChapterConfig):
 
     def objective(self, label: str, lam: float | None = None):
         """``"gncl@median"`` → ``EnsembleObjective("gncl", λ, "median", size)`` (λ: ``lam``, else the chapter's);
-        ``"attribution"`` takes ``attribution_lam`` and ``penalty_batch``. A method with a consensus rule needs one
+        ``"balanced"`` takes ``balanced_lam``, ``"attribution"`` ``attribution_lam`` and ``penalty_batch``. A method with a consensus rule needs one
         named."""
         from sat_lib.ensemble_training import METHODS, EnsembleObjective
 
@@ -125,7 +127,8 @@ class Config(ChapterConfig):
             raise ValueError(f"parameter 'methods': {method!r} uses no consensus rule; write {method!r}")
         if method == "attribution":
             return EnsembleObjective(method, self.attribution_lam, size=self.size, penalty_batch=self.penalty_batch)
-        return EnsembleObjective(method, self.lam if lam is None else lam, consensus or "average", size=self.size)
+        own = getattr(self, OWN_LAM.get(method, "lam"))
+        return EnsembleObjective(method, own if lam is None else lam, consensus or "average", size=self.size)
 
     def corruptions_config(self):
         return resolve_params("corruptions", self.corruptions_profile)

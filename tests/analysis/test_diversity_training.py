@@ -313,7 +313,7 @@ def test_a_gncl_loss_that_diversified_passes_and_the_table_says_so():
 def test_a_collapsed_member_is_named_and_its_heuristics_claims_are_not_tested():
     ds = fake_training(collapse=True)
     gates = A.checks(ds, n_boot=200)
-    chance = _gate(gates, "every member above twice chance accuracy")
+    chance = _gate(gates, "every member above twice chance accuracy (attribution)")
     assert chance.passed is False and "attribution/seed1#2" in chance.detail
     assert "attribution_loss_costs_accuracy" in chance.claims and "gncl_no_resilience_gain" not in chance.claims
     members = A.members_table(ds)
@@ -322,6 +322,27 @@ def test_a_collapsed_member_is_named_and_its_heuristics_claims_are_not_tested():
     # the attribution loss's diversity is measured without the collapsed seed
     assert A.diversity_change_table(ds, n_boot=100).loc["attribution", "seeds used"] == "2 of 3"
     assert _gate(A.checks(fake_training(), n_boot=100), "every member above twice chance accuracy").passed is True
+
+
+def test_a_heuristic_whose_every_ensemble_diverged_blocks_its_own_row_only():
+    from sat_lib.analysis.diversity_training.checks import POOLED_KEYS, applies, left_out
+
+    ds = fake_training(diverse=True)
+    gncl = ds["method"].values == "gncl@average"
+    ds["pred"][gncl] = -1
+    ds["diverged"][gncl] = 1
+    ds["epoch_loss"][gncl] = np.nan
+    assert left_out(ds, "gncl@average") and not left_out(ds, "independent")
+    gates = A.checks(ds, n_boot=100)
+    chance = _gate(gates, "every member above twice chance accuracy (gncl@average)")
+    assert chance.passed is False and "gncl@average/seed0#1 diverged" in chance.detail and "nan" not in chance.detail
+    assert not set(POOLED_KEYS) & set(chance.claims)              # left out of the rows that pool the heuristics
+    assert applies(chance, "gncl_no_resilience_gain", "gncl@average")
+    assert not applies(chance, "gncl_no_resilience_gain", "gncl@median")
+    assert "—/—" in _gate(gates, "gncl@average changed member diversity").detail
+    members = A.members_table(ds)
+    assert members.loc["gncl@average/seed0", "collapsed"].count("diverged") == 3
+    assert members.loc["gncl@average/seed0", "ensemble"] == "—"
 
 
 # --- GNCL's λ search ------------------------------------------------------------------------------------------
@@ -373,3 +394,16 @@ def test_a_search_where_nothing_diversified_says_the_claims_stay_not_tested():
     frame = A.lambda_search.search_frame(sec, n_boot=100)
     assert A.lambda_search.first_diversifying(frame) is None
     assert "stay *not tested*" in A.lambda_search.search_text(sec, frame)
+
+
+@pytest.mark.parametrize("chapter_lam,reads", [(0.2, "rerunning the chapter with `-p lam 1`"),
+                                               (1.0, "scored where GNCL diversifies")])
+def test_the_search_text_says_where_the_chapters_lambda_stands(chapter_lam, reads):
+    sec = lambda_section()
+    if chapter_lam == 1.0:   # the chapter's own ensemble is the one at λ 1, searched around it
+        sec = sec.assign_coords(lam=[0.2, 1.0, 2.0]).assign(from_chapter=("lam", np.array([0, 1, 0], np.int8)))
+    sec.attrs["chapter_lam"] = chapter_lam
+    frame = A.lambda_search.search_frame(sec.isel(lam=[2, 0, 1]), n_boot=100)
+    assert list(frame.index) == [0.2, 1.0, 2.0]          # rows in increasing λ whatever the stored order
+    text = A.lambda_search.search_text(sec, frame)
+    assert reads in text and f"chapter's λ = {chapter_lam:g}" in text

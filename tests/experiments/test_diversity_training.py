@@ -109,7 +109,8 @@ def test_claims_table_lists_every_paper_claim(smoke):
                for v in table["verdict"])
     gates = A.checks(ds, n_boot=50)
     names = [g.name for g in gates]
-    assert names[:2] == ["every member above twice chance accuracy", "no member collapsed beside its peers"], names
+    firsts = ("every member above twice chance accuracy", "no member collapsed beside its peers")
+    assert names[0].startswith(firsts[0]) and any(n.startswith(firsts[1]) for n in names), names
     assert {m + " changed member diversity" for m in cfg.methods if m.startswith("gncl")} <= set(names)
     for row in table.itertuples():  # a row whose gate failed reads "not tested", naming it
         failed = [g.name for g in gates if g.passed is False and g.name in row.gate and f"{g.name}: failed" in row.gate]
@@ -230,7 +231,7 @@ def test_the_lambda_search_trains_each_lambda_once_beside_the_chapters_own_ensem
 
 
 @pytest.mark.parametrize("override, message", [
-    ({"lambda_search": "0.2"}, "chapter's own"),
+    ({"lambda_search": "1.0"}, "chapter's own"),
     ({"lambda_search": "1.0,1.0"}, "different"),
     ({"lambda_search": "-1"}, "λ > 0"),
 ])
@@ -249,3 +250,14 @@ def test_a_member_with_all_zero_maps_leaves_eq7_undefined_not_the_chapter_failed
     maps[2] = 0.0                                     # a collapsed member: its output ignores the input
     assert np.isnan(D._variance(maps, True)).all()
     assert np.isfinite(D._variance(torch.randn(3, 5, 1, 4, 4), True)).all()
+
+
+def test_the_balanced_loss_keeps_its_own_lambda():
+    """GNCL (plain and masked) trains at ``lam``, the balanced loss (Eq. 3) at ``balanced_lam``: at λ = 1 Eq. 3
+    would be the ensemble's own loss alone."""
+    cfg = resolve_params("diversity-training", "quick")
+    assert (cfg.lam, cfg.balanced_lam) == (1.0, 0.2)
+    assert cfg.objective("balanced@average").lam == 0.2
+    assert cfg.objective("gncl@median").lam == cfg.objective("gncl_masked@average").lam == 1.0
+    assert cfg.replace(balanced_lam=0.5).objective("balanced@average").lam == 0.5
+    assert resolve_params("diversity-training", "paper").lam == 0.2   # the paper's profile: the paper's λ

@@ -11,6 +11,7 @@ collapsed member (a member near chance disagrees with everything, which is not d
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,7 @@ def member_accuracy(ds: xr.Dataset, set: str = CLEAN) -> pd.DataFrame:
     rows = []
     for m in [*methods(ds), HETEROGENEOUS]:
         e = ensemble_of(ds, m)
-        acc = 100 * np.nanmean(member_correct(ds, m)[:, :, j], axis=-1)
+        acc = 100 * _quiet_nanmean(member_correct(ds, m)[:, :, j], axis=-1)
         for k, name in enumerate(e["ensemble"].values):
             rows.append({"ensemble": str(name), "method": m, **{f"member {i + 1}": float(a)
                                                                  for i, a in enumerate(acc[k])}})
@@ -91,12 +92,15 @@ def members_table(ds: xr.Dataset) -> pd.DataFrame:
     ens = {}
     for m in [*methods(ds), HETEROGENEOUS]:
         names = ensemble_of(ds, m)["ensemble"].values
-        ens.update(dict(zip(map(str, names), 100 * np.nanmean(ensemble_correct(ds, m)[:, j], axis=-1))))
+        ens.update(dict(zip(map(str, names), 100 * _quiet_nanmean(ensemble_correct(ds, m)[:, j], axis=-1))))
     cols = [c for c in acc.columns if c.startswith("member")]
     out = acc.assign(ensemble_acc=[ens[n] for n in acc.index]).rename(columns={"ensemble_acc": "ensemble"})
-    out[cols + ["ensemble"]] = out[cols + ["ensemble"]].round(1)
-    out["collapsed"] = [", ".join(f"{c} ({'≤ twice chance' if r[c] <= chance else '< collapse bar'})"
-                                  for c in cols if r[c] <= chance or r[c] < bar) or "—"
+    shown = out[cols + ["ensemble"]].round(1).astype(object)
+    out[cols + ["ensemble"]] = shown.where(shown.notna(), "—")   # a diverged member or ensemble has no accuracy
+    def why(v: float) -> str:
+        return "diverged" if not math.isfinite(v) else "≤ twice chance" if v <= chance else "< collapse bar"
+
+    out["collapsed"] = [", ".join(f"{c} ({why(r[c])})" for c in cols if not r[c] > chance or r[c] < bar) or "—"
                         for _, r in acc.iterrows()]
     return out
 
@@ -112,9 +116,24 @@ def collapsed_members(ds: xr.Dataset, bar: float) -> dict[str, float]:
     return {f"{n}#{c.split()[-1]}": float(r[c]) for n, r in acc.iterrows() for c in cols if not r[c] > bar}
 
 
+POOLED_KEYS = ("balanced_more_resilient", *HEURISTIC_LM_KEYS)  # rows that pool the heuristics' trained ensembles
+
+
+def left_out(ds: xr.Dataset, method: str) -> bool:
+    """Whether every ensemble of ``method`` diverged (a loss that is not finite): such a heuristic is left out of
+    the rows that pool the heuristics (``POOLED_KEYS``) and blocks only its own."""
+    return bool(ensemble_of(ds, method)["diverged"].values.astype(bool).all())
+
+
+def _accuracy_text(v: float) -> str:
+    return f"{v:.1f} %" if math.isfinite(v) else "diverged"
+
+
 def member_gates(ds: xr.Dataset) -> list[Gate]:
-    """"every member above twice chance accuracy" and "no member collapsed beside its peers" (below ``collapse_bar``), each
-    gating the claims that rest on the methods of the members it names (naming them in its detail)."""
+    """"every member above twice chance accuracy" and "no member collapsed beside its peers" (below
+    ``collapse_bar``): one passing gate each, or one failing gate per heuristic whose members they name
+    ("<gate> (<method>)"), gating the claims that rest on that heuristic (``keys_of``; a heuristic whose every
+    ensemble diverged is left out of the pooled rows, ``left_out``)."""
     acc = member_accuracy(ds)
     values = {f"{n}#{c.split()[-1]}": float(v) for n, r in acc.iterrows() for c, v in r.items() if c != "method"}
     bar = collapse_bar(ds)
@@ -122,16 +141,21 @@ def member_gates(ds: xr.Dataset) -> list[Gate]:
     peers = Gate("no member collapsed beside its peers", None if not math.isfinite(bar) else True,
                  f"bar: {COLLAPSE_SHARE:g} × the independently trained members' median clean accuracy = {bar:.1f} %")
     gates = []
-    for gate, named in ((chance, collapsed_members(ds, 200.0 / n_classes(ds))),
-                        (peers, collapsed_members(ds, bar) if math.isfinite(bar) else {})):
-        failing = sorted({n.split("/")[0] for n in named})
-        claims = tuple(dict.fromkeys(k for m in (failing or [*methods(ds), HETEROGENEOUS]) for k in keys_of(ds, m)))
-        detail = gate.detail
-        if named and gate is peers:
-            detail += "; below it: " + ", ".join(f"{n} {v:.1f} %" for n, v in named.items())
-        if named:
-            detail += f" — not tested: the claims on {', '.join(failing)} ({', '.join(claims)})"
-        gates.append(Gate(gate.name, False if named else gate.passed, detail, claims))
+    for gate, limit in ((chance, 200.0 / n_classes(ds)), (peers, bar)):
+        named = collapsed_members(ds, limit) if math.isfinite(limit) else {}
+        if not named:
+            claims = tuple(dict.fromkeys(k for m in [*methods(ds), HETEROGENEOUS] for k in keys_of(ds, m)))
+            gates.append(Gate(gate.name, gate.passed, gate.detail, claims))
+            continue
+        for m in sorted({n.split("/")[0] for n in named}):
+            mine = {n: v for n, v in named.items() if n.split("/")[0] == m}
+            claims = tuple(k for k in keys_of(ds, m) if not (left_out(ds, m) and k in POOLED_KEYS))
+            detail = (f"{len(mine)} of its members at or below {limit:.1f} %: "
+                      + ", ".join(f"{n} {_accuracy_text(v)}" for n, v in mine.items())
+                      + f" — not tested: the claims on {m} ({', '.join(claims)})"
+                      + (f"; every {m} ensemble diverged, so the rows that pool the heuristics leave it out"
+                         if left_out(ds, m) else ""))
+            gates.append(Gate(f"{gate.name} ({m})", False, detail, claims))
     return gates
 
 
@@ -185,8 +209,16 @@ def changed(d: dict[str, Estimate], attribution: bool = False) -> bool | None:
 
 
 def epoch_losses(ds: xr.Dataset, method: str) -> str:
-    loss = np.nanmean(ensemble_of(ds, method)["epoch_loss"].values, axis=0)
-    return "/".join(f"{v:.3f}" for v in loss)
+    """The training loss per epoch, mean over seeds ("—" for an epoch whose every ensemble diverged)."""
+    loss = _quiet_nanmean(ensemble_of(ds, method)["epoch_loss"].values, axis=0)
+    return "/".join(f"{v:.3f}" if math.isfinite(v) else "—" for v in loss)
+
+
+def _quiet_nanmean(values: np.ndarray, axis: int) -> np.ndarray:
+    """``np.nanmean`` that leaves NaN, without a warning, where every value is NaN (a diverged ensemble)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=axis)
 
 
 def diversity_gates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[Gate]:
@@ -226,14 +258,23 @@ def checks(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[Gate]:
     return [*member_gates(ds), *diversity_gates(ds, n_boot, seed), zoo_gate(ds)]
 
 
+def method_of(gate: Gate) -> str | None:
+    """The heuristic a gate of one heuristic is about ("<method> changed member diversity", "<gate> (<method>)")."""
+    if gate.name.endswith(CHANGED):
+        return gate.name.removesuffix(CHANGED)
+    if gate.name.endswith(")") and " (" in gate.name:
+        return gate.name.rsplit(" (", 1)[1][:-1]
+    return None
+
+
 def applies(gate: Gate, key: str, where: str) -> bool:
-    """Whether ``gate`` gates the claims-table row of ``key`` qualified by ``where``: a GNCL variant's diversity
-    gate only its own row of ``gncl_no_resilience_gain``; a members' gate only the training-heuristic row of
+    """Whether ``gate`` gates the claims-table row of ``key`` qualified by ``where``: a gate of one GNCL variant
+    (its diversity, its members) only that variant's row of ``gncl_no_resilience_gain``; a members' gate only the training-heuristic row of
     ``lm_model_predicts_coincident_failures`` (its other row is on the zoo)."""
     if gate.claims and key not in gate.claims:
         return False
-    if key == "gncl_no_resilience_gain" and gate.name.endswith(CHANGED):
-        return where == gate.name.removesuffix(CHANGED)
+    if key == "gncl_no_resilience_gain" and method_of(gate) is not None:
+        return where == method_of(gate)
     if key == "lm_model_predicts_coincident_failures":
         return where.startswith("zoo" if gate.name.endswith("zoo model above twice chance accuracy") else "training heuristics")
     return True

@@ -9,7 +9,7 @@ import xarray as xr
 
 from sat_lib.analysis.diversity_training.accuracy import difference
 from sat_lib.analysis.diversity_training.checks import applies, checks, collapse_bar, collapsed_members, \
-    diversity_change, gncl_methods, intact_seeds, n_classes
+    diversity_change, gncl_methods, intact_seeds, left_out, n_classes
 from sat_lib.analysis.diversity_training.diversity import (attribution_diversity, cka_means, equitability,
                                                            seed_difference, split_mean)
 from sat_lib.analysis.diversity_training.littlewood_miller import (blocks_of, lm_estimates, lm_point,
@@ -33,7 +33,7 @@ def claim_estimates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[t
         for m in gncl_methods(ds):
             out.append(("gncl_no_resilience_gain", m, difference(ensemble_correct(ds, m)[:, corr], base[:, corr],
                                                                  n_boot, seed)))
-    gncl = gncl_methods(ds)
+    gncl = [m for m in gncl_methods(ds) if not left_out(ds, m)]   # a variant whose every ensemble diverged: out
     if gncl and any(m.startswith("balanced") for m in have):
         bal = ensemble_correct(ds, next(m for m in methods(ds) if m.startswith("balanced")))
         pooled = [ensemble_correct(ds, m) for m in gncl]

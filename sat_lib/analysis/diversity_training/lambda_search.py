@@ -46,7 +46,7 @@ def disagreement_change(sec: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> l
 
 
 def search_frame(sec: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """One row per λ: where the ensemble comes from, its members' clean accuracy, Δ disagreement [95 % CI over
+    """One row per λ, in increasing order: where the ensemble comes from, its members' clean accuracy, Δ disagreement [95 % CI over
     images], Δ mean CKA, the training loss per epoch, and whether the λ diversified."""
     acc = member_accuracy(sec)
     chance = 200.0 / classes_seen(sec["label"], sec["pred"])
@@ -64,7 +64,7 @@ def search_frame(sec: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> pd.DataF
                      "loss per epoch": "/".join(f"{v:.3f}" for v in sec["epoch_loss"].values[j]),
                      "diversified": "yes" if trained and dis[j].has_interval and dis[j].low > 0 else "no",
                      "_low": dis[j].low, "_trained": trained})
-    return pd.DataFrame(rows).set_index("λ")
+    return pd.DataFrame(rows).set_index("λ").sort_index()
 
 
 def first_diversifying(frame: pd.DataFrame) -> float | None:
@@ -76,21 +76,27 @@ def first_diversifying(frame: pd.DataFrame) -> float | None:
 def search_text(sec: xr.Dataset, frame: pd.DataFrame) -> str:
     """A Markdown reading of the search, every number from its result."""
     lam = first_diversifying(frame)
+    own = float(sec.attrs["chapter_lam"])
     base = "/".join(f"{v:.3f}" for v in sec["baseline_epoch_loss"].values)
     collapsed = [f"{k:g}" for k, ok in frame["_trained"].items() if not ok]
+    others = ", ".join(f"{k:g}" for k in sorted(frame.index) if k != own)
     head = (f"GNCL ({sec.attrs['method']}, {sec.attrs['arch']}, seed {sec.attrs['seed']}) at the chapter's "
-            f"λ = {float(sec.attrs['chapter_lam']):g} and at {len(frame) - 1} larger values; the independent ensemble's "
-            f"loss per epoch {base}. ")
+            f"λ = {own:g} and at {others}; the independent ensemble's loss per epoch {base}. ")
     if lam is None:
         text = (head + "**At no λ searched did the members disagree more than independently trained ones** (Δ Eq. 4 "
                 "disagreement, interval over images, above 0, with every member above twice chance): the chapter's "
                 "GNCL claims stay *not tested*; a larger λ or a longer schedule would be the next step.")
     else:
-        text = (head + f"**The smallest λ at which the members disagree more than independently trained ones is "
-                f"{lam:g}** (Δ Eq. 4 disagreement {frame.loc[lam, 'Δ disagreement [95 % CI, images]']}, members at "
-                f"{frame.loc[lam, 'member accuracy (%)']} %). The chapter's GNCL claims are computed at "
-                f"λ = {float(sec.attrs['chapter_lam']):g} and read *not tested* where its gate fails; rerunning the "
-                f"chapter with `-p lam {lam:g}` tests them where GNCL does diversify (λ also sets Eq. 3's weight).")
+        found = (f"**The smallest λ at which the members disagree more than independently trained ones is {lam:g}** "
+                 f"(Δ Eq. 4 disagreement {frame.loc[lam, 'Δ disagreement [95 % CI, images]']}, members at "
+                 f"{frame.loc[lam, 'member accuracy (%)']} %). ")
+        own_ok = frame.loc[own, "diversified"] == "yes"
+        text = head + found + (
+            f"The chapter trains GNCL at that λ, so its GNCL claims are scored where GNCL diversifies (its gate reads "
+            f"all the chapter's seeds)." if lam == own else
+            f"The chapter's λ = {own:g} diversified too; a smaller one already did." if own_ok else
+            f"The chapter's GNCL claims are computed at λ = {own:g} and read *not tested* where its gate fails; "
+            f"rerunning the chapter with `-p lam {lam:g}` tests them where GNCL does diversify.")
     if collapsed:
         text += f" Members at or below twice chance (or diverged) at λ = {', '.join(collapsed)}."
     if any(float(k) > 1 for k in frame.index):
