@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sat_lib.analysis import sat_training_checks
 from sat_lib.analysis.sat_matrix_checks import pair_spread
 from sat_lib.analysis.sat_matrix import (attack_gates, model_bootstrap, pair_frame, symmetric,
                                          token_gate, tokens_seen)
@@ -112,27 +113,23 @@ def pairs(ds: xr.Dataset, zoo: xr.Dataset) -> pd.DataFrame:
 GATED = ("procedure_vs_architecture", "regime_vs_initialization")  # the readings that rest on the group's SAT
 
 
-def arch_gates(ds: xr.Dataset, zoo: xr.Dataset, arch: str) -> list[Gate]:
-    """The gates of one retrained architecture's rows: an attention stand-in must see enough tokens, and why its
-    copies look dissimilar is shown (not computed yet)."""
+def arch_gates(ds: xr.Dataset, zoo: xr.Dataset, arch: str, seed_check: xr.Dataset | None = None) -> list[Gate]:
+    """The gates of one retrained architecture's rows: an attention stand-in must see enough tokens, and the
+    attack on its seeds is checked (the chapter's section ``seed_check``, where it checked this architecture)."""
     if tokens_seen(arch) is None:
         return []
-    sat = symmetric(ds["sat"])
-    seeds = group_members(ds, arch, "initialization")
-    within = _mean_pairs(sat, seeds)
-    between = float(pair_frame(zoo)["sat"].mean())
-    white = float(np.nanmean(np.diag(ds["transfer_rate"].values)[seeds])) if len(seeds) else np.nan
+    if seed_check is not None and seed_check.attrs.get("check_arch") != arch:
+        seed_check = None
     return [token_gate(arch, claims=GATED, stands_for=paper_arch(ds, zoo, arch)),
-            Gate(f"why {arch}'s seeds look dissimilar (attack side or model side)", None,
-                 f"its seeds' mean SAT {within:.2f} is below the zoo's between-architecture mean {between:.2f} while "
-                 f"PGD fools the seeds (white box) on {white:.1f} % of their images on average; an fp32 attack, the transfer per direction "
-                 "and APGD on these seeds (a gradient-masking check) would tell; not computed", GATED)]
+            *sat_training_checks.gates(seed_check, arch, GATED)]
 
 
-def checks(ds: xr.Dataset, zoo: xr.Dataset, check: xr.Dataset | None = None) -> list[Gate]:
+def checks(ds: xr.Dataset, zoo: xr.Dataset, check: xr.Dataset | None = None,
+           seed_check: xr.Dataset | None = None) -> list[Gate]:
     """The chapter's Checks, from the stored results: every retrained model above twice chance, the attention
-    stand-in's gates, and the zoo's attack checks (the sat-matrix chapter's section ``check``)."""
-    arch = [g for a in dict.fromkeys(ds["arch"].values) for g in arch_gates(ds, zoo, a)]
+    stand-in's gates (with its seeds' attack checks, ``seed_check``), and the zoo's attack checks (the sat-matrix
+    chapter's section ``check``)."""
+    arch = [g for a in dict.fromkeys(ds["arch"].values) for g in arch_gates(ds, zoo, a, seed_check)]
     common = common_gates(ds, zoo, check)
     return [*common[:1], *arch, *common[1:]]
 
@@ -144,7 +141,7 @@ def common_gates(ds: xr.Dataset, zoo: xr.Dataset, check: xr.Dataset | None = Non
 
 
 def claims_table(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int = 0,
-                 check: xr.Dataset | None = None) -> pd.DataFrame:
+                 check: xr.Dataset | None = None, seed_check: xr.Dataset | None = None) -> pd.DataFrame:
     """Table 4's values (context: ImageNet levels beside ours) and the paper's two readings of it, each decided
     by its kind (``claim_row``): retrained copies of one architecture are more alike than different architectures
     (procedure_vs_architecture, per group); a different training regime lowers SAT more than a different seed
@@ -158,7 +155,7 @@ def claims_table(ds: xr.Dataset, zoo: xr.Dataset, n_boot: int = 2000, seed: int 
     pva, rvi = claims["procedure_vs_architecture"], claims["regime_vs_initialization"]
     for arch in dict.fromkeys(ds["arch"].values):
         pa = paper_arch(ds, zoo, arch)
-        gates = common + arch_gates(ds, zoo, arch)
+        gates = common + arch_gates(ds, zoo, arch, seed_check)
         groups = {k: group_estimate(ds, arch, k, n_boot, seed)
                   for k in dict.fromkeys(ds["kind"].values[ds["arch"].values == arch])}
         for kind, est in groups.items():

@@ -17,6 +17,7 @@ whether they are). The weights are the zoo's, loaded from the cache (or trained 
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -26,6 +27,7 @@ import torch
 import xarray as xr
 
 from sat_lib.config import project_config
+from sat_lib.experiments._chapter import section_result
 from sat_lib.measures import sat_matrix
 from sat_lib.registry import Registry
 from sat_lib.provenance import default_device
@@ -33,10 +35,21 @@ from sat_lib.zoo import ZooAttack, attack_and_evaluate, attack_sample, check_zoo
 
 VERSION = 1
 
+def _apgd(spec: dict) -> dict:
+    """AutoAttack's APGD-CE then APGD-T (``zoo.jobs.autoattack_lite``) in the chapter's norm and radius, with twice
+    the chapter's steps (as ``steps_x2``): a step-size-free attack, the usual check for gradient masking."""
+    from sat_lib.apgd import APGDConfig
+
+    a = spec["attack"]
+    cfg = APGDConfig(norm=a["norm"], eps=a["eps"], steps=2 * a["steps"], seed=a["seed"])
+    return {**spec, "attack": dataclasses.asdict(cfg), "attack_kind": "autoattack"}
+
+
 VARIANTS: Registry[Callable[[dict], dict]] = Registry("attack variant")
 VARIANTS.register("chapter", lambda spec: spec)
 VARIANTS.register("fp32", lambda spec: {**spec, "precision": "fp32"})
 VARIANTS.register("steps_x2", lambda spec: {**spec, "attack": {**spec["attack"], "steps": 2 * spec["attack"]["steps"]}})
+VARIANTS.register("apgd", _apgd)
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class Config(ZooAttack):
     """The sat-matrix chapter's zoo and attack, and the models checked (``from_chapter``)."""
 
     chapter: ClassVar[str] = "sat-matrix-checks"
+    variants: ClassVar[tuple[str, ...]] = ("chapter", "fp32", "steps_x2")   # of ``VARIANTS``; "chapter" first
     check_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -62,11 +76,16 @@ def from_chapter(chapter) -> Config | None:
 
 
 def compute(cfg: Config) -> xr.Dataset:
+    return checked(cfg, [job_spec(cfg, n) for n in cfg.check_models], cfg.variants)
+
+
+def checked(cfg: ZooAttack, base: list[dict], names: tuple[str, ...]) -> xr.Dataset:
+    """The models of job specs ``base`` attacked by each variant of ``names`` (``VARIANTS``, "chapter" first) on
+    the chapter's images, every example evaluated on every one of them; models named by the specs' labels."""
     test = project_config().load_data(cfg.dataset, "test")
     labels = np.asarray(test.labels)
     sample = attack_sample(cfg, len(test))
-    base = [job_spec(cfg, n) for n in cfg.check_models]
-    names = list(VARIANTS.names())
+    names = list(names)
     fooled, correct, accuracy, seconds, layouts = [], [], [], [], None
     for v in names:
         specs = [VARIANTS[v](s) for s in base]
@@ -79,7 +98,7 @@ def compute(cfg: Config) -> xr.Dataset:
         layouts = layouts or [r["layout"] for r in results]
     sats = [sat_matrix(torch.from_numpy(f), torch.from_numpy(c), eps_s=cfg.eps_s)[0].numpy()
             for f, c in zip(fooled, correct)]
-    models = list(cfg.check_models)
+    models = [s["label"] for s in base]
     return xr.Dataset(
         data_vars={
             "fooled": (("variant", "model", "model_b", "sample"), np.stack(fooled),
@@ -94,6 +113,7 @@ def compute(cfg: Config) -> xr.Dataset:
         coords={"variant": names, "model": models, "model_b": models, "sample": sample,
                 "layout": ("model", layouts),
                 "steps": ("variant", [VARIANTS[v](base[0])["attack"]["steps"] for v in names]),
+                "attack_kind": ("variant", [VARIANTS[v](base[0]).get("attack_kind", "pgd") for v in names]),
                 "precision": ("variant", [VARIANTS[v](base[0])["precision"] for v in names])},
         attrs={"eps_s": cfg.eps_s},
     )
@@ -110,19 +130,4 @@ def run(cfg: Config, mode: str = "auto") -> xr.Dataset:
 def shown(chapter, mode: str = "cache_only") -> xr.Dataset | None:
     """The section of the sat-matrix chapter's configuration ``chapter``: stored (``cache_only``: None where it is
     not), or computed and stored; None without a section (``check_models`` empty)."""
-    section = from_chapter(chapter)
-    if section is None or mode == "cache_only":
-        return stored(section)
-    return run(section, mode)
-
-
-def stored(cfg: Config | None) -> xr.Dataset | None:
-    """The section's stored result; None without a section or before it is computed."""
-    from sat_lib.results import CacheMiss
-
-    if cfg is None:
-        return None
-    try:
-        return run(cfg, "cache_only")
-    except CacheMiss:
-        return None
+    return section_result(from_chapter(chapter), run, mode)

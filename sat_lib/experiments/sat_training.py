@@ -34,6 +34,10 @@ class Config(ZooAttack):
     kinds: tuple[str, ...] = ("initialization", "hyperparameter", "regime")
     n_per_kind: int = 5                   # models per kind and architecture (initialization: the zoo's + n − 1)
     matrix_profile: str = "quick"         # the sat-matrix profile whose zoo is the between-architecture baseline
+    # the attack-check section (sat_lib.experiments.sat_training_checks): this architecture's seeds attacked again
+    # (fp32, twice the steps, APGD), each direction of every pair kept; empty: no section
+    check_arch: str = "levit_128s_32"
+    section_params: ClassVar[tuple[str, ...]] = ("check_arch",)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -46,6 +50,9 @@ class Config(ZooAttack):
             zoo[a]  # unknown names: KeyError with close matches
         if len(set(self.archs)) != len(self.archs):
             raise ValueError(f"parameter 'archs' names an architecture twice: {list(self.archs)}")
+        if self.check_arch and self.check_arch not in self.archs:
+            raise ValueError(f"parameter 'check_arch' = {self.check_arch!r} is not one of 'archs' "
+                             f"({', '.join(self.archs)}); name one of them, or '' for no attack check")
         if not self.kinds:
             raise ValueError(f"parameter 'kinds' must name at least one of {list(DIVERSITY)}")
         for k in self.kinds:
@@ -130,12 +137,13 @@ def dry_jobs(cfg: Config) -> list:
 def claims(cfg: Config, mode: str = "cache_only"):
     """The claims table (Table 4 beside ours) of the stored results, and where they were computed."""
     from sat_lib.analysis.sat_training import claims_table
-    from sat_lib.experiments import sat_matrix_checks
+    from sat_lib.experiments import sat_matrix_checks, sat_training_checks
     from sat_lib.experiments._chapter import provenance_line
 
     ds = run(cfg, mode)
     zoo = chapter_result(matrix_config(cfg), mode)
-    return claims_table(ds, zoo, check=sat_matrix_checks.shown(matrix_config(cfg), mode)), provenance_line(ds)
+    return claims_table(ds, zoo, check=sat_matrix_checks.shown(matrix_config(cfg), mode),
+                        seed_check=sat_training_checks.shown(cfg, mode)), provenance_line(ds)
 
 
 CHAPTER = register(Chapter(

@@ -7,24 +7,21 @@ import pytest
 from sat_lib.experiments import chapter_result, resolve_params
 from sat_lib.experiments import sat_matrix_checks as S
 from sat_lib.zoo import attack_sample
+from tests._env import project_dirs
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("satcheck")
-    mp.setenv("SAT_CACHE_DIR", str(tmp / "cache"))
-    mp.setenv("SAT_RESULTS_DIR", str(tmp / "results"))
-    mp.setenv("SAT_PROGRESS", "0")
-    cfg = resolve_params("sat-matrix", "smoke")
-    zoo = chapter_result(cfg, "auto")
-    yield cfg, zoo, S.shown(cfg, "auto"), tmp
-    mp.undo()
+    with project_dirs(tmp_path_factory, "satcheck", SAT_PROGRESS="0") as (tmp, mp):
+        cfg = resolve_params("sat-matrix", "smoke")
+        zoo = chapter_result(cfg, "auto")
+        yield cfg, zoo, S.shown(cfg, "auto"), tmp
 
 
 def test_every_variant_attacks_the_chapters_images(smoke):
     cfg, zoo, check, _ = smoke
-    assert list(check["variant"].values) == list(S.VARIANTS.names())
+    assert list(check["variant"].values) == list(S.Config.variants) == ["chapter", "fp32", "steps_x2"]
+    assert set(check["attack_kind"].values) == {"pgd"}
     assert list(check["model"].values) == list(cfg.check_models)
     np.testing.assert_array_equal(check["sample"].values, attack_sample(cfg, len(zoo["test_sample"])))
     assert list(check["steps"].values) == [cfg.steps, cfg.steps, 2 * cfg.steps]
