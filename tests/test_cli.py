@@ -47,7 +47,7 @@ def isolated(tmp_path, monkeypatch):
     (["run", "diversity-ensembles", "-p", "consensus", "averaging,median"], "unknown or repeated rule(s) ['median']"),
     (["run", "diversity-training", "-p", "methods", "independent,gncl@mode"], "unknown consensus rule 'mode'"),
     (["run", "diversity-training", "-p", "methods", "independent,ncl@average"], "unknown ensemble training method"),
-    (["run", "diversity-training", "-p", "lam", "1.5"], "lam must be [0, 1]"),
+    (["run", "diversity-training", "-p", "balanced_lam", "1.5"], "lam must be [0, 1]"),
     (["run", "diversity-training", "-p", "heterogeneous", "vgg_c32,resnet99"], "resnet99"),
 ])
 def test_usage_errors_exit_2_and_write_nothing(isolated, capsys, argv, message):

@@ -189,7 +189,8 @@ def test_the_shown_maps_are_those_of_the_shown_images(smoke):
     ({"methods": ("independent@average",)}, "uses no consensus rule"),
     ({"methods": ("independent", "independent")}, "different methods"),
     ({"prediction_method": "gncl@median", "methods": ("independent", "attribution")}, "is not one of 'methods'"),
-    ({"lam": 1.5}, r"lam must be \[0, 1\]"),
+    ({"balanced_lam": 1.5}, r"lam must be \[0, 1\]"),   # Eq. 3's λ is a share; GNCL's may exceed 1
+    ({"lam": -0.5}, "lam must be >= 0"),
     ({"attribution_lam": -1.0}, "lam must be >= 0"),
     ({"size": 1}, "'size' must be >= 2"),
     ({"seeds": (0, 0)}, "different seeds"),

@@ -112,11 +112,11 @@ def training_table(ds: xr.Dataset) -> pd.DataFrame:
     rows = []
     for m in [*methods(ds), HETEROGENEOUS]:
         e = ensemble_of(ds, m)
-        row = {"method": m, "train s / ensemble": float(np.nanmean(e["train_seconds"].values)),
-               "evaluate s / ensemble": float(np.nanmean(e["eval_seconds"].values)),
+        row = {"method": m, "train s / ensemble": nan_mean(e["train_seconds"].values),
+               "evaluate s / ensemble": nan_mean(e["eval_seconds"].values),
                "from cache": int(e["weights_from_cache"].sum()), "params (M)": float(e["n_params"].values[0]) / 1e6}
         for k, ep in enumerate(ds["epoch"].values):
-            row[f"loss epoch {int(ep)}"] = float(np.nanmean(e["epoch_loss"].values[:, k])) if m != HETEROGENEOUS \
+            row[f"loss epoch {int(ep)}"] = nan_mean(e["epoch_loss"].values[:, k]) if m != HETEROGENEOUS \
                 else math.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")

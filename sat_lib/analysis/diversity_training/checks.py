@@ -11,7 +11,6 @@ collapsed member (a member near chance disagrees with everything, which is not d
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -67,7 +66,7 @@ def member_accuracy(ds: xr.Dataset, set: str = CLEAN) -> pd.DataFrame:
     rows = []
     for m in [*methods(ds), HETEROGENEOUS]:
         e = ensemble_of(ds, m)
-        acc = 100 * _quiet_nanmean(member_correct(ds, m)[:, :, j], axis=-1)
+        acc = 100 * nan_mean(member_correct(ds, m)[:, :, j], axis=-1)
         for k, name in enumerate(e["ensemble"].values):
             rows.append({"ensemble": str(name), "method": m, **{f"member {i + 1}": float(a)
                                                                  for i, a in enumerate(acc[k])}})
@@ -92,7 +91,7 @@ def members_table(ds: xr.Dataset) -> pd.DataFrame:
     ens = {}
     for m in [*methods(ds), HETEROGENEOUS]:
         names = ensemble_of(ds, m)["ensemble"].values
-        ens.update(dict(zip(map(str, names), 100 * _quiet_nanmean(ensemble_correct(ds, m)[:, j], axis=-1))))
+        ens.update(dict(zip(map(str, names), 100 * nan_mean(ensemble_correct(ds, m)[:, j], axis=-1))))
     cols = [c for c in acc.columns if c.startswith("member")]
     out = acc.assign(ensemble_acc=[ens[n] for n in acc.index]).rename(columns={"ensemble_acc": "ensemble"})
     shown = out[cols + ["ensemble"]].round(1).astype(object)
@@ -210,15 +209,8 @@ def changed(d: dict[str, Estimate], attribution: bool = False) -> bool | None:
 
 def epoch_losses(ds: xr.Dataset, method: str) -> str:
     """The training loss per epoch, mean over seeds ("—" for an epoch whose every ensemble diverged)."""
-    loss = _quiet_nanmean(ensemble_of(ds, method)["epoch_loss"].values, axis=0)
+    loss = nan_mean(ensemble_of(ds, method)["epoch_loss"].values, axis=0)
     return "/".join(f"{v:.3f}" if math.isfinite(v) else "—" for v in loss)
-
-
-def _quiet_nanmean(values: np.ndarray, axis: int) -> np.ndarray:
-    """``np.nanmean`` that leaves NaN, without a warning, where every value is NaN (a diverged ensemble)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(values, axis=axis)
 
 
 def diversity_gates(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> list[Gate]:

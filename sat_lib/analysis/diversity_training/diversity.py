@@ -102,10 +102,10 @@ def cka_table(ds: xr.Dataset) -> pd.DataFrame:
     rows = []
     for m in [*methods(ds), HETEROGENEOUS]:
         maps = ensemble_of(ds, m)["cka"].values
-        diag = [np.nanmean(np.diagonal(c)) for c in maps] if m != HETEROGENEOUS else [np.nan]
+        diag = [nan_mean(np.diagonal(c)) for c in maps] if m != HETEROGENEOUS else [np.nan]
         last = [c[np.isfinite(c).any(1)][-1][np.isfinite(c).any(0)][-1] if np.isfinite(c).any() else np.nan
                 for c in maps]
-        rows.append({"method": m, "mean CKA": float(np.nanmean(cka_means(ds, m))),
-                     "same-layer CKA": float(np.nanmean(diag)) if np.isfinite(diag).any() else math.nan,
-                     "last layers' CKA": float(np.nanmean(last))})
+        rows.append({"method": m, "mean CKA": nan_mean(cka_means(ds, m)),
+                     "same-layer CKA": nan_mean(np.asarray(diag, dtype=float)),
+                     "last layers' CKA": nan_mean(last)})
     return pd.DataFrame(rows).set_index("method")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import xarray as xr
@@ -65,5 +66,10 @@ def member_correct(ds: xr.Dataset, method: str) -> np.ndarray:
     return out
 
 
-def nan_mean(a: np.ndarray) -> float:
-    return float(np.nanmean(a)) if np.isfinite(a).any() else math.nan
+def nan_mean(a: np.ndarray, axis: int | None = None):
+    """``np.nanmean`` without its warning: NaN where every value is NaN (a diverged ensemble, an absent member); a
+    float without ``axis``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = np.nanmean(a, axis=axis)
+    return float(out) if axis is None else out
