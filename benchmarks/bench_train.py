@@ -14,15 +14,20 @@ seed starts from the previous seed's answer. The time to target is the training 
 evaluation not counted); the last miss (E − 1 epochs) is kept beside it so the quantisation by whole epochs is
 visible, and a linear interpolation in time between miss and hit is a secondary number. All three trainers are
 evaluated the same way (``predict`` in fp32, no test-time augmentation). Seeds run in turn, each searching ours,
-the peer and the reference, so all see the machine's load alike. Before training, a probe measures images/s of
+the peer and the reference, so all see the machine's load alike. Every training is written to the record as it
+lands; ``--resume`` replays the trainings of a stopped search (same device, model, data and target) and goes on
+where it stopped, so the search may span several working sessions. Before training, a probe measures images/s of
 each trainer and the search's expected cost is printed (``--estimate`` stops there).
 
 ``--budgets`` (the older mode): each trainer gets the epochs that fit each time budget from its probed images/s;
 the record holds accuracy, seconds, images/s and achieved GFLOP/s (``torch.utils.flop_counter``) against this
 machine's bf16 matmul peak. ``--precision-check`` trains ours in fp32 and in bf16 with three seeds each, to show
-that bf16 does not change accuracy beyond seed noise. Not a test: run it, read the ratios.
+that bf16 does not change accuracy beyond seed noise. Not a test: run it, read the ratios. A search writes
+``results/train-<device>.json``; budgets and the precision check without ``--search`` write
+``results/train-budgets-<device>.json``.
 
     python benchmarks/bench_train.py --search --seeds 0 1 2 --target 0.8       # the time to 80 %
+    python benchmarks/bench_train.py --search --seeds 0 1 2 --target 0.8 --resume   # go on after a stop
     python benchmarks/bench_train.py --search --estimate                       # probe and cost estimate only
     python benchmarks/bench_train.py --search --seeds 0 --target 0.3 --train-images 2000 --test-images 1000
     python benchmarks/bench_train.py --budgets 60 180 600                      # accuracy after each budget
@@ -32,8 +37,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
+import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,7 +57,8 @@ from sat_lib.train import TrainConfig, augment_batch, predict, train
 from sat_lib.weights import build_for
 
 from _data import cifar10_tensors  # benchmarks/_data.py (the script folder is on sys.path)
-from _record import write_record  # benchmarks/_record.py
+from _peak import bf16_peak  # benchmarks/_peak.py
+from _record import RESULTS, write_record  # benchmarks/_record.py
 from _reference import WIDTHS, make_reference, train_reference  # benchmarks/_reference.py
 from _search import Trial, ratio, search_epochs, search_plan, self_test, summarise  # benchmarks/_search.py
 
@@ -95,19 +102,6 @@ class Trainer:
     fit: Callable[[nn.Module, torch.Tensor, torch.Tensor, int, int], None]
     layout: str
     flops: float
-
-
-def bf16_peak(n: int = 2048, reps: int = 5) -> float:
-    """GFLOP/s of an n×n bf16 matmul on this machine (the physical anchor for achieved rates)."""
-    a = torch.randn(n, n, dtype=torch.bfloat16)
-    b = torch.randn(n, n, dtype=torch.bfloat16)
-    a @ b
-    best = math.inf
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n ** 3 / best / 1e9
 
 
 def train_flops_per_image(make, shape) -> float:
@@ -169,6 +163,29 @@ def print_estimate(trainers, ips, guesses, seeds, n_train, eval_s, max_epochs) -
     return out
 
 
+RESUME_KEYS = ("benchmark", "device", "model", "zoo", "train_images", "test_images", "reference_widths",
+               "target_accuracy", "evaluation")
+
+
+def resumable_trials(path: Path, record: dict) -> dict[tuple[int, str, int], dict]:
+    """The trainings of the search record at ``path`` by (seed, trainer, epochs), for ``--resume``: only from a
+    record of the same device, model, data, target and evaluation as ``record`` (otherwise it exits with 2,
+    saying which field differs and how to start afresh); none when there is no record yet."""
+    if not path.exists():
+        print(f"--resume: no record at {path} yet; starting afresh", flush=True)
+        return {}
+    old = json.loads(path.read_text())
+    for key in RESUME_KEYS:
+        if old.get(key) != record.get(key):
+            print(f"bench_train --resume: {path} was measured with {key} = {old.get(key)!r}, this run has "
+                  f"{record.get(key)!r}; its trainings cannot be mixed with this run's. Resume on the same setup, "
+                  f"or give --out another file (or drop --resume) to start afresh.", file=sys.stderr)
+            raise SystemExit(2)
+    trials = {(t["seed"], t["trainer"], t["epochs"]): t for t in old.get("trials", [])}
+    print(f"--resume: {len(trials)} trainings from {path} ({old.get('created_at')})", flush=True)
+    return trials
+
+
 def precision_summary(check: list[dict]) -> dict:
     """bf16 − fp32 mean accuracy over seeds with a Welch 95 % interval, and the seed spread of each."""
     from scipy import stats
@@ -228,6 +245,9 @@ def main(argv=None) -> dict:
     p.add_argument("--check-epochs", type=int, default=2)
     p.add_argument("--train-images", type=int, default=0, help="a random subset of the train split (0: all)")
     p.add_argument("--test-images", type=int, default=0, help="a random subset of the test split (0: all)")
+    p.add_argument("--resume", action="store_true",
+                   help="with --search: reuse the trainings of the record already written (same device, model and "
+                        "data), so a search stopped part-way goes on where it stopped")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     guesses = _guesses(args.guess)
@@ -283,15 +303,19 @@ def main(argv=None) -> dict:
     out = args.out
 
     def save(complete: bool) -> None:
-        write_record({**record, "complete": complete}, f"train-{device.type}", out)
+        # the time to target (--search) is the headline record; budgets and the precision check go beside it
+        name = f"train-{device.type}" if args.search else f"train-budgets-{device.type}"
+        write_record({**record, "complete": complete}, name, out)
 
     if args.search:
         record["estimated_search_s"] = print_estimate(names, ips, guesses, args.seeds, len(x), eval_s,
                                                       args.max_epochs)
         if args.estimate:
             return record
+        stored = resumable_trials(out or RESULTS / f"train-{device.type}.json", record) if args.resume else {}
         record.update(seeds=args.seeds, max_epochs=args.max_epochs, max_search_s=args.max_search_s,
-                      guesses=dict(guesses), trials=[], per_seed={n: [] for n in names})
+                      guesses=dict(guesses), trials=[], per_seed={n: [] for n in names},
+                      resumed_trials=len(stored))
         results = {n: [] for n in names}
         next_guess = dict(guesses)
         for seed in args.seeds:
@@ -299,12 +323,15 @@ def main(argv=None) -> dict:
                 tr = trainers[name]
 
                 def run(epochs, tr=tr, seed=seed):
-                    row = timed_trial(tr, seed, epochs, data, peak)
+                    resumed = (seed, tr.name, epochs) in stored
+                    row = (stored[seed, tr.name, epochs] if resumed else
+                           {**timed_trial(tr, seed, epochs, data, peak), "created_at": now_iso()})
                     record["trials"].append(row)
                     ips[tr.name] = row["images_per_second"]  # the latest rate predicts the next training
                     print(f"seed {seed} {tr.name:<9} {epochs:>3} epochs  {row['seconds']:>6.0f} s  "
                           f"acc {100 * row['accuracy']:.2f} %  {row['images_per_second']:.0f} img/s  "
-                          f"load {row['load_average_1m']:.1f}", flush=True)
+                          f"load {row['load_average_1m']:.1f}" + ("  (stored)" if resumed else ""), flush=True)
+                    save(complete=False)  # every training as it lands: --resume goes on from here
                     return Trial(epochs, row["seconds"], row["accuracy"])
 
                 res = search_epochs(run, args.target, next_guess[name], max_epochs=args.max_epochs,

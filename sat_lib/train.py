@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.utils import ModelEmaV3
 
 from sat_lib.attacks import PGDConfig, pgd
 from sat_lib.precision import Layout, autocast, choose_layout, to_device_layout
@@ -174,7 +175,8 @@ def _as_float(x_u8: torch.Tensor) -> torch.Tensor:
 def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, *,
           recipe: str = "sgd", device: torch.device | str | None = None, desc: str = "train",
           layout: Layout | None = None, teacher: Teacher | None = None,
-          adversary: Adversary | None = None, objective: Callable[..., torch.Tensor] | None = None) -> TrainLog:
+          adversary: Adversary | None = None, objective: Callable[..., torch.Tensor] | None = None,
+          ema: float | None = None) -> TrainLog:
     """Train ``model`` (which takes inputs in [0, 1]) in place on ``images`` (N, C, H, W; uint8 or float).
 
     The data is moved to ``device`` once; batches are drawn and augmented there. ``layout`` (precision and
@@ -183,13 +185,17 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
     PGD examples of each augmented batch instead (``Adversary``). ``objective``: the loss
     ``objective(model, batch, labels, label_smoothing)`` instead of cross-entropy, computed under the layout's
     autocast (e.g. ``sat_lib.ensemble_training.EnsembleObjective`` for members trained jointly); ``layout`` is
-    then best given (measured on one member).
+    then best given (measured on one member). ``ema``: keep an exponential moving average of the weights and
+    buffers with this decay (``timm.utils.ModelEmaV3`` with its warm-up, so a short run does not average in its
+    first steps) and end with the average's weights.
     """
     device = torch.device(device) if device is not None else images.device
     if images.shape[0] != labels.shape[0]:
         raise ValueError(f"train: images and labels differ in length: {tuple(images.shape)} vs {tuple(labels.shape)}")
     if images.shape[0] < 1:
         raise ValueError("train: no training images")
+    if ema is not None and not 0 < ema < 1:
+        raise ValueError(f"train: ema is the moving average's decay per step, in (0, 1); got {ema}")
     if objective is not None and (teacher is not None or adversary is not None):
         raise ValueError("train: an objective replaces the cross-entropy; it cannot be combined with a teacher or "
                          "an adversary")
@@ -212,6 +218,7 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
     steps_per_epoch = max(1, n // bs)  # drop the last partial batch: BatchNorm hates batches of 1
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear_decay(cfg.epochs * steps_per_epoch, cfg.warmup))
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    average = ModelEmaV3(model, decay=ema, use_warmup=True) if ema is not None else None
     epoch_loss: list[float] = []
     start = time.perf_counter()
     bar = progress(total=cfg.epochs * steps_per_epoch, desc=desc, unit="step")
@@ -243,6 +250,8 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
             sched.step()
             total += loss.detach()
             step += 1
+            if average is not None:
+                average.update(model, step=step)
             bar.update()
         mean_loss = float(total) / steps_per_epoch
         if not math.isfinite(mean_loss):
@@ -250,6 +259,8 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: Tra
                                      f"lower the learning rate (lr={lr:g}, recipe {recipe!r})")
         epoch_loss.append(mean_loss)
     bar.close()
+    if average is not None:
+        model.load_state_dict(average.module.state_dict())
     model.eval()
     seconds = time.perf_counter() - start
     return TrainLog(epoch_loss, seconds, cfg.epochs * steps_per_epoch * bs / max(seconds, 1e-9), str(layout))

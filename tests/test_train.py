@@ -40,6 +40,29 @@ def test_seeded_training_is_reproducible():
     torch.testing.assert_close(outs[0], outs[1])
 
 
+def test_a_moving_average_of_the_weights_is_what_the_model_ends_with():
+    """With ``ema`` the model ends with the average's weights: they differ from the last step's weights (same
+    seed, same data order), still learn the problem, and include BatchNorm's running statistics."""
+    x, y = separable(1024)
+    ends = {}
+    for ema in (None, 0.9):
+        torch.manual_seed(0)
+        model = net()
+        train(model, x, y, TrainConfig(epochs=3, batch_size=32, augment=False, precision="fp32"), device="cpu",
+              ema=ema)
+        ends[ema] = model.state_dict()
+        assert (predict(model, x) == y).float().mean() > 0.9
+    assert not torch.equal(ends[None]["0.weight"], ends[0.9]["0.weight"])
+    assert not torch.equal(ends[None]["1.running_mean"], ends[0.9]["1.running_mean"])
+
+
+def test_an_ema_decay_outside_0_1_is_refused():
+    x, y = separable(10)
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="ema is the moving average's decay"):
+            train(net(), x, y, TrainConfig(epochs=1, batch_size=4), device="cpu", ema=bad)
+
+
 def test_augment_batch_crops_and_flips_within_the_image():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(16, 3, 8, 8)

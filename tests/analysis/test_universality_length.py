@@ -80,3 +80,15 @@ def test_the_progress_text_says_how_far_the_grid_is_and_reads_the_effect_only_wh
     ls["accuracy"][0, 1] = np.nan
     text = L.progress_text(ls, n_boot=50)
     assert "5 of 6 models computed** so far" in text and "epochs minus" not in text and "2 epochs" in text
+
+
+@pytest.mark.parametrize("short, long, meaning", [
+    (0.4, 0.1, "longer training lowers it"),
+    (0.1, 0.4, "longer training raises it, so short training is not why"),
+    (0.3, 0.3, "no change is detected")])
+def test_the_chapters_text_says_what_the_training_effect_means(short, long, meaning):
+    from sat_lib.analysis.universality import report
+
+    ds = xr.Dataset(attrs={"params_json": json.dumps({"epochs": 2})})
+    text = " ".join(report._tested_reasons(ds, _length(_robust(short, long)), n_boot=200, seed=0))
+    assert meaning in text
