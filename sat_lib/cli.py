@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     claims.add_argument("--profile", choices=PROFILES, help="the profile whose stored results are read")
     claims.add_argument("--json", action="store_true", help="one JSON record per claim instead of a table")
 
+    cost = sub.add_parser("cost", help="what each chapter's stored results cost to compute, in minutes, and the "
+                                       "whole book's total with shared work counted once (sat_lib.cost)")
+    cost.add_argument("--profile", choices=PROFILES, help="the profile whose stored results are read")
+    out = cost.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON record per chapter and the total")
+    out.add_argument("--markdown", action="store_true", help="the Markdown table README.md carries")
+
     retime = sub.add_parser("retime", help="redo some models' stored work on a quiet machine and, when it is "
                                             "bit-identical apart from timings, keep the new timings (sat_lib.retime)")
     retime.add_argument("chapter")
@@ -210,6 +217,20 @@ def _cmd_claims(args) -> int:
     return 0
 
 
+def _cmd_cost(args) -> int:
+    import json
+
+    from sat_lib import cost
+
+    costs = cost.book_cost(args.profile)
+    if args.json:
+        print(json.dumps({"chapters": cost.rows(costs), "total_minutes": round(cost.total_seconds(costs) / 60, 1)},
+                         indent=1))
+    else:
+        print(cost.markdown(costs) if args.markdown else cost.text(costs))
+    return 0
+
+
 def _cmd_retime(args) -> int:
     import shutil
     from pathlib import Path
@@ -248,7 +269,7 @@ def _cmd_place(args) -> int:
 
 
 COMMANDS = {"list": _cmd_list, "run": _cmd_run, "book": _cmd_book, "toc": _cmd_toc, "claims": _cmd_claims,
-            "retime": _cmd_retime, "place": _cmd_place}
+            "cost": _cmd_cost, "retime": _cmd_retime, "place": _cmd_place}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -113,3 +113,21 @@ def test_claims_prints_every_claim_as_json_from_the_status_pages_function(monkey
     assert {"chapter", "source", "kind", "gate", "verdict", "decided against", "low", "high"} <= set(records[0])
     assert records[0]["verdict"] == "agrees" and records[1]["verdict"] is None and records[1]["kind"] == "context"
     assert main(["claims"]) == 0 and "diagonal" in capsys.readouterr().out
+
+
+def test_cost_prints_the_books_cost_and_refuses_an_unknown_profile(monkeypatch, capsys):
+    import json
+
+    from sat_lib import cost
+
+    found = [cost.ChapterWork("sat-matrix", (cost.Work("train", 120.0, source="sat-matrix"),), {"sat-matrix": "cpu"}),
+             "salience"]
+    monkeypatch.setattr(cost, "book_cost", lambda profile=None: cost.count_once(found))
+    assert main(["cost", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["total_minutes"] == 2.0 and out["chapters"][1]["parts"] == "not stored at this profile"
+    assert main(["cost"]) == 0 and "whole book (each computation once): 2.0 minutes" in capsys.readouterr().out
+    assert main(["cost", "--markdown"]) == 0 and "| `sat-matrix` | train 2.0 | 2.0 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["cost", "--profile", "fast"])
+    assert exc.value.code == 2

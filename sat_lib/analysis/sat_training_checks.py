@@ -21,8 +21,9 @@ def one_sided(fooled: np.ndarray, correct: np.ndarray) -> np.ndarray:
     return sat_matrix(torch.from_numpy(fooled), torch.from_numpy(correct), one_sided=True)[2].numpy()
 
 
-def _off(rate: np.ndarray) -> np.ndarray:
-    return ~np.eye(len(rate), dtype=bool)
+def _off(n: int) -> np.ndarray:
+    """The off-diagonal entries of an ``n × n`` pair matrix."""
+    return ~np.eye(n, dtype=bool)
 
 
 def direction_table(check: xr.Dataset) -> pd.DataFrame:
@@ -31,7 +32,7 @@ def direction_table(check: xr.Dataset) -> pd.DataFrame:
     rows = []
     for v in check["variant"].values:
         rate = one_sided(check["fooled"].sel(variant=v).values, check["correct"].sel(variant=v).values)
-        off = np.where(_off(rate), rate, np.nan)
+        off = np.where(_off(len(rate)), rate, np.nan)
         for k, m in enumerate(check["model"].values):
             rows.append({"variant": str(v), "model": str(m), "white-box success (%)": rate[k, k],
                          "transfer to the other seeds (%)": np.nanmean(off[k]),
@@ -44,7 +45,7 @@ def seed_transfer(check: xr.Dataset, variant: str, n_boot: int = 1000, seed: int
     interval over the attacked images."""
     fooled = torch.from_numpy(check["fooled"].sel(variant=variant).values)
     correct = torch.from_numpy(check["correct"].sel(variant=variant).values)
-    off = _off(np.zeros((check.sizes["model"],) * 2))
+    off = _off(check.sizes["model"])
 
     def stat(idx):
         idx = torch.from_numpy(np.asarray(idx))
@@ -58,7 +59,7 @@ def zoo_directions(zoo: xr.Dataset) -> pd.DataFrame:
     """Every zoo model's mean one-sided transfer to the other models (as source) and from them (as target), in
     percent, from the sat-matrix chapter's stored ``fooled`` and ``correct``."""
     rate = one_sided(zoo["fooled"].values, zoo["correct"].values)
-    off = np.where(_off(rate), rate, np.nan)
+    off = np.where(_off(len(rate)), rate, np.nan)
     return pd.DataFrame({"as source (%)": np.nanmean(off, 1), "as target (%)": np.nanmean(off, 0)},
                         index=pd.Index([str(m) for m in zoo["model"].values], name="model"))
 

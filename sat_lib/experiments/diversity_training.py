@@ -409,4 +409,5 @@ CHAPTER = register(Chapter(
     version=VERSION,
     upstream=lambda cfg: (cfg.corruptions_config(),),
     dry_run=dry_jobs,
+    sections=("diversity-lambda",),
 ))

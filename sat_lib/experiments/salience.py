@@ -413,17 +413,24 @@ def claims(cfg: Config, mode: str = "cache_only"):
 
     from sat_lib.analysis import salience_official as official
     from sat_lib.analysis.salience import claims_table
-    from sat_lib.experiments import salience_official
     from sat_lib.experiments._chapter import provenance_line
 
     pops = run(cfg, mode)
     tables = [claims_table(pops)]
-    if cfg.official_models:
-        ods = salience_official.run(salience_official.Config(n_salience=cfg.n_salience, salience_seed=cfg.seed),
-                                    mode=mode)
-        if ods is not None:
-            tables.append(official.claims_table(ods))
+    ods = official_result(cfg, mode)
+    if ods is not None:
+        tables.append(official.claims_table(ods))
     return pd.concat(tables), provenance_line(next(iter(pops.values())))
+
+
+def official_result(cfg: Config, mode: str = "cache_only") -> xr.Dataset | None:
+    """The section on the authors' checkpoints (``salience_official``) for this configuration: stored, or computed
+    and stored outside ``cache_only``; None when the profile leaves it out or no checkpoints are there."""
+    from sat_lib.experiments import salience_official
+
+    if not cfg.official_models:
+        return None
+    return salience_official.run(salience_official.Config(n_salience=cfg.n_salience, salience_seed=cfg.seed), mode=mode)
 
 
 def dry_jobs(cfg: Config) -> list:

@@ -158,4 +158,5 @@ CHAPTER = register(Chapter(
     version=VERSION,
     retime=Retimer(lambda cfg: attacked_jobs(cfg, [variant_spec(cfg, v) for v in cfg.variants()]), model_job),
     dry_run=dry_jobs,
+    sections=("sat-training-checks",),
 ))
