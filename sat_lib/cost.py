@@ -5,8 +5,8 @@ else ``duration_s``, is the run's whole time). ``COSTS`` holds one function per 
 ``Chapter.sections``) that turns it into ``Work``: a part (train, attack, …), its seconds and, for work several
 chapters record (the zoo's models, trained and attacked once by sat-matrix), an identity. ``book_cost`` reads every
 chapter of the book at a profile without computing anything and counts each identity once, for the first chapter in
-book order that records it; ``markdown`` renders the table README.md carries between ``<!-- cost:begin -->`` and
-``<!-- cost:end -->`` (a test keeps the two equal).
+book order that records its seconds (``count_once``); ``markdown`` renders the table README.md carries between
+``<!-- cost:begin -->`` and ``<!-- cost:end -->`` (a test keeps the two equal).
 """
 from __future__ import annotations
 
@@ -330,8 +330,9 @@ def chapter_work(name: str, profile: str | None = None) -> ChapterWork:
 
 @dataclass(frozen=True)
 class ChapterCost:
-    """One row of the book's cost: the work counted for the chapter (``own``), work it records that an earlier
-    chapter computed (``reused``: that chapter's ``Work``, by chapter), and what its stored results are."""
+    """One row of the book's cost: the work counted for the chapter (``own``), work it records that another
+    chapter's record counts (``reused``: that chapter's ``Work``, by chapter; see ``count_once``), and what its
+    stored results are."""
 
     chapter: str
     state: str   # "recorded", "not recorded", "not stored", "reads only"
@@ -346,10 +347,20 @@ class ChapterCost:
 
 
 def count_once(chapters: list[ChapterWork | str]) -> list[ChapterCost]:
-    """Each chapter's cost in order, every identity counted once: for the first chapter that records it (its
-    seconds as recorded there); a later chapter lists it as reused from that one. A name instead of a
-    ``ChapterWork``: a chapter with no stored result."""
-    first: dict[tuple, tuple[str, Work]] = {}
+    """Each chapter's cost in order, every identity counted once, for its owner: the first record in ``chapters``
+    whose seconds are finite (where no record has seconds, the first record). Every other chapter that records the
+    identity, before or after its owner, lists it as reused from the owner's chapter (the owner's ``Work``); another
+    record of it in the owner's own chapter counts nothing. So a chapter that only names a model (no seconds of its
+    own, e.g. the zoo models ``_uses`` yields) never holds its training when a later chapter records the seconds. A
+    name instead of a ``ChapterWork``: a chapter with no stored result."""
+    owners: dict[tuple, tuple[str, Work]] = {}
+    for cw in chapters:
+        for w in () if isinstance(cw, str) else cw.work:
+            if w.identity is None:
+                continue
+            held = owners.get(w.identity)
+            if held is None or (not math.isfinite(held[1].seconds) and math.isfinite(w.seconds)):
+                owners[w.identity] = (cw.chapter, w)
     out = []
     for cw in chapters:
         if isinstance(cw, str):
@@ -357,11 +368,11 @@ def count_once(chapters: list[ChapterWork | str]) -> list[ChapterCost]:
             continue
         own, reused = [], {}
         for w in cw.work:
-            owner, seen = first.setdefault(w.identity, (cw.chapter, w)) if w.identity is not None else (cw.chapter, w)
-            if seen is w:
+            owner, held = owners[w.identity] if w.identity is not None else (cw.chapter, w)
+            if held is w:
                 own.append(w)
             elif owner != cw.chapter:
-                reused.setdefault(owner, {})[w.identity] = seen
+                reused.setdefault(owner, {})[w.identity] = held
         state = ("reads only" if cw.chapter in READS_ONLY else
                  "recorded" if any(math.isfinite(w.seconds) for w in own) else "not recorded")
         out.append(ChapterCost(cw.chapter, state, tuple(own), {o: tuple(ws.values()) for o, ws in reused.items()},
