@@ -15,7 +15,8 @@ evaluation not counted); the last miss (E − 1 epochs) is kept beside it so the
 visible, and a linear interpolation in time between miss and hit is a secondary number. All three trainers are
 evaluated the same way (``predict`` in fp32, no test-time augmentation). Seeds run in turn, each searching ours,
 the peer and the reference, so all see the machine's load alike. Every training is written to the record as it
-lands; ``--resume`` replays the trainings of a stopped search (same device, model, data and target) and goes on
+lands; ``--resume`` replays the trainings of a stopped search (same device, model, data and target; a trainer
+whose setup — recipe, batch, learning rate — changed trains again) and goes on
 where it stopped, so the search may span several working sessions. Before training, a probe measures images/s of
 each trainer and the search's expected cost is printed (``--estimate`` stops there).
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import os
 import sys
@@ -53,7 +55,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from sat_lib.models import get_zoo
 from sat_lib.precision import choose_layout
 from sat_lib.provenance import default_device, device_name, now_iso, package_versions
-from sat_lib.train import TrainConfig, augment_batch, predict, train
+from sat_lib.train import RECIPES, TrainConfig, augment_batch, predict, train
 from sat_lib.weights import build_for
 
 from _data import cifar10_tensors  # benchmarks/_data.py (the script folder is on sys.path)
@@ -102,6 +104,15 @@ class Trainer:
     fit: Callable[[nn.Module, torch.Tensor, torch.Tensor, int, int], None]
     layout: str
     flops: float
+    setup: dict = dataclasses.field(default_factory=dict)
+    """What decides its trainings besides seed and epochs (recipe, batch, learning rate …): ``--resume`` replays a
+    stored training only when the record's setup of its trainer is this one."""
+
+
+def defaults(fn: Callable, *skip: str) -> dict:
+    """The keyword defaults of ``fn`` (a trainer's setup), less ``skip``."""
+    return {k: v.default for k, v in inspect.signature(fn).parameters.items()
+            if v.default is not inspect.Parameter.empty and k not in skip}
 
 
 def train_flops_per_image(make, shape) -> float:
@@ -170,7 +181,8 @@ RESUME_KEYS = ("benchmark", "device", "model", "zoo", "train_images", "test_imag
 def resumable_trials(path: Path, record: dict) -> dict[tuple[int, str, int], dict]:
     """The trainings of the search record at ``path`` by (seed, trainer, epochs), for ``--resume``: only from a
     record of the same device, model, data, target and evaluation as ``record`` (otherwise it exits with 2,
-    saying which field differs and how to start afresh); none when there is no record yet."""
+    saying which field differs and how to start afresh), and only of the trainers whose ``setups`` entry is this
+    run's (a changed recipe trains again); none when there is no record yet."""
     if not path.exists():
         print(f"--resume: no record at {path} yet; starting afresh", flush=True)
         return {}
@@ -181,7 +193,13 @@ def resumable_trials(path: Path, record: dict) -> dict[tuple[int, str, int], dic
                   f"{record.get(key)!r}; its trainings cannot be mixed with this run's. Resume on the same setup, "
                   f"or give --out another file (or drop --resume) to start afresh.", file=sys.stderr)
             raise SystemExit(2)
-    trials = {(t["seed"], t["trainer"], t["epochs"]): t for t in old.get("trials", [])}
+    setups = old.get("setups", {})
+    changed = sorted({t["trainer"] for t in old.get("trials", [])
+                      if setups.get(t["trainer"]) != record["setups"].get(t["trainer"])})
+    for name in changed:
+        print(f"--resume: {name}'s setup differs from the record's ({setups.get(name)!r} there, "
+              f"{record['setups'].get(name)!r} now): its stored trainings are not replayed", flush=True)
+    trials = {(t["seed"], t["trainer"], t["epochs"]): t for t in old.get("trials", []) if t["trainer"] not in changed}
     print(f"--resume: {len(trials)} trainings from {path} ({old.get('created_at')})", flush=True)
     return trials
 
@@ -237,6 +255,7 @@ def main(argv=None) -> dict:
     p.add_argument("--max-search-s", type=float, default=5400,
                    help="training seconds one trainer's search may spend on one seed")
     p.add_argument("--reference-widths", type=int, nargs=3, default=list(WIDTHS))
+    p.add_argument("--ours-batch", type=int, default=256, help="ours' batch size (its learning rate scales with it)")
     p.add_argument("--trainers", nargs="+", default=list(TRAINERS), choices=TRAINERS)
     p.add_argument("--budgets", type=float, nargs="*", default=None,
                    help="seconds of training (default 60 120 180 600 without --search, none with it; give the "
@@ -273,15 +292,21 @@ def main(argv=None) -> dict:
     layout = choose_layout(make(), shape, "auto", device)
     ref_layout = choose_layout(make_ref(), shape, "auto", device)
     flops = train_flops_per_image(make, shape)
+    ours_cfg = lambda e, s: TrainConfig(epochs=e, batch_size=args.ours_batch, seed=s)  # noqa: E731
+    rec = RECIPES[entry.recipe]
+    ours_setup = {**{k: v for k, v in dataclasses.asdict(ours_cfg(1, 0)).items() if k not in ("epochs", "seed")},
+                  "recipe": entry.recipe, "optimizer": rec.optimizer, "lr": ours_cfg(1, 0).lr or rec.lr,
+                  "weight_decay": ours_cfg(1, 0).weight_decay or rec.weight_decay}
     trainers = {
         "ours": Trainer("ours", make, lambda m, xs, ys, e, s: train(
-            m, xs, ys, TrainConfig(epochs=e, batch_size=256, seed=s), recipe=entry.recipe, device=device,
-            layout=layout), str(layout), flops),
+            m, xs, ys, ours_cfg(e, s), recipe=entry.recipe, device=device, layout=layout), str(layout), flops,
+            ours_setup),
         "peer": Trainer("peer", make, lambda m, xs, ys, e, s: plain_loop(m, xs, ys, e, seed=s, device=device),
-                        "fp32", flops),
+                        "fp32", flops, defaults(plain_loop, "seed", "device")),
         "reference": Trainer("reference", make_ref, lambda m, xs, ys, e, s: train_reference(
             m, xs, ys, e, seed=s, layout=ref_layout, device=device), str(ref_layout),
-            train_flops_per_image(make_ref, shape)),
+            train_flops_per_image(make_ref, shape), {"widths": args.reference_widths,
+                                                     **defaults(train_reference, "seed", "layout", "device")}),
     }
     names = [n for n in TRAINERS if n in args.trainers]
     peak = bf16_peak()
@@ -299,7 +324,8 @@ def main(argv=None) -> dict:
               "layout": str(layout), "layouts": {n: trainers[n].layout for n in names},
               "reference_widths": args.reference_widths, "train_images": len(x), "test_images": len(xt),
               "train_flops_per_image": {n: trainers[n].flops for n in names}, "bf16_matmul_peak_gflops": peak,
-              "probe_images_per_second": ips, "target_accuracy": args.target, "evaluation": EVALUATION}
+              "probe_images_per_second": ips, "target_accuracy": args.target, "evaluation": EVALUATION,
+              "setups": {n: trainers[n].setup for n in names}}
     out = args.out
 
     def save(complete: bool) -> None:
