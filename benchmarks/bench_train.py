@@ -294,9 +294,10 @@ def main(argv=None) -> dict:
     flops = train_flops_per_image(make, shape)
     ours_cfg = lambda e, s: TrainConfig(epochs=e, batch_size=args.ours_batch, seed=s)  # noqa: E731
     rec = RECIPES[entry.recipe]
-    ours_setup = {**{k: v for k, v in dataclasses.asdict(ours_cfg(1, 0)).items() if k not in ("epochs", "seed")},
-                  "recipe": entry.recipe, "optimizer": rec.optimizer, "lr": ours_cfg(1, 0).lr or rec.lr,
-                  "weight_decay": ours_cfg(1, 0).weight_decay or rec.weight_decay}
+    cfg = ours_cfg(1, 0)
+    ours_setup = {**{k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("epochs", "seed")},
+                  "recipe": entry.recipe, "optimizer": rec.optimizer, "lr": cfg.lr or rec.lr,
+                  "weight_decay": cfg.weight_decay or rec.weight_decay}
     trainers = {
         "ours": Trainer("ours", make, lambda m, xs, ys, e, s: train(
             m, xs, ys, ours_cfg(e, s), recipe=entry.recipe, device=device, layout=layout), str(layout), flops,
