@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from sat_lib.provenance import PROJECT_ROOT
+from sat_lib.weight_store import WeightStore
 
 SCHEDULERS = ("auto", "serial", "local")
 SERIAL_UP_TO_CORES = 4
@@ -89,10 +90,15 @@ class ProjectConfig:
     chapters: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     executor: ExecutorConfig | None = None  # ``executor:`` in the file
     model_dirs: dict[str, Path] = field(default_factory=dict)  # outside checkpoints (``models:`` in the file)
+    weight_store: WeightStore | None = None  # published weights (``data.weights_store`` in the file)
 
     @property
     def weights_dir(self) -> Path:
         return self.cache_dir / "weights"
+
+    def store_for(self, zoo: str) -> WeightStore | None:
+        """The weight store that publishes ``zoo``'s models, or None (``sat_lib.weight_store``)."""
+        return self.weight_store if self.weight_store is not None and self.weight_store.publishes(zoo) else None
 
     def roots_for(self, dataset: str) -> tuple[Path, ...]:
         """``SAT_DATA_<NAME>`` first (it must exist: a typo is an error, not a silent fall-back), then the
@@ -179,7 +185,23 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
                     for k, v in (data.get("roots") or {}).items()},
         chapters={k: dict(v or {}) for k, v in chapters.items()},
         model_dirs={k: _resolve(root, v) for k, v in (raw.get("models") or {}).items()},
+        weight_store=_weight_store(path, root, data.get("weights_store")),
     )
+
+
+def _weight_store(path: Path, root: Path, spec) -> WeightStore | None:
+    """``data.weights_store: {dir, zoos, dtype}``; SAT_WEIGHTS_STORE replaces its folder."""
+    if not spec:
+        return None
+    unknown = set(spec) - {"dir", "zoos", "dtype"}
+    if unknown or "dir" not in spec:
+        raise ConfigError(f"{path}: data.weights_store needs `dir` and may have `zoos`, `dtype`; "
+                          f"unknown keys {sorted(unknown)}" if unknown else f"{path}: data.weights_store needs `dir`")
+    folder = Path(os.environ["SAT_WEIGHTS_STORE"]) if os.environ.get("SAT_WEIGHTS_STORE") else _resolve(root, spec["dir"])
+    try:
+        return WeightStore(folder, tuple(spec.get("zoos") or ()), spec.get("dtype", "float16"))
+    except ValueError as err:
+        raise ConfigError(f"{path}: data.{err}") from err
 
 
 @lru_cache(maxsize=4)

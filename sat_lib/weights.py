@@ -20,6 +20,7 @@ import torch.nn as nn
 from sat_lib._files import atomic_path
 from sat_lib.precision import Layout, choose_layout
 from sat_lib.train import Adversary, Teacher, TrainConfig, train
+from sat_lib.weight_store import WeightStore
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,13 @@ def zoo_fingerprint(zoo) -> str:
 
 
 def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = None,
-                teacher: dict | None = None, adversary: dict | None = None, objective: dict | None = None) -> str:
+                teacher: dict | None = None, adversary: dict | None = None, objective: dict | None = None,
+                stored: str | None = None) -> str:
     """Everything that determines the trained weights: the entry's definition and its recipe's values, the data,
     the training configuration (with the entry's own epochs), the resolved precision / memory layout and, for a
     distilled model, its teacher (``{"key": teacher weights, "weight": loss weight}``), for an adversarially
-    trained one, its attack, for an ensemble trained jointly, its objective."""
+    trained one, its attack, for an ensemble trained jointly, its objective; for a published model
+    (``sat_lib.weight_store``), the precision its weights are rounded to."""
     spec = {
         **entry_spec(entry),
         "data": {"name": data.name, "split": data.split, "fingerprint": data_fingerprint(data.images, data.labels)},
@@ -83,6 +86,8 @@ def weights_key(entry, data, cfg: TrainConfig, layout: Layout | str | None = Non
         spec["adversary"] = adversary
     if objective is not None:
         spec["objective"] = objective
+    if stored is not None:
+        spec["stored"] = stored
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -107,7 +112,8 @@ def build_for(entry, data) -> nn.Module:
 
 def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_dir: Path | None,
                   retrain: bool = False, teacher: Teacher | None = None,
-                  adversary: Adversary | None = None, objective=None) -> TrainedModel:
+                  adversary: Adversary | None = None, objective=None,
+                  store: WeightStore | None = None) -> TrainedModel:
     """Return ``entry`` trained on ``data`` with ``cfg``, loading cached weights when they exist.
 
     ``cfg.epochs`` is scaled by the entry's ``epoch_scale``. The precision / memory layout is measured for the
@@ -119,7 +125,9 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     (``objective.build``: e.g. ``sat_lib.ensemble_training.EnsembleObjective`` trains ``size`` copies jointly as
     ``Members``, each initialised from the seeded generator in turn, the layout measured on one member;
     ``sat_lib.nas.SandwichObjective`` trains a super-network) and joins the key and the file name
-    (``<entry><objective.stem>-<key>.pt``, e.g. ``-ens3-gncl-average``)."""
+    (``<entry><objective.stem>-<key>.pt``, e.g. ``-ens3-gncl-average``). ``store``: publish the model
+    (``sat_lib.weight_store``): read it from the store when the cache lacks it, else train it, round its weights to
+    the store's precision, continue with the rounded weights and write them to the store and the cache."""
     cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs), precision=entry.precision_for(cfg.precision))
     torch.manual_seed(cfg.seed)
     if objective is None:
@@ -129,15 +137,17 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
         model, probe = objective.build(lambda: build_for(entry, data))
         model = model.to(device)
     layout = choose_layout(probe, (data.channels, data.image_size, data.image_size), cfg.precision, device)
+    tkey = None if teacher is None else teacher.weights_spec()
+    akey = None if adversary is None else adversary.weights_spec()
+    okey = None if objective is None else objective.spec()
+    stem = entry.name + ("-distilled" if teacher is not None else "") + ("-robust" if adversary is not None else "")
+    if objective is not None:
+        stem += objective.stem
+    stored = None if store is None else store.dtype
     path = None
     if cache_dir is not None:
-        tkey = None if teacher is None else teacher.weights_spec()
-        akey = None if adversary is None else adversary.weights_spec()
-        okey = None if objective is None else objective.spec()
-        stem = entry.name + ("-distilled" if teacher is not None else "") + ("-robust" if adversary is not None else "")
-        if objective is not None:
-            stem += objective.stem
-        path = Path(cache_dir) / data.name / f"{stem}-{weights_key(entry, data, cfg, layout, tkey, akey, okey)}.pt"
+        key = weights_key(entry, data, cfg, layout, tkey, akey, okey, stored)
+        path = Path(cache_dir) / data.name / f"{stem}-{key}.pt"
         if path.exists() and not retrain:
             try:
                 blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -148,11 +158,28 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
                                     str(layout), path)
             except Exception as err:  # a corrupt entry is a miss
                 log.warning("ignoring unreadable weights %s (%s); retraining", path, err)
+    spath = None if store is None else store.path(data.name, stem,
+                                                  weights_key(entry, data, cfg, None, tkey, akey, okey, stored))
+    published = None if spath is None or retrain else store.read(spath)
+    if published is not None:  # trained in another run (perhaps on another machine): the same weights
+        state, info = published
+        model.load_state_dict(state)
+        model.to(device=device, memory_format=layout.memory_format)
+        if path is not None:
+            _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                                "info": json.dumps(info)}, path)
+        return TrainedModel(entry.name, model.eval(), info["epoch_loss"], info["train_seconds"], True,
+                            info.get("layout", str(layout)), path)
     images_u8 = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
     tlog = train(model, images_u8, labels, cfg, recipe=entry.recipe, device=device, desc=entry.name,
                  layout=layout, teacher=teacher, adversary=adversary, objective=objective)
+    info = {"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds, "layout": str(layout)}
+    if spath is not None:  # the rounded weights are the model from now on
+        state = store.rounded(model.state_dict())
+        model.load_state_dict(state)
+        store.write(spath, state, info)
     if path is not None:
-        info = json.dumps({"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds, "layout": str(layout)})
+        info = json.dumps(info)
         _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
     return TrainedModel(entry.name, model.eval(), tlog.epoch_loss, tlog.seconds, False, str(layout), path)

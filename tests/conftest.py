@@ -13,6 +13,8 @@ import torch
 # Layout calibrations measured by tests go to a file of this session (Dask workers the tests start inherit it),
 # never into the project's data/cache/calibration.json, which a background run may be using.
 os.environ.setdefault("SAT_CALIBRATION_FILE", os.path.join(tempfile.mkdtemp(prefix="sat-tests-"), "calibration.json"))
+# Models the tests train are never published into the project's data/weights.
+os.environ.setdefault("SAT_WEIGHTS_STORE", tempfile.mkdtemp(prefix="sat-tests-weights-"))
 
 
 def _dask_processes(folder, env: dict, n_workers: int = 2):

@@ -126,8 +126,9 @@ def zoo_specs(cfg: ZooAttack) -> list[dict]:
 
 
 def train_or_load(spec: dict):
-    """The spec's model (``sat_lib.weights.TrainedModel``): from the weights cache, or trained and stored; a
-    variant's ``recipe`` replaces the entry's optimiser recipe."""
+    """The spec's model (``sat_lib.weights.TrainedModel``): from the weights cache or the published weights of its
+    zoo (``sat_lib.weight_store``), or trained and stored; a variant's ``recipe`` replaces the entry's optimiser
+    recipe."""
     from sat_lib.models import get_zoo
 
     pc = project_config()
@@ -136,7 +137,7 @@ def train_or_load(spec: dict):
         entry = dataclasses.replace(entry, recipe=spec["recipe"])
     train = training_split(spec["dataset"], spec["train_size"], spec["seed"])
     return trained_model(entry, train, TrainConfig(**spec["train"]), device=default_device(),
-                         cache_dir=pc.weights_dir)
+                         cache_dir=pc.weights_dir, store=pc.store_for(spec["zoo"]))
 
 
 def _adv_path(weights: Path | None, spec: dict, sample: np.ndarray) -> Path | None:
