@@ -10,6 +10,7 @@ A subset zoo has ``subset_of: <zoo>`` and ``entries`` as a list of that zoo's na
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Mapping
 from importlib import resources
@@ -28,6 +29,7 @@ DEFAULT_RECIPE: dict[str, str] = {"CNN": "sgd", "NAS": "sgd", "Transformer": "ad
 
 _ENTRY_FIELDS = {"builder", "timm_name", "kwargs", "recipe", "pretrained_tag", "notes", "epoch_scale",
                  "precision"}
+_SUBSET_OVERRIDES = {"epoch_scale", "precision"}  # what a subset zoo may train differently from its parent
 _ZOO_FIELDS = {"name", "description", "image_size", "stability_pair", "cards", "defaults", "entries", "subset_of"}
 _CARD_EXTRA_COLUMNS = ("paper_name", "notes")
 
@@ -82,7 +84,13 @@ def _zoo_from_spec(spec: Mapping[str, Any], file: str) -> Zoo:
         unknown = [n for n in spec["entries"] if n not in parent]
         if unknown:
             raise ValueError(f"{file}: {', '.join(parent.unknown_message(n) for n in unknown)}")
-        entries = tuple(parent[n] for n in spec["entries"])
+        # a list of the parent's names, or a mapping of names to what this zoo trains differently
+        overrides = spec["entries"] if isinstance(spec["entries"], Mapping) else dict.fromkeys(spec["entries"])
+        bad = {n: sorted(set(o) - _SUBSET_OVERRIDES) for n, o in overrides.items() if set(o or {}) - _SUBSET_OVERRIDES}
+        if bad:
+            raise ValueError(f"{file}: a subset may only change {sorted(_SUBSET_OVERRIDES)} of its parent's entries; "
+                             f"got {bad}")
+        entries = tuple(dataclasses.replace(parent[n], **o) if o else parent[n] for n, o in overrides.items())
     else:
         cards = read_cards(spec.get("cards", name))
         defaults = spec.get("defaults") or {}

@@ -119,6 +119,28 @@ def test_cifar_cpu_spans_the_families_and_components():
     assert {e.epoch_scale for e in zoo} == {1.0, 1.34, 1.67, 2, 2.67}
 
 
+def test_cifar_cpu_long_trains_the_same_models_longer():
+    """Only how long each model trains differs: definitions, recipes, cards and precision are cifar-cpu's."""
+    import dataclasses
+
+    short, long = get_zoo("cifar-cpu"), get_zoo("cifar-cpu-long")
+    assert long.names() == short.names() and long.stability_pair == short.stability_pair
+    for e in long:
+        assert dataclasses.replace(e, epoch_scale=short[e.name].epoch_scale) == short[e.name]
+        want = 10 if e.recipe == "sgd" else 2 * short[e.name].epochs_for(3)
+        assert e.epochs_for(3) == want, e.name
+
+
+def test_a_subset_zoo_may_change_only_how_its_models_train():
+    from sat_lib.models.zoos import _zoo_from_spec
+
+    spec = {"name": "x", "subset_of": "tiny", "entries": {"tiny_cnn": {"epoch_scale": 2}, "tiny_swin": None}}
+    zoo = _zoo_from_spec(spec, "x.yaml")
+    assert zoo["tiny_cnn"].epoch_scale == 2 and zoo["tiny_swin"] == get_zoo("tiny")["tiny_swin"]
+    with pytest.raises(ValueError, match="may only change"):
+        _zoo_from_spec({**spec, "entries": {"tiny_cnn": {"kwargs": {}}}}, "x.yaml")
+
+
 @pytest.mark.parametrize("zoo_name", ["tiny", "cifar", "cifar-quick", "cifar-cpu", "paper69"])
 def test_every_zoo_names_a_convnext_like_and_a_swin_like_pair(zoo_name):
     zoo = get_zoo(zoo_name)
