@@ -163,6 +163,8 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         bad = [p for p in (spec or {}) if p not in PROFILES]
         if bad:
             raise ConfigError(f"{path}: chapter {name!r} has unknown profile(s) {bad}; profiles are {PROFILES}")
+    if os.environ.get("SAT_CONFIG_OVERLAY"):
+        chapters = _overlaid(chapters, Path(os.environ["SAT_CONFIG_OVERLAY"]).expanduser(), path)
     ex = raw.get("executor") or {}
     unknown = set(ex) - {"scheduler", "n_workers", "threads_per_worker"}
     if unknown:
@@ -187,6 +189,32 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         model_dirs={k: _resolve(root, v) for k, v in (raw.get("models") or {}).items()},
         weight_store=_weight_store(path, root, data.get("weights_store")),
     )
+
+
+def _overlaid(chapters: dict, overlay: Path, path: Path) -> dict:
+    """``chapters`` with an overlay file's profile values laid over them (``SAT_CONFIG_OVERLAY``): a YAML file with
+    only ``chapters: {<chapter>: {<profile>: {<parameter>: value}}}``, which sets those parameters and keeps the
+    others. It changes several chapters at once, upstream results included (a chapter reads another's result at
+    that chapter's profile): e.g. every SAT chapter on another zoo."""
+    where = f"SAT_CONFIG_OVERLAY={overlay}"
+    if not overlay.is_file():
+        raise ConfigError(f"{where} is not a file; point it at a YAML overlay or unset it")
+    try:
+        raw = yaml.safe_load(overlay.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{where} is not valid YAML: {err}") from err
+    if set(raw) - {"chapters"}:
+        raise ConfigError(f"{where}: an overlay holds only `chapters:`; found {sorted(set(raw) - {'chapters'})}")
+    out = {name: {p: dict(v or {}) for p, v in (spec or {}).items()} for name, spec in chapters.items()}
+    for name, spec in (raw.get("chapters") or {}).items():
+        if name not in out:
+            raise ConfigError(f"{where}: chapter {name!r} is not configured in {path}; "
+                              f"configured: {', '.join(sorted(out))}")
+        for profile, values in (spec or {}).items():
+            if profile not in PROFILES:
+                raise ConfigError(f"{where}: chapter {name!r} has unknown profile {profile!r}; profiles are {PROFILES}")
+            out[name].setdefault(profile, {}).update(values or {})
+    return out
 
 
 def _weight_store(path: Path, root: Path, spec) -> WeightStore | None:

@@ -34,6 +34,7 @@ class TrainedModel:
     from_cache: bool
     layout: str = ""
     path: Path | None = None
+    key: str = ""  # what identifies the weights across machines: the published file's name, else the cache file's
 
 
 def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
@@ -144,6 +145,8 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     if objective is not None:
         stem += objective.stem
     stored = None if store is None else store.dtype
+    spath = None if store is None else store.path(data.name, stem,
+                                                  weights_key(entry, data, cfg, None, tkey, akey, okey, stored))
     path = None
     if cache_dir is not None:
         key = weights_key(entry, data, cfg, layout, tkey, akey, okey, stored)
@@ -155,11 +158,9 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
                 info = json.loads(blob["info"])
                 model.to(device=device, memory_format=layout.memory_format)
                 return TrainedModel(entry.name, model.eval(), info["epoch_loss"], info["train_seconds"], True,
-                                    str(layout), path)
+                                    str(layout), path, _identity(spath, path))
             except Exception as err:  # a corrupt entry is a miss
                 log.warning("ignoring unreadable weights %s (%s); retraining", path, err)
-    spath = None if store is None else store.path(data.name, stem,
-                                                  weights_key(entry, data, cfg, None, tkey, akey, okey, stored))
     published = None if spath is None or retrain else store.read(spath)
     if published is not None:  # trained in another run (perhaps on another machine): the same weights
         state, info = published
@@ -169,7 +170,7 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
             _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
                                 "info": json.dumps(info)}, path)
         return TrainedModel(entry.name, model.eval(), info["epoch_loss"], info["train_seconds"], True,
-                            info.get("layout", str(layout)), path)
+                            info.get("layout", str(layout)), path, spath.name)
     images_u8 = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
     tlog = train(model, images_u8, labels, cfg, recipe=entry.recipe, device=device, desc=entry.name,
@@ -182,4 +183,9 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     if path is not None:
         info = json.dumps(info)
         _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
-    return TrainedModel(entry.name, model.eval(), tlog.epoch_loss, tlog.seconds, False, str(layout), path)
+    return TrainedModel(entry.name, model.eval(), tlog.epoch_loss, tlog.seconds, False, str(layout), path,
+                        _identity(spath, path))
+
+
+def _identity(published: Path | None, cached: Path | None) -> str:
+    return published.name if published is not None else cached.name if cached is not None else ""

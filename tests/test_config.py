@@ -1,6 +1,7 @@
 import pytest
 
 from sat_lib.config import ConfigError, load_config, project_config
+from sat_lib.provenance import PROJECT_ROOT
 
 
 def test_repository_config_is_valid():
@@ -57,3 +58,47 @@ def test_relative_paths_resolve_against_the_file(tmp_path):
     f.write_text("data:\n  cache_dir: c\n  roots:\n    digits: [d]\n")
     cfg = load_config(f)
     assert cfg.cache_dir == tmp_path / "c" and cfg.roots_for("digits") == (tmp_path / "d",)
+
+
+def test_an_overlay_sets_parameters_of_several_chapters_upstream_included(tmp_path, monkeypatch):
+    from sat_lib.experiments import sat_components
+    from sat_lib.experiments._chapter import resolve_params
+
+    overlay = tmp_path / "overlay.yml"
+    overlay.write_text("chapters:\n  sat-matrix:\n    quick: {zoo: cifar-cpu-long}\n")
+    before = resolve_params("sat-matrix", "quick")
+    monkeypatch.setenv("SAT_CONFIG_OVERLAY", str(overlay))
+    after = resolve_params("sat-matrix", "quick")
+    assert after.zoo == "cifar-cpu-long" and after.n_images == before.n_images  # the rest of the profile kept
+    assert sat_components.matrix_config(resolve_params("sat-components", "quick")).zoo == "cifar-cpu-long"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("chapters:\n  sat-matrx:\n    quick: {zoo: x}\n", "'sat-matrx' is not configured"),
+    ("chapters:\n  sat-matrix:\n    fast: {zoo: x}\n", "unknown profile 'fast'"),
+    ("data:\n  cache_dir: x\n", "holds only `chapters:`"),
+    ("chapters: [", "not valid YAML"),
+])
+def test_a_bad_overlay_is_named(tmp_path, monkeypatch, text, message):
+    overlay = tmp_path / "overlay.yml"
+    overlay.write_text(text)
+    monkeypatch.setenv("SAT_CONFIG_OVERLAY", str(overlay))
+    with pytest.raises(ConfigError, match=message):
+        project_config()
+    monkeypatch.setenv("SAT_CONFIG_OVERLAY", str(tmp_path / "missing.yml"))
+    with pytest.raises(ConfigError, match="is not a file"):
+        project_config()
+
+
+@pytest.mark.parametrize("overlay", sorted((PROJECT_ROOT / "data" / "overlays").glob("*.yml")), ids=lambda p: p.name)
+def test_every_committed_overlay_resolves(overlay, monkeypatch):
+    """A pending recomputation's overlay names real chapters, profiles, parameters and values."""
+    import yaml
+
+    from sat_lib.experiments._chapter import resolve_params
+
+    monkeypatch.setenv("SAT_CONFIG_OVERLAY", str(overlay))
+    for chapter, profiles in yaml.safe_load(overlay.read_text())["chapters"].items():
+        for profile, values in profiles.items():
+            cfg = resolve_params(chapter, profile)
+            assert all(getattr(cfg, k) == (tuple(v) if isinstance(v, list) else v) for k, v in values.items())

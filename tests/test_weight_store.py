@@ -62,6 +62,7 @@ def test_the_store_is_read_whatever_layout_this_machine_measures(digits, entry, 
     monkeypatch.setattr(weights, "choose_layout", lambda *a, **k: Layout("bf16", True))  # another machine's choice
     again = trained_model(entry, digits, cfg, device="cpu", cache_dir=tmp_path / "cache2", store=store)
     assert again.from_cache and again.layout == first.layout != "bf16+cl"  # the layout it was trained in
+    assert again.key == first.key and again.path.name != first.path.name  # one identity (a teacher's, say)
 
 
 def test_an_unreadable_published_file_is_retrained_and_rewritten(digits, entry, tmp_path):

@@ -167,7 +167,8 @@ def _members(spec: dict) -> tuple[list[torch.nn.Module], dict]:
     objective = EnsembleObjective(**spec["objective"])
     try:
         t = trained_model(entry, data, TrainConfig(**spec["train"]), device=default_device(),
-                          cache_dir=project_config().weights_dir, objective=objective)
+                          cache_dir=project_config().weights_dir, objective=objective,
+                          store=project_config().store_for(spec["zoo"]))
     except FloatingPointError as err:  # a heuristic that fails to learn is a result, not a crash
         note(f"{spec['name']}: training diverged ({err})")
         return [], {"train_seconds": math.nan, "from_cache": False, "diverged": True, "epoch_loss": [],
