@@ -164,7 +164,7 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         if bad:
             raise ConfigError(f"{path}: chapter {name!r} has unknown profile(s) {bad}; profiles are {PROFILES}")
     if os.environ.get("SAT_CONFIG_OVERLAY"):
-        chapters = _overlaid(chapters, Path(os.environ["SAT_CONFIG_OVERLAY"]).expanduser(), path)
+        chapters = _overlaid(chapters, overlay_path(root), path)
     ex = raw.get("executor") or {}
     unknown = set(ex) - {"scheduler", "n_workers", "threads_per_worker"}
     if unknown:
@@ -189,6 +189,13 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         model_dirs={k: _resolve(root, v) for k, v in (raw.get("models") or {}).items()},
         weight_store=_weight_store(path, root, data.get("weights_store")),
     )
+
+
+def overlay_path(root: Path = PROJECT_ROOT) -> Path | None:
+    """The overlay file ``SAT_CONFIG_OVERLAY`` names (a relative path is relative to the folder of _config.yml, so
+    the chapters' notebook kernels, which run there, read the same file), or None."""
+    value = os.environ.get("SAT_CONFIG_OVERLAY")
+    return None if not value else _resolve(root, os.path.expanduser(value))
 
 
 def _overlaid(chapters: dict, overlay: Path, path: Path) -> dict:
@@ -240,4 +247,7 @@ def _cached(path: str | None, env_key: tuple) -> ProjectConfig:
 def project_config() -> ProjectConfig:
     """The configuration in force (re-read when the SAT_* environment changes)."""
     env_key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SAT_")))
+    overlay = overlay_path()
+    if overlay is not None and overlay.is_file():  # an edited overlay is read again
+        env_key += (("overlay_mtime", str(overlay.stat().st_mtime_ns)),)
     return _cached(os.environ.get("SAT_CONFIG"), env_key)

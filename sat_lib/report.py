@@ -13,13 +13,14 @@ import re
 import shlex
 from collections.abc import Callable, Mapping
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from sat_lib.config import PROFILES, project_config
+from sat_lib.config import PROFILES, overlay_path, project_config
 from sat_lib.experiments import CHAPTERS, resolve_params
 from sat_lib.params import ChapterConfig
 from sat_lib.results import CacheMiss
@@ -98,10 +99,18 @@ def profile_of(cfg: ChapterConfig) -> tuple[str, dict[str, Any]]:
 
 def command(cfg: ChapterConfig) -> str:
     """The command that regenerates a chapter page with ``cfg``: ``sat-companion run <chapter> --profile <profile>``
-    and a ``-p NAME VALUE`` for each parameter that differs from the profile."""
+    and a ``-p NAME VALUE`` for each parameter that differs from the profile, after ``SAT_CONFIG_OVERLAY=<file>``
+    where an overlay is in force (its values are then part of the profile)."""
     profile, overrides = profile_of(cfg)
     extra = "".join(f" -p {k} {cli_value(v)}" for k, v in overrides.items())
-    return f"sat-companion run {cfg.chapter} --profile {profile}{extra}"
+    overlay = overlay_path(project_config().root)
+    prefix = "" if overlay is None else f"SAT_CONFIG_OVERLAY={_shown_path(overlay)} "
+    return f"{prefix}sat-companion run {cfg.chapter} --profile {profile}{extra}"
+
+
+def _shown_path(path: Path) -> str:
+    root = project_config().root
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def stored(name: str, profile: str) -> Result | None:

@@ -5,9 +5,9 @@ shared two-core machine another process can inflate such a time several times ov
 "compute fits in N minutes" then describes the contention, not the code. Training, attacks and inversion are
 deterministic on a given machine and thread count, so the work can be done again and *checked*:
 
-1. the chapter's own per-model jobs run again for the chosen models, into a scratch cache and results folder
-   (``SAT_CACHE_DIR`` / ``SAT_RESULTS_DIR`` pointed there; the dataset cache and the per-machine precision
-   calibration are shared, so the same layouts are chosen);
+1. the chapter's own per-model jobs run again for the chosen models, into a scratch cache, results and
+   published-weights folder (``SAT_CACHE_DIR`` / ``SAT_RESULTS_DIR`` / ``SAT_WEIGHTS_STORE`` pointed there; the
+   dataset cache and the per-machine precision calibration are shared, so the same layouts are chosen);
 2. every file they write is compared with the stored file of the same name — every tensor, array, setting and
    attribute, bit for bit — except the timings and the provenance stamp (commit, versions, creation time);
 3. only when every file matches are the new files (with their new timings and stamp) put in place, atomically;
@@ -38,7 +38,8 @@ from sat_lib.experiments import CHAPTERS, Retimer
 from sat_lib.registry import Registry, UnknownNameError
 
 # the provenance stamp a recomputed file legitimately changes (sat_lib.provenance.provenance_attrs)
-STAMP = frozenset({"git_commit", "versions_json", "created_at", "duration_s"})
+STAMP = frozenset({"git_commit", "versions_json", "created_at", "duration_s",
+                   "processor", "published"})  # the last two: a published model's (sat_lib.weight_store)
 # what the scratch cache shares with the stored one instead of recomputing (read-only use)
 SHARED = ("datasets",)
 
@@ -79,11 +80,12 @@ def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def _differences(new: Any, old: Any, where: str) -> list[str]:
-    """Where ``new`` and ``old`` (nested dicts / lists / tensors / JSON strings) differ, timings ignored."""
+    """Where ``new`` and ``old`` (nested dicts / lists / tensors / JSON strings) differ, timings and the
+    provenance stamp (``STAMP``) ignored."""
     if isinstance(new, dict) and isinstance(old, dict):
         out = [f"{where}.{k}: only in one file" for k in sorted(set(new) ^ set(old), key=str)]
         for k in sorted(set(new) & set(old), key=str):
-            if not is_timing(k):
+            if not is_timing(k) and k not in STAMP:
                 out += _differences(new[k], old[k], f"{where}.{k}")
         return out
     if isinstance(new, np.ndarray) and isinstance(old, np.ndarray) and new.dtype.kind in "biufc":
@@ -184,12 +186,12 @@ class Outcome:
 
 
 @contextlib.contextmanager
-def _scratch_environment(scratch: Path) -> Iterator[tuple[Path, Path]]:
-    """Point the project's cache and results at ``scratch``, sharing the dataset cache and the precision
-    calibration store (``sat_lib.precision``: the same layouts, hence the same weights keys) with the stored
-    cache; restore the environment afterwards."""
+def _scratch_environment(scratch: Path) -> Iterator[tuple[Path, Path, Path]]:
+    """Point the project's cache, results and published weights at ``scratch``, sharing the dataset cache and
+    the precision calibration store (``sat_lib.precision``: the same layouts, hence the same weights keys) with
+    the stored cache; restore the environment afterwards."""
     pc = project_config()
-    cache, results = scratch / "cache", scratch / "results"
+    cache, results, weights = scratch / "cache", scratch / "results", scratch / "weights"
     cache.mkdir(parents=True, exist_ok=True)
     results.mkdir(parents=True, exist_ok=True)
     for name in SHARED:
@@ -197,11 +199,12 @@ def _scratch_environment(scratch: Path) -> Iterator[tuple[Path, Path]]:
         if src.exists() and not dst.exists():
             dst.symlink_to(src.resolve(), target_is_directory=src.is_dir())
     calibration = os.environ.get("SAT_CALIBRATION_FILE") or str(pc.cache_dir / "calibration.json")
-    saved = {k: os.environ.get(k) for k in ("SAT_CACHE_DIR", "SAT_RESULTS_DIR", "SAT_CALIBRATION_FILE")}
+    saved = {k: os.environ.get(k) for k in ("SAT_CACHE_DIR", "SAT_RESULTS_DIR", "SAT_CALIBRATION_FILE",
+                                            "SAT_WEIGHTS_STORE")}
     os.environ.update({"SAT_CACHE_DIR": str(cache), "SAT_RESULTS_DIR": str(results),
-                       "SAT_CALIBRATION_FILE": calibration})
+                       "SAT_CALIBRATION_FILE": calibration, "SAT_WEIGHTS_STORE": str(weights)})
     try:
-        yield cache, results
+        yield cache, results, weights
     finally:
         for k, v in saved.items():
             if v is None:
@@ -228,13 +231,15 @@ def redo(chapter: str, cfg, models: list[str], scratch: Path) -> list[Outcome]:
     if not models:
         raise ValueError(f"name the models of {chapter} to re-time (its models: {', '.join(jobs)})")
     pc = project_config()
-    roots = {"cache": pc.cache_dir, "results": pc.results_dir}
-    with _scratch_environment(Path(scratch)) as (cache, results):
+    roots = {"cache": pc.cache_dir, "results": pc.results_dir,
+             "weights": pc.weight_store.root if pc.weight_store is not None else None}
+    with _scratch_environment(Path(scratch)) as (cache, results, weights):
         job = retimer(chapter).job
         for m in models:
             job(jobs[m])
-        pairs = [(p, roots[kind] / p.relative_to(root)) for kind, root in (("cache", cache), ("results", results))
-                 for p in _written(root)]
+        scratches = (("cache", cache), ("results", results), ("weights", weights))
+        pairs = [(p, roots[kind] / p.relative_to(root)) for kind, root in scratches if roots[kind] is not None
+                 and root.exists() for p in _written(root)]
     return [Outcome(new, old, compare_files(new, old) if old.exists() else [], file_timings(old) if old.exists()
                     else {}, file_timings(new)) for new, old in pairs]
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import yaml
 
 from sat_lib._files import atomic_path
-from sat_lib.config import ProjectConfig, project_config
+from sat_lib.config import ProjectConfig, overlay_path, project_config
 from sat_lib.experiments import CHAPTERS, resolve_params
+from sat_lib.experiments._chapter import result_key_params
 from sat_lib.params import ChapterConfig
 
 log = logging.getLogger(__name__)
@@ -61,15 +62,17 @@ def executed_path(name: str, config: ProjectConfig | None = None) -> Path:
     return config.book_dir / "chapters" / f"{name}.ipynb"
 
 
-def fingerprint(name: str, params: dict, profile: str, config: ProjectConfig) -> str:
+def fingerprint(name: str, params: dict, profile: str, config: ProjectConfig, keys: dict | None = None) -> str:
     """What an executed chapter depends on: its source (``notebooks/<chapter>.md``), the parameters and profile,
-    the stored results of the chapter and of its sections, and the ``sat_lib`` code that reads and draws them.
+    what its result is keyed by beyond them (``keys``: ``result_key_params``, i.e. the zoo's definition and the
+    upstream results' keys, which change with another chapter's parameters), the stored results of the chapter
+    and of its sections, and the ``sat_lib`` code that reads and draws them.
     Equal fingerprints, equal chapter. The run mode is not part of it: a chapter executed with ``cache_only``
     shows the results that are stored, as an ``auto`` execution would, so a fresh clone's ``make book`` keeps the
     committed chapters instead of computing what a chapter's section has not stored yet."""
     h = hashlib.sha256()
     params = {k: v for k, v in params.items() if k != "mode"}
-    h.update(json.dumps([name, params, profile], sort_keys=True, default=str).encode())
+    h.update(json.dumps([name, params, profile, keys or {}], sort_keys=True, default=str).encode())
     files = [config.root / CHAPTERS[name].source]
     reads = "*/*.nc" if CHAPTERS[name].reads_all_results else f"{name}/*.nc"
     files += sorted(config.results_dir.glob(reads))
@@ -105,8 +108,9 @@ def execute_chapter(name: str, cfg: ChapterConfig, *, mode: str = "auto", profil
     source = config.root / chapter.source
     output = output or executed_path(name, config)
     params = {**cfg.as_dict(), "mode": mode}
+    keys = result_key_params(cfg)
     if only_if_changed and mode != "recompute" and output.exists() \
-            and _stored_fingerprint(output) == fingerprint(name, params, profile, config):
+            and _stored_fingerprint(output) == fingerprint(name, params, profile, config, keys):
         log.info("%s: notebook, parameters, results and code unchanged; the executed copy is kept", name)
         return output
     with atomic_path(output, suffix=".ipynb") as tmp, tempfile.TemporaryDirectory() as scratch:
@@ -125,7 +129,7 @@ def execute_chapter(name: str, cfg: ChapterConfig, *, mode: str = "auto", profil
             shutil.copyfile(tmp, failed)
             raise ChapterFailed(f"chapter {name!r} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
                                 f"the executed notebook with the traceback is kept at {failed}") from err
-        tag_profile(tmp, profile, output, config.root, fingerprint(name, params, profile, config), source=source)
+        tag_profile(tmp, profile, output, config.root, fingerprint(name, params, profile, config, keys), source=source)
     return output
 
 
@@ -175,6 +179,8 @@ def run_chapter(name: str, *, profile: str | None = None, overrides: dict | None
     profile = profile or config.default_profile
     cfg = resolve_params(name, profile, overrides, config)
     label = profile if not overrides else f"{profile}+overrides"
+    if overlay_path(config.root) is not None:
+        label += f"+overlay {overlay_path(config.root).name}"
     return execute_chapter(name, cfg, mode=mode, profile=label, config=config, only_if_changed=only_if_changed)
 
 

@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
+def _keeps(t: torch.Tensor, low: torch.Tensor) -> bool:
+    """Whether ``low`` (``t`` cast down) holds ``t`` up to rounding: no value overflows or turns non-finite, no
+    nonzero value flushes to zero, and the tensor is not all below the cast's normal range (a layer scale of 1e-6
+    would keep only a few bits)."""
+    tiny = torch.finfo(low.dtype).tiny
+    return bool((torch.isfinite(low) == torch.isfinite(t)).all() and not ((low == 0) & (t != 0)).any()
+                and (t.numel() == 0 or not torch.isfinite(t).all() or t.abs().max() >= tiny or not t.any()))
+
+
 @dataclass(frozen=True)
 class WeightStore:
     """Where published weights live, which zoos publish there, and at what precision they are kept."""
@@ -46,16 +55,14 @@ class WeightStore:
         return Path(self.root) / dataset / f"{stem}-{key}.pt"
 
     def rounded(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The state as stored: floating tensors cast to the store's dtype, except those the cast would overflow
-        (kept in fp32); integer buffers as they are. Loading it into a model gives the published model."""
+        """The state as stored: floating tensors cast to the store's dtype, except where the cast would lose more
+        than rounding (``_keeps``: kept as they are); integer buffers as they are. Loading it into a model gives
+        the published model."""
         out = {}
         for name, t in state_dict.items():
             t = t.detach().cpu()
-            if t.is_floating_point():
-                low = t.to(DTYPES[self.dtype])
-                out[name] = low if bool(torch.isfinite(low).all()) or not bool(torch.isfinite(t).all()) else t
-            else:
-                out[name] = t
+            low = t.to(DTYPES[self.dtype]) if t.is_floating_point() else t
+            out[name] = low if t.is_floating_point() and _keeps(t, low) else t
         return out
 
     def read(self, path: Path) -> tuple[dict[str, torch.Tensor], dict] | None:

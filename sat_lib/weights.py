@@ -34,7 +34,6 @@ class TrainedModel:
     from_cache: bool
     layout: str = ""
     path: Path | None = None
-    key: str = ""  # what identifies the weights across machines: the published file's name, else the cache file's
 
 
 def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
@@ -126,9 +125,9 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     (``objective.build``: e.g. ``sat_lib.ensemble_training.EnsembleObjective`` trains ``size`` copies jointly as
     ``Members``, each initialised from the seeded generator in turn, the layout measured on one member;
     ``sat_lib.nas.SandwichObjective`` trains a super-network) and joins the key and the file name
-    (``<entry><objective.stem>-<key>.pt``, e.g. ``-ens3-gncl-average``). ``store``: publish the model
-    (``sat_lib.weight_store``): read it from the store when the cache lacks it, else train it, round its weights to
-    the store's precision, continue with the rounded weights and write them to the store and the cache."""
+    (``<entry><objective.stem>-<key>.pt``, e.g. ``-ens3-gncl-average``). ``store``: the model is published
+    (``sat_lib.weight_store``): read from the store, else trained, its weights rounded to the store's precision and
+    written there; the model continues with the rounded weights, and the local cache is not used."""
     cfg = dataclasses.replace(cfg, epochs=entry.epochs_for(cfg.epochs), precision=entry.precision_for(cfg.precision))
     torch.manual_seed(cfg.seed)
     if objective is None:
@@ -144,13 +143,13 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
     stem = entry.name + ("-distilled" if teacher is not None else "") + ("-robust" if adversary is not None else "")
     if objective is not None:
         stem += objective.stem
-    stored = None if store is None else store.dtype
-    spath = None if store is None else store.path(data.name, stem,
-                                                  weights_key(entry, data, cfg, None, tkey, akey, okey, stored))
+    if store is not None:
+        return _published(store, entry, data, cfg, model, layout, device, stem,
+                          weights_key(entry, data, cfg, None, tkey, akey, okey, store.dtype), retrain,
+                          teacher=teacher, adversary=adversary, objective=objective)
     path = None
     if cache_dir is not None:
-        key = weights_key(entry, data, cfg, layout, tkey, akey, okey, stored)
-        path = Path(cache_dir) / data.name / f"{stem}-{key}.pt"
+        path = Path(cache_dir) / data.name / f"{stem}-{weights_key(entry, data, cfg, layout, tkey, akey, okey)}.pt"
         if path.exists() and not retrain:
             try:
                 blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -158,34 +157,38 @@ def trained_model(entry, data, cfg: TrainConfig, *, device: torch.device, cache_
                 info = json.loads(blob["info"])
                 model.to(device=device, memory_format=layout.memory_format)
                 return TrainedModel(entry.name, model.eval(), info["epoch_loss"], info["train_seconds"], True,
-                                    str(layout), path, _identity(spath, path))
+                                    str(layout), path)
             except Exception as err:  # a corrupt entry is a miss
                 log.warning("ignoring unreadable weights %s (%s); retraining", path, err)
-    published = None if spath is None or retrain else store.read(spath)
-    if published is not None:  # trained in another run (perhaps on another machine): the same weights
-        state, info = published
-        model.load_state_dict(state)
-        model.to(device=device, memory_format=layout.memory_format)
-        if path is not None:
-            _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-                                "info": json.dumps(info)}, path)
-        return TrainedModel(entry.name, model.eval(), info["epoch_loss"], info["train_seconds"], True,
-                            info.get("layout", str(layout)), path, spath.name)
+    tlog = _train(model, data, cfg, entry, device, layout, teacher, adversary, objective)
+    if path is not None:
+        info = json.dumps({"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds, "layout": str(layout)})
+        _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
+    return TrainedModel(entry.name, model.eval(), tlog.epoch_loss, tlog.seconds, False, str(layout), path)
+
+
+def _train(model, data, cfg, entry, device, layout, teacher, adversary, objective):
     images_u8 = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
-    tlog = train(model, images_u8, labels, cfg, recipe=entry.recipe, device=device, desc=entry.name,
+    return train(model, images_u8, labels, cfg, recipe=entry.recipe, device=device, desc=entry.name,
                  layout=layout, teacher=teacher, adversary=adversary, objective=objective)
-    info = {"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds, "layout": str(layout)}
-    if spath is not None:  # the rounded weights are the model from now on
+
+
+def _published(store: WeightStore, entry, data, cfg, model, layout, device, stem: str, key: str, retrain: bool,
+               **training) -> TrainedModel:
+    """A published model (``sat_lib.weight_store``): the store's file is its only copy — read where it exists,
+    else trained, rounded, written there and continued with rounded. Its path, which keys what is cached from
+    the model (adversarial examples, outputs), is the same on every machine, and so is its recorded layout: the
+    one it was trained in."""
+    path = store.path(data.name, stem, key)
+    published = None if retrain else store.read(path)
+    if published is None:
+        tlog = _train(model, data, cfg, entry, device, layout, **training)
         state = store.rounded(model.state_dict())
         model.load_state_dict(state)
-        store.write(spath, state, info)
-    if path is not None:
-        info = json.dumps(info)
-        _atomic_torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
-    return TrainedModel(entry.name, model.eval(), tlog.epoch_loss, tlog.seconds, False, str(layout), path,
-                        _identity(spath, path))
-
-
-def _identity(published: Path | None, cached: Path | None) -> str:
-    return published.name if published is not None else cached.name if cached is not None else ""
+        store.write(path, state, {"epoch_loss": tlog.epoch_loss, "train_seconds": tlog.seconds, "layout": str(layout)})
+        return TrainedModel(entry.name, model.eval(), tlog.epoch_loss, tlog.seconds, False, str(layout), path)
+    state, info = published
+    model.load_state_dict(state)
+    model.to(device=device, memory_format=layout.memory_format)
+    return TrainedModel(entry.name, model.eval(), info["epoch_loss"], info["train_seconds"], True, info["layout"], path)

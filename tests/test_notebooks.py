@@ -97,3 +97,22 @@ def test_an_unchanged_chapter_is_not_executed_again(tmp_path, monkeypatch):
     assert out.read_bytes() == first
     execute_chapter("measures", cfg, profile="smoke+overrides", config=config, only_if_changed=True)
     assert out.read_bytes() != first
+
+
+def test_a_chapter_whose_upstream_changes_is_executed_again(monkeypatch, tmp_path):
+    """sat-components' own parameters stay when sat-matrix's zoo changes, but its result key does: so must the
+    fingerprint that decides whether its executed copy is kept."""
+    from sat_lib.config import project_config
+    from sat_lib.experiments._chapter import result_key_params
+    from sat_lib.runner import fingerprint
+
+    config = project_config()
+    cfg = resolve_params("sat-components", "quick")
+    before = fingerprint("sat-components", cfg.as_dict(), "quick", config, result_key_params(cfg))
+    overlay = tmp_path / "o.yml"
+    overlay.write_text("chapters:\n  sat-matrix:\n    quick: {zoo: cifar-cpu-long}\n")
+    monkeypatch.setenv("SAT_CONFIG_OVERLAY", str(overlay))
+    after_cfg = resolve_params("sat-components", "quick")
+    assert after_cfg.as_dict() == cfg.as_dict()
+    assert fingerprint("sat-components", after_cfg.as_dict(), "quick", project_config(),
+                       result_key_params(after_cfg)) != before

@@ -164,3 +164,15 @@ def test_html_scrolls_sideways_and_prints_no_nan():
     assert html.startswith('<div class="table-scroll" style="overflow-x: auto;')
     assert "NaN" not in html and f"<td>{report.MISSING}</td>" in html
     assert "<td>1.1</td>" in html and "<td>31.1</td>" in html   # column_1: 1.123456 and 31.123456
+
+
+def test_under_an_overlay_the_command_names_it(tmp_path, monkeypatch):
+    from sat_lib.config import project_config
+
+    overlay = project_config().root / "data" / "overlays" / "cifar-cpu-long.yml"
+    monkeypatch.setenv("SAT_CONFIG_OVERLAY", "data/overlays/cifar-cpu-long.yml")  # relative to _config.yml's folder
+    monkeypatch.chdir(tmp_path)
+    cfg = resolve_params("sat-matrix", "quick")
+    assert cfg.zoo == "cifar-cpu-long" and overlay.is_file()
+    assert report.command(cfg) == ("SAT_CONFIG_OVERLAY=data/overlays/cifar-cpu-long.yml "
+                                   "sat-companion run sat-matrix --profile quick")

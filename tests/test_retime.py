@@ -130,3 +130,25 @@ def test_the_next_step_never_retrains_a_chapter_whose_result_was_redone():
     assert retime.retimer("sat-matrix").next_step("sat-matrix") == "sat-companion run sat-matrix --recompute"
     step = retime.retimer("salience").next_step("salience")
     assert step.startswith("sat-companion run salience ") and "--recompute would" in step
+
+
+def test_a_published_model_is_redone_in_the_scratch_and_only_its_timings_replaced(tmp_path, monkeypatch):
+    """Re-timing a published zoo trains again (never reads the published file) and compares with it."""
+    from sat_lib import zoo
+    from sat_lib.config import ProjectConfig
+    from sat_lib.weight_store import WeightStore
+
+    monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("SAT_WEIGHTS_STORE", str(tmp_path / "weights"))
+    monkeypatch.setattr(ProjectConfig, "store_for", lambda self, name: WeightStore(self.weight_store.root, (name,)))
+    cfg = resolve_params("sat-matrix", "smoke")
+    zoo.model_job({**zoo.job_spec(cfg, "tiny_cnn"), "sample": zoo.attack_sample(cfg, 360)})
+    (published,) = (tmp_path / "weights").rglob("*.pt")
+    snapshot = published.read_bytes()
+    outcomes = retime.redo("sat-matrix", cfg, ["tiny_cnn"], tmp_path / "scratch")
+    redone = next(o for o in outcomes if o.stored == published)
+    assert published.read_bytes() == snapshot and redone.differences == [] and not redone.new
+    assert not list((tmp_path / "cache").rglob("weights/*.pt"))  # nothing of it in the local cache
+    retime.apply(outcomes)
+    assert retime.file_timings(published) == redone.after

@@ -27,10 +27,15 @@ def _outputs(model, data):
 
 def test_rounding_keeps_integers_and_what_fp16_cannot_hold():
     store = WeightStore("unused", dtype="float16")
-    state = {"w": torch.tensor([0.1, -2.5]), "huge": torch.tensor([1e6, 1.0]), "n": torch.tensor(7)}
+    state = {"w": torch.tensor([0.1, -2.5, 0.0, 1e-7]), "n": torch.tensor(7), "zeros": torch.zeros(3),
+             "huge": torch.tensor([1e6, 1.0]),                    # would overflow to inf
+             "flushed": torch.tensor([1.0, 1e-9]),                # a nonzero value would become 0
+             "layer_scale": torch.full((4,), 1e-6),               # all subnormal in fp16: a few bits left
+             "with_inf": torch.tensor([float("inf"), 1e5])}       # its finite 1e5 would become inf
     out = store.rounded(state)
-    assert out["w"].dtype == torch.float16 and out["n"].dtype == torch.int64 and out["n"] == 7
-    assert out["huge"].dtype == torch.float32 and out["huge"][0] == 1e6  # fp16 would overflow to inf
+    assert out["w"].dtype == out["zeros"].dtype == torch.float16 and out["n"].dtype == torch.int64 and out["n"] == 7
+    for name in ("huge", "flushed", "layer_scale", "with_inf"):
+        assert out[name].dtype == torch.float32 and torch.equal(out[name], state[name]), name
 
 
 def test_a_published_model_is_read_back_identical_in_a_fresh_cache(digits, entry, tmp_path):
@@ -62,7 +67,8 @@ def test_the_store_is_read_whatever_layout_this_machine_measures(digits, entry, 
     monkeypatch.setattr(weights, "choose_layout", lambda *a, **k: Layout("bf16", True))  # another machine's choice
     again = trained_model(entry, digits, cfg, device="cpu", cache_dir=tmp_path / "cache2", store=store)
     assert again.from_cache and again.layout == first.layout != "bf16+cl"  # the layout it was trained in
-    assert again.key == first.key and again.path.name != first.path.name  # one identity (a teacher's, say)
+    assert again.path == first.path  # one identity on every machine (a teacher's in a student's key, say)
+    assert not (tmp_path / "cache2").exists()  # the store is a published model's only copy
 
 
 def test_an_unreadable_published_file_is_retrained_and_rewritten(digits, entry, tmp_path):
@@ -81,6 +87,8 @@ def test_only_the_named_zoos_publish(tmp_path, monkeypatch):
     monkeypatch.delenv("SAT_WEIGHTS_STORE", raising=False)
     pc = load_config(cfg_file)
     assert pc.store_for("cifar-cpu").root == tmp_path / "w" and pc.store_for("tiny") is None
+    monkeypatch.setenv("SAT_WEIGHTS_STORE", str(tmp_path / "elsewhere"))
+    assert load_config(cfg_file).store_for("cifar-cpu").root == tmp_path / "elsewhere"
     cfg_file.write_text("data:\n  weights_store: {dir: w, dtype: float8}\n")
     with pytest.raises(ConfigError, match="dtype"):
         load_config(cfg_file)

@@ -91,7 +91,7 @@ def distill_job(spec: dict) -> dict:
     t = train_or_load(tspec)
     data = training_split(sspec["dataset"], sspec["train_size"], sspec["seed"])
     layout = choose_layout(t.model, (data.channels, data.image_size, data.image_size), tspec["precision"], device)
-    teacher = Teacher(t.model, layout, key=t.key or tspec["name"], weight=spec["teacher_weight"])
+    teacher = Teacher(t.model, layout, key=t.path.name if t.path else tspec["name"], weight=spec["teacher_weight"])
     entry = get_zoo(sspec["zoo"])[sspec["name"]]
     s = trained_model(entry, data, TrainConfig(**sspec["train"]), device=device, cache_dir=pc.weights_dir,
                       teacher=teacher, store=pc.store_for(sspec["zoo"]))

@@ -86,6 +86,10 @@ def _zoo_from_spec(spec: Mapping[str, Any], file: str) -> Zoo:
             raise ValueError(f"{file}: {', '.join(parent.unknown_message(n) for n in unknown)}")
         # a list of the parent's names, or a mapping of names to what this zoo trains differently
         overrides = spec["entries"] if isinstance(spec["entries"], Mapping) else dict.fromkeys(spec["entries"])
+        odd = [n for n, o in overrides.items() if o is not None and not isinstance(o, Mapping)]
+        if odd:
+            raise ValueError(f"{file}: entry {odd[0]!r} must map fields to values (e.g. {{epoch_scale: 2}}), "
+                             f"got {overrides[odd[0]]!r}")
         bad = {n: sorted(set(o) - _SUBSET_OVERRIDES) for n, o in overrides.items() if set(o or {}) - _SUBSET_OVERRIDES}
         if bad:
             raise ValueError(f"{file}: a subset may only change {sorted(_SUBSET_OVERRIDES)} of its parent's entries; "

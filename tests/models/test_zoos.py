@@ -139,6 +139,8 @@ def test_a_subset_zoo_may_change_only_how_its_models_train():
     assert zoo["tiny_cnn"].epoch_scale == 2 and zoo["tiny_swin"] == get_zoo("tiny")["tiny_swin"]
     with pytest.raises(ValueError, match="may only change"):
         _zoo_from_spec({**spec, "entries": {"tiny_cnn": {"kwargs": {}}}}, "x.yaml")
+    with pytest.raises(ValueError, match="'tiny_cnn' must map fields to values"):
+        _zoo_from_spec({**spec, "entries": {"tiny_cnn": 3.34}}, "x.yaml")
 
 
 @pytest.mark.parametrize("zoo_name", ["tiny", "cifar", "cifar-quick", "cifar-cpu", "paper69"])
