@@ -51,6 +51,12 @@ def test_bad_files(tmp_path):
     bad.write_text("default_profile: turbo\n")
     with pytest.raises(ConfigError, match="default_profile"):
         load_config(bad)
+    bad.write_text("data:\n  weights_store: {dir: w, dtype: float8}\n")
+    with pytest.raises(ConfigError, match="dtype must be one of"):
+        load_config(bad)
+    bad.write_text("data:\n  weights_store: {zoos: [tiny]}\n")
+    with pytest.raises(ConfigError, match="weights_store needs `dir`"):
+        load_config(bad)
 
 
 def test_relative_paths_resolve_against_the_file(tmp_path):
