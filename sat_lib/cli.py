@@ -33,8 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     _mode_flags(run)
     _executor_flags(run)
     run.add_argument("--dry-run", action="store_true",
-                     help="execute nothing: build every model of the profile, train one step and attack one PGD step "
-                          "on each on synthetic images here, print the estimated time of the full run (sat_lib.dryrun)")
+                     help="execute nothing: build every model of the profile, train and attack each for a few steps on "
+                          "synthetic images here, print the estimated time of the full run (sat_lib.dryrun)")
 
     book = sub.add_parser("book", help="execute every chapter at a profile, then jupyter-book build book")
     book.add_argument("--profile", choices=PROFILES)

@@ -1,24 +1,30 @@
 """A dry run (``sat-companion run <chapter> --dry-run``): every model a chapter's full run would build is built,
-trained for one step and attacked for one PGD step on synthetic images of its dataset's shape and classes, and
-the timings are scaled to an estimate of the full run on this device. A model that does not build, an objective
+trained for a few steps and attacked for a few PGD steps on synthetic images of its dataset's shape and classes,
+and the timings are scaled to an estimate of the full run on this device. A model that does not build, an objective
 that fails or a batch that does not fit shows in seconds, not hours into a run.
 
 Nothing is read from or written to the data, weights, results or calibration stores: the images are random
-(``synthetic``), the models untrained, and layouts are not measured (``sat_lib.precision.unmeasured``).
+(``synthetic``), the models untrained, and layouts are not measured (``sat_lib.precision.unmeasured``: a layout
+this machine measured before is used, else fp32).
 
 A chapter declares what its full run does as a list of ``DryJob`` (``Chapter.dry_run``): how to build each model,
-how to take one training step with it, and the work the full run does with it (``Work``). Jobs of equal ``key``
-(the same architecture trained alike) are timed once and shown as one row.
+how to train it for an epoch over some images, and the work the full run does with it (``Work``). Jobs of equal
+``key`` (the same architecture trained alike) are timed once and shown as one row.
 
-On a GPU the first step of each model (a training step, else a PGD step) is a warm-up and is not timed, and the
-steps run at the profile's own batches. On a CPU only the run's first model is warmed up (the one-time costs are
-the process's, not a shape's), and the steps run at a batch of at most ``CPU_BATCH`` and scale linearly to the
-profile's batches (a larger batch is cheaper per image, so the estimate leans high).
+Each model is warmed up (its first call selects kernels and allocates for its shapes), then every unit is timed
+as a *marginal* step: two steps minus one step (a training call over two batches minus one over one batch; a
+two-step PGD minus a one-step PGD; a forward pass over two batches minus one), so what a call costs once — an
+optimiser built, a model cast to its layout, a schedule set up — is not scaled up to the whole run as if every step
+paid it. A full run pays those once per model, which the estimate leaves out. On a GPU the steps run at the
+profile's batches; on a CPU at most at ``CPU_BATCH`` images, scaled linearly to the profile's batches (a larger
+batch is a little cheaper per image, so the estimate leans high). Other work on the machine while it probes makes
+every step slower: the report states the load it found.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -35,7 +41,7 @@ from sat_lib.provenance import default_device, device_name
 from sat_lib.registry import Registry
 from sat_lib.train import Adversary, Teacher, TrainConfig, logits, train
 
-CPU_BATCH = 8  # steps on a CPU run at this batch at most, and scale linearly
+CPU_BATCH = 64  # steps on a CPU run at this batch at most, and scale linearly
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ class DryJob:
     dataset: str
     build: Callable[[ImageData], nn.Module]
     work: Work
-    train: Callable[[nn.Module, ImageData], Any] | None = None
+    train: Callable[[nn.Module, ImageData, int], Any] | None = None
     batch_size: int = 256
     attack_batch_size: int = 250
     precision: str = "auto"
@@ -120,19 +126,19 @@ class DryJob:
 
 def train_step(cfg: TrainConfig, recipe: str, *, teacher: Callable[[ImageData], nn.Module] | None = None,
                teacher_weight: float = 0.5, adversary: PGDConfig | None = None, objective=None) -> Callable:
-    """One step of ``sat_lib.train.train`` with ``cfg`` and ``recipe`` on all the images it is given (one batch):
-    distilled from a ``teacher`` built for the same images, adversarially (``adversary``) or with an
+    """One epoch of ``sat_lib.train.train`` with ``cfg`` and ``recipe`` over the images it is given, at the batch it
+    is given (no warm-up of the learning rate): distilled from a ``teacher`` built for the same images, adversarially (``adversary``) or with an
     ``objective``, as ``train`` takes them."""
     built: dict[str, Teacher] = {}
 
-    def step(model: nn.Module, data: ImageData):
+    def step(model: nn.Module, data: ImageData, batch_size: int):
         device = default_device()
         if teacher is not None and "t" not in built:
             t = teacher(data).to(device).eval()
             layout = choose_layout(t, (data.channels, data.image_size, data.image_size), cfg.precision, device)
             built["t"] = Teacher(t, layout, key="dry-run", weight=teacher_weight)
         x = torch.from_numpy(np.ascontiguousarray(data.images)).permute(0, 3, 1, 2).contiguous()
-        one = dataclasses.replace(cfg, epochs=1, batch_size=len(data), warmup=0.0)
+        one = dataclasses.replace(cfg, epochs=1, batch_size=batch_size, warmup=0.0)
         return train(model, x, torch.from_numpy(data.labels), one, recipe=recipe, device=device, desc="dry run",
                      teacher=built.get("t"), adversary=None if adversary is None else Adversary(adversary),
                      objective=objective)
@@ -143,7 +149,8 @@ def train_step(cfg: TrainConfig, recipe: str, *, teacher: Callable[[ImageData], 
 @dataclass(frozen=True)
 class Timing:
     """Seconds of one training step at ``train_batch`` images (None: not trained), one PGD step and one forward
-    pass at ``attack_batch`` images, and the wall time of the whole probe (build included)."""
+    pass at ``attack_batch`` images (each a marginal step: ``marginal``), and the wall time of the whole probe (build
+    and warm-up included)."""
 
     train_batch: int
     train_seconds: float | None
@@ -174,9 +181,7 @@ def _batch(size: int, cap: int | None) -> int:
     return max(2, min(size, cap)) if cap else size  # BatchNorm needs two images per batch in training
 
 
-def _timed(fn: Callable[[], Any], device: torch.device, warm_up: bool = False) -> float:
-    if warm_up:  # allocations, kernel selection
-        fn()
+def _seconds(fn: Callable[[], Any], device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t0 = time.perf_counter()
@@ -186,26 +191,40 @@ def _timed(fn: Callable[[], Any], device: torch.device, warm_up: bool = False) -
     return time.perf_counter() - t0
 
 
+def marginal(one: float, two: float) -> float:
+    """One step's seconds from a call of one step (``one``) and a call of two (``two``): their difference, which
+    leaves out what every call costs once. A call's fixed cost is never negative, so a step is at most half the
+    two-step call; a difference outside (0, two / 2] is timer noise (other work on the machine) and reads as
+    ``two / 2``, the upper bound."""
+    step = two - one
+    return step if 0 < step <= two / 2 else two / 2
+
+
+def _marginal(call: Callable[[int], Any], device: torch.device, warm_up: bool) -> float:
+    """``marginal`` of ``call(1)`` and ``call(2)`` (steps), after ``call(1)`` once where ``warm_up``."""
+    if warm_up:  # kernel selection and allocation for these shapes
+        call(1)
+    return marginal(_seconds(lambda: call(1), device), _seconds(lambda: call(2), device))
+
+
 def probe(job: DryJob, device: torch.device | None = None, batch_cap: int | None = CPU_BATCH, *,
           warm_up: bool = True) -> Timing:
-    """Build ``job``'s model, time one training step, one PGD step and one forward pass with it (after one
-    warm-up step where ``warm_up``), at the profile's batches capped at ``batch_cap``."""
+    """Build ``job``'s model, time one training step, one PGD step and one forward pass with it (each ``marginal``,
+    after one warm-up call where ``warm_up``), at the profile's batches capped at ``batch_cap``."""
     device = device or default_device()
     t0 = time.perf_counter()
     b, a = _batch(job.batch_size, batch_cap), _batch(job.attack_batch_size, batch_cap)
     torch.manual_seed(0)
-    data = synthetic(job.dataset, max(b, a), classes=job.classes)
+    data = synthetic(job.dataset, 2 * max(b, a), classes=job.classes)
     model = job.build(data.subset(range(b))).to(device)
     train_s = None
     if job.train is not None:
-        batch = data.subset(range(b))
-        train_s = _timed(lambda: job.train(model, batch), device, warm_up=warm_up)
+        train_s = _marginal(lambda k: job.train(model, data.subset(range(k * b)), b), device, warm_up)
     net = (job.evaluated or (lambda m: m))(model).eval()
-    x, y = data.subset(range(a)).tensors(device)
-    one = PGDConfig(steps=1)
-    attack_s = _timed(lambda: pgd(net, x, y, one, batch_size=a, precision=job.precision, desc="dry run"), device,
-                      warm_up=warm_up and (job.train is None or a != b))
-    forward_s = _timed(lambda: logits(net, x, batch_size=a, precision=job.precision), device)
+    x, y = data.subset(range(2 * a)).tensors(device)
+    attack_s = _marginal(lambda k: pgd(net, x[:a], y[:a], PGDConfig(steps=k), batch_size=a, precision=job.precision,
+                                       desc="dry run"), device, warm_up)
+    forward_s = _marginal(lambda k: logits(net, x[:k * a], batch_size=a, precision=job.precision), device, warm_up)
     return Timing(b, train_s, a, attack_s, forward_s, time.perf_counter() - t0)
 
 
@@ -233,9 +252,9 @@ def run(jobs: list[DryJob], device: torch.device | None = None, batch_cap: int |
     cap = batch_cap if batch_cap is not None else (None if device.type == "cuda" else CPU_BATCH)
     rows = []
     with unmeasured():
-        for i, job in enumerate(merged(jobs)):
+        for job in merged(jobs):
             try:
-                rows.append(Row(job, probe(job, device, cap, warm_up=device.type == "cuda" or i == 0)))
+                rows.append(Row(job, probe(job, device, cap)))
             except Exception as err:  # noqa: BLE001 — every failure is reported, then the run fails
                 rows.append(Row(job, None, f"{type(err).__name__}: {err}"))
             finally:
@@ -259,8 +278,9 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86_400:.1f} d"
 
 
-def report(rows: list[Row], device: torch.device | None = None) -> str:
-    """The per-model table and the estimated full run, labelled as an estimate on this device."""
+def report(rows: list[Row], device: torch.device | None = None, load: float | None = None) -> str:
+    """The per-model table and the estimated full run, labelled as an estimate on this device; ``load``: the
+    machine's 1-minute load average before the probes, stated where it shows other work (at least one busy core)."""
     device = device or default_device()
     w = min(60, max([5] + [len(r.job.label) for r in rows]))
     head = (f"{'model':<{w}} {'n':>4} {'train step':>15} {'PGD step':>15}  {'est. train':>10} {'est. grad':>10} "
@@ -279,18 +299,22 @@ def report(rows: list[Row], device: torch.device | None = None) -> str:
                      f"{duration(s.gradient_images):>10} {duration(s.forward_images):>9} "
                      f"{duration(s.train_images + s.gradient_images + s.forward_images):>10}  {r.job.note}")
     all_s = total.train_images + total.gradient_images + total.forward_images
-    scaled = ("steps timed at the profile's batches" if device.type == "cuda" else
-              f"steps timed at batch <= {CPU_BATCH} and scaled linearly to the profile's batches (larger batches "
-              "cost less per image: read it as an upper bound)")
+    scaled = ("marginal steps timed at the profile's batches" if device.type == "cuda" else
+              f"marginal steps timed at batch <= {CPU_BATCH} and scaled linearly to the profile's batches (larger "
+              "batches cost a little less per image: it leans high)")
     lines += ["", f"ESTIMATE of the full run on this device, {device_name(device)}: {duration(all_s)} of model work "
                   f"(training {duration(total.train_images)}, attacks and other gradients "
                   f"{duration(total.gradient_images)}, forward passes {duration(total.forward_images)}); "
-                  f"{scaled}. Data loading, corrupted sets, pair measures and scheduling are not counted."]
+                  f"{scaled}. Data loading, corrupted sets, pair measures, scheduling and what each model costs once "
+                  "(building, casting, an optimiser) are not counted."]
+    if load is not None and load >= 1.0:
+        lines += ["", f"The machine was busy before the probes (1-minute load average {load:.1f} on {os.cpu_count()} "
+                      "cores): the probes shared the cores with it, so the estimate is high."]
     failed = [r for r in rows if r.timing is None]
     if failed:
         lines += ["", f"{len(failed)} of {len(rows)} models FAILED:"] + [f"  {r.job.label}: {r.error}" for r in failed]
     return "\n".join(lines)
 
 
-__all__ = ["CPU_BATCH", "DryJob", "GEOMETRY", "Geometry", "Row", "Timing", "Work", "duration", "merged", "probe",
-           "report", "run", "split_size", "synthetic", "train_step"]
+__all__ = ["CPU_BATCH", "DryJob", "GEOMETRY", "Geometry", "Row", "Timing", "Work", "duration", "marginal", "merged",
+           "probe", "report", "run", "split_size", "synthetic", "train_step"]

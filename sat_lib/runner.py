@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -217,7 +218,7 @@ def build_book(config: ProjectConfig | None = None, *, strict: bool = True) -> i
 
 def dry_run(name: str, *, profile: str | None = None, overrides: dict | None = None) -> tuple[str, bool]:
     """``sat-companion run <chapter> --dry-run``: every model the chapter's full run at this profile builds, built,
-    trained one step and attacked one PGD step on synthetic images here (``sat_lib.dryrun``), the upstream results
+    trained and attacked for a few steps on synthetic images here (``sat_lib.dryrun``), the upstream results
     it reads, and the estimated time of the full run on this device. Nothing is read from or written to the data,
     weights, results or book folders. Returns the report and whether every model passed."""
     import time
@@ -245,6 +246,7 @@ def dry_run(name: str, *, profile: str | None = None, overrides: dict | None = N
         lines.append("builds no models of its own (it declares no Chapter.dry_run and its parameters name no zoo "
                      "models): it reads stored results only")
         return "\n".join(lines), True
+    load = os.getloadavg()[0]  # other work on the machine slows every probe: the report states it
     rows = dryrun.run(jobs)
-    lines += ["", dryrun.report(rows), f"dry run took {dryrun.duration(time.perf_counter() - t0)}"]
+    lines += ["", dryrun.report(rows, load=load), f"dry run took {dryrun.duration(time.perf_counter() - t0)}"]
     return "\n".join(lines), all(r.timing is not None for r in rows)

@@ -3,9 +3,11 @@ with the project, so that a chapter recomputed in a later working stretch or on 
 instead of retraining (the local weights cache, ``data/cache/weights``, does not survive a new machine).
 
 A published model is trained once, its floating-point tensors rounded to the store's precision (fp16 by default;
-a tensor whose values overflow fp16 stays fp32), and **the rounded weights are the model** from then on: the run
-that trained it continues with them, so a chapter gives the same numbers whether its models were trained in this
-run or read from the store. Files are ``<store>/<dataset>/<stem>-<key>.pt`` where the key is the weights key
+a tensor the precision cannot hold — a value that overflows or turns non-finite, a nonzero value flushed to zero, a
+tensor wholly below the normal range — stays fp32: ``_keeps``), and **the rounded weights are the model** from then
+on: the run that trained it continues with them, so on one machine a chapter gives the same numbers whether its
+models were trained in this run or read from the store (another machine may attack them in another measured
+layout). Files are ``<store>/<dataset>/<stem>-<key>.pt`` where the key is the weights key
 (``sat_lib.weights.weights_key``) without the measured precision / memory layout: the layout a machine measures
 for training may differ between machines (and between calibrations), but published weights are the same
 weights wherever they are read. Each file records how it was trained (the layout, the seconds, the epochs'

@@ -1,5 +1,5 @@
 """Dry runs (``sat_lib.dryrun``, ``sat-companion run <chapter> --dry-run``): every model a chapter's profile builds is
-built, trained one step and attacked one PGD step on synthetic images, an estimate is printed, nothing is written,
+built, trained and attacked for a few steps on synthetic images, an estimate is printed, nothing is written,
 and bad input exits 2 as for ``run``."""
 from __future__ import annotations
 
@@ -64,6 +64,33 @@ def test_probe_times_one_training_step_one_attack_step_and_a_forward_pass():
     assert t.train_seconds > 0 and t.attack_seconds > 0 and t.forward_seconds > 0
     est = t.estimate(Work(train_images=80, gradient_images=16, forward_images=0))
     assert est.train_images == pytest.approx(10 * t.train_seconds) and est.forward_images == 0
+
+
+def test_a_step_is_two_steps_less_one_bounded_by_half_the_two():
+    assert dryrun.marginal(0.5, 0.7) == pytest.approx(0.2)   # 0.3 s a call costs once, left out
+    assert dryrun.marginal(0.3, 0.6) == pytest.approx(0.3)   # no fixed cost: the step itself
+    assert dryrun.marginal(0.8, 0.6) == pytest.approx(0.3)   # noise: the upper bound
+    assert dryrun.marginal(0.1, 0.6) == pytest.approx(0.3)   # a step above half the two-step call is noise too
+
+
+def test_what_a_training_call_costs_once_is_not_scaled_to_the_run():
+    import time
+
+    calls = []
+
+    def slow_to_start(model, data, batch_size):  # 0.3 s per call (an optimiser, a cast), 0.02 s per step
+        calls.append((len(data), batch_size))
+        time.sleep(0.3 + 0.02 * (len(data) // batch_size))
+
+    t = dryrun.probe(dataclasses.replace(tiny_job(), train=slow_to_start), torch.device("cpu"), batch_cap=8)
+    assert calls == [(8, 8), (8, 8), (16, 8)]   # a warm-up, one step, two steps
+    assert 0.01 < t.train_seconds < 0.1         # the step, not the 0.32 s call
+
+
+def test_a_busy_machine_is_named_in_the_report():
+    rows = dryrun.run([tiny_job()], torch.device("cpu"), batch_cap=4)
+    assert "load average 2.5" in dryrun.report(rows, torch.device("cpu"), load=2.5)
+    assert "load average" not in dryrun.report(rows, torch.device("cpu"), load=0.2)
 
 
 def test_a_job_without_training_is_attacked_only():

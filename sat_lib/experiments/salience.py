@@ -460,11 +460,11 @@ def dry_jobs(cfg: Config) -> list:
 
 
 def population_step(build, seeds: list[int], training: PopulationConfig):
-    """One training step of a whole population (``train_population``: every seed, as a run trains them) on all the
-    images it is given, for ``--dry-run``."""
-    def step(model, data):
+    """One epoch of training a whole population (``train_population``: every seed, as a run trains them) over the
+    images it is given at the batch it is given, for ``--dry-run``."""
+    def step(model, data, batch_size):
         x, y = _normalised(data, default_device())
-        one = dataclasses.replace(training, epochs=1, batch_size=len(data))
+        one = dataclasses.replace(training, epochs=1, batch_size=batch_size)
         return train_population(lambda: build(data), seeds, x, y, one, device=default_device(), desc="dry run")
 
     return step

@@ -27,7 +27,7 @@ def training_images(entry, dataset: str, train: TrainConfig, train_size: int = 0
 def entry_job(entry, dataset: str, train: TrainConfig, work: Work, *, label: str = "", attack_batch_size: int = 250,
               classes: int | None = None, teacher=None, teacher_weight: float = 0.5, adversary: PGDConfig | None = None,
               objective=None, evaluated=None, models: int = 1, note: str = "", trains: bool = True) -> DryJob:
-    """Zoo entry ``entry`` built for ``dataset`` (``sat_lib.weights.build_for``), one step of training with
+    """Zoo entry ``entry`` built for ``dataset`` (``sat_lib.weights.build_for``), training steps with
     ``train`` (and ``teacher``: another entry, ``adversary``, ``objective`` as ``trained_model`` takes them) and
     ``work``; no training step where the chapter does not train it (``trains=False``: its weights are another
     chapter's). Jobs of one architecture trained alike share a key (timed once)."""

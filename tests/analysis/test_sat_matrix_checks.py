@@ -48,6 +48,20 @@ def test_a_stronger_attack_moves_sat_beyond_the_tolerance():
     assert table.loc["steps_x2", "mean SAT change"] > 0 and table.loc["fp32", "largest |SAT change|"] == 0
 
 
+def test_a_shift_is_bootstrapped_once_per_check_content(monkeypatch):
+    calls = []
+    monkeypatch.setattr(C, "_SHIFTS", {})
+    real = C._shift
+    monkeypatch.setattr(C, "_shift", lambda *a: calls.append(a[1:]) or real(*a))
+    check = synthetic(extra_fooled=0.4)
+    first = C.shift(check, "steps_x2", n_boot=50)
+    assert C.shift(synthetic(extra_fooled=0.4), "steps_x2", n_boot=50) == first   # equal content: read back
+    C.variant_table(check, n_boot=50), C.gates(check, n_boot=50)
+    assert calls == [("steps_x2", 50, 0), ("fp32", 50, 0)]
+    other = C.shift(synthetic(extra_fooled=0.2), "steps_x2", n_boot=50)           # other examples: computed
+    assert other != first and len(calls) == 3
+
+
 def test_without_a_check_the_gates_are_not_computed():
     gates = C.gates(None, claims=("x",))
     assert [g.passed for g in gates] == [None, None] and all(g.claims == ("x",) for g in gates)
