@@ -92,3 +92,17 @@ def test_the_chapters_text_says_what_the_training_effect_means(short, long, mean
     ds = xr.Dataset(attrs={"params_json": json.dumps({"epochs": 2})})
     text = " ".join(report._tested_reasons(ds, _length(_robust(short, long)), n_boot=200, seed=0))
     assert meaning in text
+
+
+def test_the_question_is_put_in_the_chapters_own_numbers():
+    dims = ("setting", "eps", "model")
+    one = lambda v: np.full((1, 2, 3), v)  # noqa: E731 — full setting, ε ∈ {0, 0.25}, three architectures
+    ds = xr.Dataset({"accuracy": (dims, one(0.8)), "adv_accuracy": (dims, one(0.3)),
+                     "adversarial_eval_eps": (dims, one(0.25)),
+                     "epochs": (dims, np.array([[[10, 10, 13], [10, 10, 13]]]))},
+                    coords={"setting": ["full"], "eps": [0.0, 0.25], "model": ["a", "b", "c"]})
+    text = L.question_text(ds, n_boot=50)
+    assert "(80.0 [80.0, 80.0] % clean accuracy" in text and "keep 30.0 [30.0, 30.0] % accuracy" in text
+    assert "trained for 10–13 epochs where the paper trains about 90" in text and "keep 1.3 % (Table 4)" in text
+    attacked_elsewhere = ds.assign(adversarial_eval_eps=(dims, one(0.5)))
+    assert "were not attacked at Table 4's radius" in L.question_text(attacked_elsewhere, n_boot=50)

@@ -92,10 +92,32 @@ def progress_text(ls: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> str:
     return " ".join(parts)
 
 
+def question_text(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> str:
+    """The question the section answers, in the chapter's own numbers: its standard models' clean and adversarial
+    accuracy (mean over architectures, interval over them) and epochs, beside Table 4's standard models and the
+    paper's training length."""
+    from sat_lib.analysis.universality.claims import standard_adversarial_accuracy
+    from sat_lib.analysis.universality.core import accuracy_estimate, members, paper_accuracy
+    from sat_lib.claims import paper_claims
+
+    paper = paper_claims("universality")
+    eval_eps0 = float(paper["table4"]["eval_eps0"])
+    adv = standard_adversarial_accuracy(ds, n_boot, seed)
+    clean = accuracy_estimate(ds, "accuracy", 0.0, "full", n_boot, seed)
+    epochs = sorted({int(e) for e in ds["epochs"].sel(setting="full", eps=0.0, model=members(ds, "full")).values})
+    span = f"{epochs[0]}" if len(epochs) == 1 else f"{epochs[0]}–{epochs[-1]}"
+    kept = (f"keep {adv.text('.1f')} % accuracy under the L2 attack at ε = {eval_eps0:g}" if np.isfinite(adv.value)
+            else "were not attacked at Table 4's radius for standard models")
+    return (f"The chapter's standard models ({clean.text('.1f')} % clean accuracy, mean over architectures) {kept}, "
+            f"where the paper's keep {paper_accuracy(0.0).mean():.1f} % (Table 4). Two explanations compete: "
+            f"the attack is too weak, or the models, trained for {span} epochs where the paper trains about "
+            f"{int(paper['training']['epochs'])}, are not the paper's kind of model.")
+
+
 def complete(ls: xr.Dataset | None) -> bool:
     """Whether the section's result exists with every (architecture, budget) model in it."""
     return ls is not None and bool(np.isfinite(ls["accuracy"].values).all())
 
 
-__all__ = ["ATTACK_NAMES", "CONVERGED_PP", "UNIT", "attack_gap", "complete", "length_table", "progress_text", "strong",
-           "training_effect"]
+__all__ = ["ATTACK_NAMES", "CONVERGED_PP", "UNIT", "attack_gap", "complete", "length_table", "progress_text",
+           "question_text", "strong", "training_effect"]
