@@ -155,8 +155,20 @@ def _nc_timings(path: Path) -> dict[str, float]:
 
     with xr.open_dataset(path) as ds:
         out = {k: float(np.nansum(v.values)) for k, v in ds.data_vars.items() if is_timing(k) and k not in CACHE_FLAGS}
-        out.update({k: float(v) for k, v in ds.attrs.items() if str(k).endswith("seconds") or k == "duration_s"})
+        for k, v in ds.attrs.items():
+            if str(k).endswith("seconds") or k == "duration_s":
+                out.update(_seconds_of(v, str(k)))
     return out
+
+
+def _seconds_of(value: Any, where: str) -> dict[str, float]:
+    """A timing attribute's seconds by dotted path: a number, or a JSON object of them (``attack_seconds`` by
+    attack)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if isinstance(value, dict):
+        return {p: s for k, v in value.items() for p, s in _seconds_of(v, f"{where}.{k}").items()}
+    return {where: float(value)}
 
 
 TIMING_READERS: dict[str, Callable[[Path], dict[str, float]]] = {

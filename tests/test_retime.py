@@ -35,6 +35,12 @@ def test_weights_differing_only_in_time_compare_equal(tmp_path):
     assert retime.file_timings(a) == {"info.train_seconds": 10.0}
 
 
+def test_a_result_times_each_entry_of_a_json_timing(tmp_path):
+    path = tmp_path / "a.nc"
+    xr.Dataset(attrs={"train_seconds": 3.0, "attack_seconds": json.dumps({"pgd": 1.5, "apgd": 2.0})}).to_netcdf(path)
+    assert retime.file_timings(path) == {"train_seconds": 3.0, "attack_seconds.pgd": 1.5, "attack_seconds.apgd": 2.0}
+
+
 def test_a_changed_weight_is_named(tmp_path):
     w = torch.randn(4, 3)
     v = w.clone()
@@ -110,6 +116,18 @@ def test_other_chapters_redo_their_first_model_bit_identically(chapter, tmp_path
     outcomes = retime.redo(chapter, cfg, [label], tmp_path / "scratch")
     assert outcomes and all(o.differences == [] and not o.new for o in outcomes)
     assert any(p.suffix == ".nc" for p in (o.stored for o in outcomes))
+
+
+def test_the_universality_training_length_models_are_retimed_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
+    cfg = resolve_params("universality", "smoke")
+    jobs = retime.retimer("universality").jobs(cfg)
+    label = next(label for label in jobs if "-length" in label)
+    retime.retimer("universality").job(jobs[label])  # the stored work
+    outcomes = retime.redo("universality", cfg, [label], tmp_path / "scratch")
+    assert outcomes and all(o.differences == [] and not o.new for o in outcomes)
+    assert [o.stored.parent.name for o in outcomes if o.stored.suffix == ".nc"] == ["universality-length-model"]
 
 
 @pytest.mark.parametrize("argv,message", [

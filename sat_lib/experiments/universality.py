@@ -410,10 +410,25 @@ def model_specs(cfg: Config) -> dict[tuple[str, str, float], dict]:
             for s in trained for e in cfg.eps for a in cfg.members(s)}
 
 
-def retime_jobs(cfg: Config) -> dict[str, dict]:
-    """Every model's job spec by label (``<arch>-eps<ε>-<setting>``), as ``sat_lib.retime`` redoes them
-    (``stored_model_job``)."""
-    return {f"{a}-eps{e:g}-{s}": spec for (s, a, e), spec in model_specs(cfg).items()}
+def retime_jobs(cfg: Config) -> dict[str, tuple[str, dict]]:
+    """Every model's job by label, as ``sat_lib.retime`` redoes them (``retime_job``): the chapter's models
+    (``<arch>-eps<ε>-<setting>``) and its training-length section's (``<arch>-length<budget>``)."""
+    from sat_lib.experiments import universality_length
+
+    jobs = {f"{a}-eps{e:g}-{s}": ("model", spec) for (s, a, e), spec in model_specs(cfg).items()}
+    length = universality_length.from_chapter(cfg)
+    if length is not None:
+        specs = universality_length.model_specs(length)
+        jobs.update({f"{a}-length{e}": ("length", spec) for (a, e), spec in specs.items()})
+    return jobs
+
+
+def retime_job(job: tuple[str, dict]) -> xr.Dataset:
+    """One of ``retime_jobs``: the chapter's or the training-length section's per-model job (stored results)."""
+    from sat_lib.experiments import universality_length
+
+    kind, spec = job
+    return {"model": stored_model_job, "length": universality_length.stored_model_job}[kind](spec)
 
 
 def compute(cfg: Config) -> xr.Dataset:
@@ -570,6 +585,6 @@ CHAPTER = register(Chapter(
     claims=claims,
     version=VERSION,
     sections=("universality-length", "universality-length-model"),
-    retime=Retimer(retime_jobs, stored_model_job),
+    retime=Retimer(retime_jobs, retime_job),
     dry_run=dry_jobs,
 ))
