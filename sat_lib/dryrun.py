@@ -278,9 +278,17 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86_400:.1f} d"
 
 
-def report(rows: list[Row], device: torch.device | None = None, load: float | None = None) -> str:
-    """The per-model table and the estimated full run, labelled as an estimate on this device; ``load``: the
-    machine's 1-minute load average before the probes, stated where it shows other work (at least one busy core)."""
+def busy_cores(window: float = 1.0) -> float:
+    """How many cores other work keeps busy: the machine's CPU use over ``window`` seconds while this process
+    sleeps (a load average would still count work that has just ended)."""
+    import psutil
+
+    return psutil.cpu_percent(interval=window) / 100 * (psutil.cpu_count() or 1)
+
+
+def report(rows: list[Row], device: torch.device | None = None, busy: float | None = None) -> str:
+    """The per-model table and the estimated full run, labelled as an estimate on this device; ``busy``: the cores
+    other work kept busy before the probes (``busy_cores``), stated from half a core up."""
     device = device or default_device()
     w = min(60, max([5] + [len(r.job.label) for r in rows]))
     head = (f"{'model':<{w}} {'n':>4} {'train step':>15} {'PGD step':>15}  {'est. train':>10} {'est. grad':>10} "
@@ -307,14 +315,14 @@ def report(rows: list[Row], device: torch.device | None = None, load: float | No
                   f"{duration(total.gradient_images)}, forward passes {duration(total.forward_images)}); "
                   f"{scaled}. Data loading, corrupted sets, pair measures, scheduling and what each model costs once "
                   "(building, casting, an optimiser) are not counted."]
-    if load is not None and load >= 1.0:
-        lines += ["", f"The machine was busy before the probes (1-minute load average {load:.1f} on {os.cpu_count()} "
-                      "cores): the probes shared the cores with it, so the estimate is high."]
+    if busy is not None and busy >= 0.5:
+        lines += ["", f"Other work kept {busy:.1f} of the machine's {os.cpu_count()} cores busy before the probes: "
+                      "they shared the cores with it, so the estimate is high."]
     failed = [r for r in rows if r.timing is None]
     if failed:
         lines += ["", f"{len(failed)} of {len(rows)} models FAILED:"] + [f"  {r.job.label}: {r.error}" for r in failed]
     return "\n".join(lines)
 
 
-__all__ = ["CPU_BATCH", "DryJob", "GEOMETRY", "Geometry", "Row", "Timing", "Work", "duration", "marginal", "merged",
-           "probe", "report", "run", "split_size", "synthetic", "train_step"]
+__all__ = ["CPU_BATCH", "DryJob", "GEOMETRY", "Geometry", "Row", "Timing", "Work", "busy_cores", "duration", "marginal",
+           "merged", "probe", "report", "run", "split_size", "synthetic", "train_step"]

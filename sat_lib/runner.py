@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -246,7 +245,7 @@ def dry_run(name: str, *, profile: str | None = None, overrides: dict | None = N
         lines.append("builds no models of its own (it declares no Chapter.dry_run and its parameters name no zoo "
                      "models): it reads stored results only")
         return "\n".join(lines), True
-    load = os.getloadavg()[0]  # other work on the machine slows every probe: the report states it
+    busy = dryrun.busy_cores()  # other work on the machine slows every probe: the report states it
     rows = dryrun.run(jobs)
-    lines += ["", dryrun.report(rows, load=load), f"dry run took {dryrun.duration(time.perf_counter() - t0)}"]
+    lines += ["", dryrun.report(rows, busy=busy), f"dry run took {dryrun.duration(time.perf_counter() - t0)}"]
     return "\n".join(lines), all(r.timing is not None for r in rows)

@@ -89,8 +89,21 @@ def test_what_a_training_call_costs_once_is_not_scaled_to_the_run():
 
 def test_a_busy_machine_is_named_in_the_report():
     rows = dryrun.run([tiny_job()], torch.device("cpu"), batch_cap=4)
-    assert "load average 2.5" in dryrun.report(rows, torch.device("cpu"), load=2.5)
-    assert "load average" not in dryrun.report(rows, torch.device("cpu"), load=0.2)
+    assert "Other work kept 1.5 of the machine's" in dryrun.report(rows, torch.device("cpu"), busy=1.5)
+    assert "Other work" not in dryrun.report(rows, torch.device("cpu"), busy=0.2)
+
+
+def test_busy_cores_counts_other_work_on_the_machine():
+    import threading
+    import time
+
+    stop = time.perf_counter() + 1.5
+    spin = threading.Thread(target=lambda: [None for _ in iter(lambda: time.perf_counter() < stop, False)])
+    spin.start()
+    try:
+        assert dryrun.busy_cores(0.5) >= 0.5   # a spinning thread keeps a core busy
+    finally:
+        spin.join()
 
 
 def test_a_job_without_training_is_attacked_only():
