@@ -163,12 +163,15 @@ def _nc_timings(path: Path) -> dict[str, float]:
 
 def _seconds_of(value: Any, where: str) -> dict[str, float]:
     """A timing attribute's seconds by dotted path: a number, or a JSON object of them (``attack_seconds`` by
-    attack)."""
+    attack); a string that is neither holds none."""
     if isinstance(value, str):
-        value = json.loads(value)
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {}
     if isinstance(value, dict):
         return {p: s for k, v in value.items() for p, s in _seconds_of(v, f"{where}.{k}").items()}
-    return {where: float(value)}
+    return {where: float(value)} if isinstance(value, (int, float, np.number)) else {}
 
 
 TIMING_READERS: dict[str, Callable[[Path], dict[str, float]]] = {

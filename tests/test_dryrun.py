@@ -83,7 +83,7 @@ def test_what_a_training_call_costs_once_is_not_scaled_to_the_run():
         time.sleep(0.3 + 0.02 * (len(data) // batch_size))
 
     t = dryrun.probe(dataclasses.replace(tiny_job(), train=slow_to_start), torch.device("cpu"), batch_cap=8)
-    assert calls == [(8, 8), (8, 8), (16, 8)]   # a warm-up, one step, two steps
+    assert calls == [(16, 8)] + [(8, 8)] * dryrun.REPEATS + [(16, 8)] * dryrun.REPEATS  # warm-up, one step, two
     assert 0.01 < t.train_seconds < 0.1         # the step, not the 0.32 s call
 
 

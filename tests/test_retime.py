@@ -170,3 +170,9 @@ def test_a_published_model_is_redone_in_the_scratch_and_only_its_timings_replace
     assert not list((tmp_path / "cache").rglob("weights/*.pt"))  # nothing of it in the local cache
     retime.apply(outcomes)
     assert retime.file_timings(published) == redone.after
+
+
+def test_a_timing_attribute_that_is_not_a_number_holds_no_seconds(tmp_path):
+    path = tmp_path / "a.nc"
+    xr.Dataset(attrs={"train_seconds": 3.0, "note_seconds": "measured on a quiet machine"}).to_netcdf(path)
+    assert retime.file_timings(path) == {"train_seconds": 3.0}

@@ -49,7 +49,9 @@ its summary and its gates, and each costs a bootstrap of SAT matrices."""
 def _content(check: xr.Dataset) -> str:
     h = hashlib.sha256(repr((list(check["variant"].values), check.attrs["eps_s"])).encode())
     for name in ("fooled", "correct"):
-        h.update(np.ascontiguousarray(check[name].values).tobytes())
+        v = check[name]
+        h.update(repr((v.dims, v.shape, str(v.dtype))).encode())
+        h.update(np.ascontiguousarray(v.values).tobytes())
     return h.hexdigest()
 
 

@@ -106,3 +106,5 @@ def test_the_question_is_put_in_the_chapters_own_numbers():
     assert "trained for 10–13 epochs where the paper trains about 90" in text and "keep 1.3 % (Table 4)" in text
     attacked_elsewhere = ds.assign(adversarial_eval_eps=(dims, one(0.5)))
     assert "were not attacked at Table 4's radius" in L.question_text(attacked_elsewhere, n_boot=50)
+    without_standard = ds.sel(eps=[0.25])
+    assert "trained no standard (ε = 0) models" in L.question_text(without_standard, n_boot=50)

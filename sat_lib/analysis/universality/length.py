@@ -102,6 +102,9 @@ def question_text(ds: xr.Dataset, n_boot: int = 2000, seed: int = 0) -> str:
 
     paper = paper_claims("universality")
     eval_eps0 = float(paper["table4"]["eval_eps0"])
+    if 0.0 not in [float(e) for e in ds["eps"].values]:
+        return ("The chapter trained no standard (ε = 0) models at these parameters; the section below trains them "
+                "for several budgets and attacks them as Table 4 does.")
     adv = standard_adversarial_accuracy(ds, n_boot, seed)
     clean = accuracy_estimate(ds, "accuracy", 0.0, "full", n_boot, seed)
     epochs = sorted({int(e) for e in ds["epochs"].sel(setting="full", eps=0.0, model=members(ds, "full")).values})
