@@ -106,20 +106,20 @@ def _differences(new: Any, old: Any, where: str) -> list[str]:
     return [] if same else [f"{where}: {old!r} → {new!r}"]
 
 
-def _timings(obj: Any, where: str = "") -> dict[str, float]:
-    """The timing entries of a nested file content, by dotted path."""
+def _timings(obj: Any, where: str = "", timing: bool = False) -> dict[str, float]:
+    """The timing entries of a nested file content, by dotted path: the numbers under a key ending in ``seconds``
+    (at any depth below it: ``attack_seconds`` by attack), JSON strings read as their objects; ``timing``: ``obj``
+    is already such an entry."""
     if isinstance(obj, str) and obj.startswith("{"):
         with contextlib.suppress(json.JSONDecodeError):
-            return _timings(json.loads(obj), where)
+            return _timings(json.loads(obj), where, timing)
+    if timing and isinstance(obj, (int, float, np.number)):
+        return {where: float(obj)}
     if not isinstance(obj, dict):
         return {}
     out: dict[str, float] = {}
     for k, v in obj.items():
-        path = f"{where}.{k}" if where else str(k)
-        if str(k).endswith("seconds") and isinstance(v, (int, float, np.number)):
-            out[path] = float(v)
-        else:
-            out.update(_timings(v, path))
+        out.update(_timings(v, f"{where}.{k}" if where else str(k), timing or str(k).endswith("seconds")))
     return out
 
 
@@ -155,23 +155,9 @@ def _nc_timings(path: Path) -> dict[str, float]:
 
     with xr.open_dataset(path) as ds:
         out = {k: float(np.nansum(v.values)) for k, v in ds.data_vars.items() if is_timing(k) and k not in CACHE_FLAGS}
-        for k, v in ds.attrs.items():
-            if str(k).endswith("seconds") or k == "duration_s":
-                out.update(_seconds_of(v, str(k)))
+        out.update(_timings({k: v for k, v in ds.attrs.items() if str(k).endswith("seconds") or k == "duration_s"},
+                            timing=True))
     return out
-
-
-def _seconds_of(value: Any, where: str) -> dict[str, float]:
-    """A timing attribute's seconds by dotted path: a number, or a JSON object of them (``attack_seconds`` by
-    attack); a string that is neither holds none."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return {}
-    if isinstance(value, dict):
-        return {p: s for k, v in value.items() for p, s in _seconds_of(v, f"{where}.{k}").items()}
-    return {where: float(value)} if isinstance(value, (int, float, np.number)) else {}
 
 
 TIMING_READERS: dict[str, Callable[[Path], dict[str, float]]] = {
