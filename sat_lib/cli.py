@@ -11,6 +11,7 @@ import sys
 
 from sat_lib.config import PROFILES, ConfigError, project_config
 from sat_lib.params import ParameterError
+from sat_lib.precision import LAYOUTS, Layout
 from sat_lib.registry import UnknownNameError
 from sat_lib.results import CacheMiss
 
@@ -66,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     retime.add_argument("--scratch", help="folder for the redone work (default: retime/<chapter> in the cache; kept "
                                           "when anything differs, so a rerun resumes)")
     retime.add_argument("--dry-run", action="store_true", help="redo and compare, replace nothing")
+    retime.add_argument("--layout", choices=LAYOUTS,
+                        help="redo every model in this precision / memory layout instead of the one this machine's "
+                             "calibration picks (for work stored in a layout the calibration no longer chooses)")
 
     place = sub.add_parser("place", help="put your own CIFAR-10 classifier into the similarity atlas: SAT against "
                                          "the zoo both ways, every measure, its SAT cluster (sat_lib.place)")
@@ -240,17 +244,23 @@ def _cmd_retime(args) -> int:
 
     retime.retimer(args.chapter)  # an unknown chapter fails before anything runs
     cfg = resolve_params(args.chapter, args.profile, _overrides(args))
-    scratch = Path(args.scratch) if args.scratch else project_config().cache_dir / "retime" / args.chapter
-    outcomes = retime.redo(args.chapter, cfg, args.models, scratch)
+    layout = Layout.parse(args.layout) if args.layout else None
+    # a pinned layout gets its own scratch: a job done there in another layout would be read back as done
+    scratch = (Path(args.scratch) if args.scratch else
+               project_config().cache_dir / "retime" / args.chapter / (str(layout) if layout else ""))
+    outcomes = retime.redo(args.chapter, cfg, args.models, scratch, layout)
     print(retime.summary(outcomes))
+    hint = retime.layout_hint(retime.mismatches(outcomes))
     if args.dry_run:
         bad = retime.mismatches(outcomes)
-        print("\n".join(bad) if bad else "bit-identical apart from timings; --dry-run: nothing replaced")
+        print("\n".join(bad + ([hint] if hint else [])) if bad else
+              "bit-identical apart from timings; --dry-run: nothing replaced")
         return 1 if bad else 0
     try:
         retime.apply(outcomes)
     except retime.RetimeMismatch as err:
-        print(f"sat-companion: {err}\n(the redone files stay in {scratch})", file=sys.stderr)
+        print(f"sat-companion: {err}\n(the redone files stay in {scratch})" + (f"\n{hint}" if hint else ""),
+              file=sys.stderr)
         return 1
     shutil.rmtree(scratch)
     print(f"replaced {len(outcomes)} stored files; now `{retime.retimer(args.chapter).next_step(args.chapter)}`")

@@ -53,6 +53,18 @@ class Layout:
     def __str__(self) -> str:
         return f"{self.precision}{'+cl' if self.channels_last else ''}"
 
+    @classmethod
+    def parse(cls, text: str) -> Layout:
+        """The layout ``str(layout)`` wrote: ``fp32``, ``fp32+cl``, ``bf16`` or ``bf16+cl``."""
+        if str(text) not in LAYOUTS:
+            raise ValueError(f"a layout is one of {', '.join(LAYOUTS)}; got {text!r}")
+        precision, _, suffix = str(text).partition("+")
+        return cls(precision, suffix == "cl")
+
+
+LAYOUTS = tuple(str(Layout(p, cl)) for p in PRECISIONS[1:] for cl in (False, True))
+"""Every layout's name, as ``str(layout)`` writes it and ``Layout.parse`` reads it."""
+
 
 def _check(precision: str) -> None:
     if precision not in PRECISIONS:
@@ -200,6 +212,7 @@ def default_calibrations() -> Calibrations:
 
 CALIBRATION_BATCH = 128
 _MEASURING: contextvars.ContextVar[bool] = contextvars.ContextVar("sat_lib.precision.measuring", default=True)
+_PINNED: contextvars.ContextVar[Layout | None] = contextvars.ContextVar("sat_lib.precision.pinned", default=None)
 
 
 @contextlib.contextmanager
@@ -214,6 +227,18 @@ def unmeasured():
         _MEASURING.reset(token)
 
 
+@contextlib.contextmanager
+def pinned(layout: Layout):
+    """Within this context ``choose_layout`` returns ``layout`` for every model whose candidates include it, without
+    timing or storing anything (a model whose candidates do not include it raises ``ValueError``). For redoing
+    stored work in the layout it recorded (``sat_lib.retime``) where this machine's calibration now picks another."""
+    token = _PINNED.set(layout)
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
+
+
 def choose_layout(model: nn.Module, sample_shape: tuple[int, ...], precision: str = "auto",
                   device: torch.device | str | None = None, *, steps: int = 2,
                   store: Calibrations | None = None) -> Layout:
@@ -226,6 +251,12 @@ def choose_layout(model: nn.Module, sample_shape: tuple[int, ...], precision: st
     _check(precision)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     cands = candidates(precision, device)
+    pin = _PINNED.get()
+    if pin is not None:
+        if pin not in cands:
+            raise ValueError(f"the pinned layout {pin} is not a candidate for precision {precision!r} on {device} "
+                             f"(candidates: {', '.join(map(str, cands))})")
+        return pin
     if len(cands) == 1:
         return cands[0]
     sample_shape = tuple(sample_shape)[-3:]
@@ -251,4 +282,4 @@ def choose_layout(model: nn.Module, sample_shape: tuple[int, ...], precision: st
 
 
 __all__ = ["PRECISIONS", "Layout", "Calibrations", "autocast", "candidates", "choose_layout", "cpu_supports_bf16",
-           "memory_format", "resolve_precision", "to_device_layout", "calibration_key", "unmeasured"]
+           "memory_format", "resolve_precision", "to_device_layout", "calibration_key", "unmeasured", "pinned", "LAYOUTS"]

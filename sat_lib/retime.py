@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,6 +36,7 @@ import torch
 from sat_lib._files import atomic_path
 from sat_lib.config import project_config
 from sat_lib.experiments import CHAPTERS, Retimer
+from sat_lib.precision import Layout, pinned
 from sat_lib.registry import Registry, UnknownNameError
 
 # the provenance stamp a recomputed file legitimately changes (sat_lib.provenance.provenance_attrs)
@@ -220,10 +222,12 @@ def _written(root: Path) -> list[Path]:
                   and p.suffix in READERS)
 
 
-def redo(chapter: str, cfg, models: list[str], scratch: Path) -> list[Outcome]:
+def redo(chapter: str, cfg, models: list[str], scratch: Path, layout: Layout | None = None) -> list[Outcome]:
     """Run ``chapter``'s per-model jobs for ``models`` (labels) into ``scratch`` and compare what they wrote
     with the stored files. Jobs already done in ``scratch`` are loaded from it, so an interrupted re-timing
-    resumes. Replaces nothing."""
+    resumes. ``layout``: every model runs in it (``sat_lib.precision.pinned``) instead of the layout this
+    machine's calibration picks — for work stored in a layout the calibration no longer chooses. Replaces
+    nothing."""
     jobs = retimer(chapter).jobs(cfg)
     unknown = [m for m in models if m not in jobs]
     if unknown:
@@ -236,8 +240,9 @@ def redo(chapter: str, cfg, models: list[str], scratch: Path) -> list[Outcome]:
              "weights": pc.weight_store.root if pc.weight_store is not None else None}
     with _scratch_environment(Path(scratch)) as (cache, results, weights):
         job = retimer(chapter).job
-        for m in models:
-            job(jobs[m])
+        with pinned(layout) if layout is not None else contextlib.nullcontext():
+            for m in models:
+                job(jobs[m])
         scratches = (("cache", cache), ("results", results), ("weights", weights))
         pairs = [(p, roots[kind] / p.relative_to(root)) for kind, root in scratches if roots[kind] is not None
                  and root.exists() for p in _written(root)]
@@ -248,6 +253,21 @@ def redo(chapter: str, cfg, models: list[str], scratch: Path) -> list[Outcome]:
 def mismatches(outcomes: list[Outcome]) -> list[str]:
     """Every difference the redone work showed, file by file."""
     return [d for o in outcomes for d in o.differences]
+
+
+_LAYOUT_CHANGE = re.compile(r"\.layout: '([^']+)' → '([^']+)'$")
+
+
+def layout_hint(differences: list[str]) -> str | None:
+    """When the redone work ran in another layout than the stored one (the machine's calibration now picks
+    another), what to pass to redo it in the stored layout; else None."""
+    changes = {m.groups() for d in differences if (m := _LAYOUT_CHANGE.search(d))}
+    stored = {old for old, _ in changes}
+    if len(stored) != 1:
+        return None
+    (old,), new = stored, sorted({n for _, n in changes})
+    return (f"the stored work ran in layout {old}, this machine's calibration now picks {', '.join(new)}: "
+            f"`--layout {old}` redoes it in the stored layout")
 
 
 def apply(outcomes: list[Outcome]) -> None:

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from sat_lib.precision import (Calibrations, Layout, calibration_key, candidates, choose_layout,
-                               cpu_supports_bf16, resolve_precision, unmeasured)
+from sat_lib.precision import (LAYOUTS, Calibrations, Layout, calibration_key, candidates, choose_layout,
+                               cpu_supports_bf16, pinned, resolve_precision, unmeasured)
 
 
 def net(width=8):
@@ -85,3 +85,27 @@ def test_unmeasured_times_nothing_stores_nothing_and_uses_a_stored_choice(tmp_pa
     stored = choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path))  # measured and stored
     with unmeasured():
         assert choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path)) == stored
+
+
+def test_layout_names_read_back():
+    assert [str(Layout.parse(name)) for name in LAYOUTS] == list(LAYOUTS)
+    with pytest.raises(ValueError, match="a layout is one of fp32, fp32[+]cl, bf16, bf16[+]cl; got 'fp16'"):
+        Layout.parse("fp16")
+
+
+def test_a_pinned_layout_is_used_untimed_and_unstored(tmp_path):
+    """Redoing stored work in the layout it recorded: the pin wins over a stored choice and measures nothing."""
+    path = tmp_path / "c.json"
+    stored = choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path))
+    other = next(c for c in candidates("fp32", torch.device("cpu")) if c != stored)
+    before = path.read_text()
+    with pinned(other):
+        assert choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path)) == other
+        assert choose_layout(net(16), (3, 8, 8), "fp32", "cpu", store=Calibrations(path)) == other
+    assert path.read_text() == before
+    assert choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path)) == stored
+
+
+def test_a_pinned_layout_the_precision_cannot_run_is_named():
+    with pinned(Layout("bf16", False)), pytest.raises(ValueError, match="pinned layout bf16 is not a candidate"):
+        choose_layout(net(), (3, 8, 8), "fp32", "cpu")

@@ -106,6 +106,35 @@ def test_cli_retimes_and_removes_its_scratch(stored, capsys):
     assert not (tmp / "s").exists()
 
 
+def test_work_stored_in_another_layout_is_redone_in_it(tmp_path, monkeypatch, capsys):
+    """A model stored in a layout this machine's calibration no longer picks: the redone work differs in its
+    layout and the error says what to pass; pinned to the stored layout it is bit-identical."""
+    from sat_lib.precision import Layout, pinned
+
+    monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SAT_RESULTS_DIR", str(tmp_path / "results"))
+    cfg = resolve_params("universality", "smoke")
+    jobs = retime.retimer("universality").jobs(cfg)
+    label = next(label for label in jobs if "-length" in label)
+    with pinned(Layout("fp32", True)):  # the stored work, in a layout pinned as another machine's choice
+        retime.retimer("universality").job(jobs[label])
+    with pinned(Layout("fp32", False)):  # this machine's calibration picks another
+        differing = retime.redo("universality", cfg, [label], tmp_path / "other")
+    assert "attrs.layout: 'fp32+cl' → 'fp32'" in "\n".join(retime.mismatches(differing))
+    assert retime.layout_hint(retime.mismatches(differing)) == (
+        "the stored work ran in layout fp32+cl, this machine's calibration now picks fp32: `--layout fp32+cl` "
+        "redoes it in the stored layout")
+    same = retime.redo("universality", cfg, [label], tmp_path / "same", Layout("fp32", True))
+    assert same and all(o.differences == [] for o in same)
+    assert main(["retime", "universality", label, "--profile", "smoke", "--layout", "fp32+cl"]) == 0
+    assert "replaced" in capsys.readouterr().out
+
+
+def test_no_layout_hint_without_a_layout_change():
+    assert retime.layout_hint(["a.pt.state_dict.w: tensors differ"]) is None
+    assert retime.layout_hint(["a.pt.info.layout: 'bf16' → 'fp32'", "b.nc.attrs.layout: 'fp32' → 'bf16'"]) is None
+
+
 @pytest.mark.parametrize("chapter", ["universality", "salience"])
 def test_other_chapters_redo_their_first_model_bit_identically(chapter, tmp_path, monkeypatch):
     monkeypatch.setenv("SAT_CACHE_DIR", str(tmp_path / "cache"))
