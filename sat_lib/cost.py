@@ -21,8 +21,6 @@ import xarray as xr
 
 from sat_lib.config import project_config
 from sat_lib.experiments import CHAPTERS, book_chapters, chapter_result, resolve_params
-from sat_lib.experiments import diversity_lambda, salience, sat_attacks, sat_matrix_checks, sat_training_checks
-from sat_lib.experiments import universality_length
 from sat_lib.experiments.diversity_training import HETEROGENEOUS
 from sat_lib.results import CacheMiss, params_of, try_load
 from sat_lib.variants import ZOO_MODEL
@@ -277,18 +275,6 @@ COSTS: dict[str, Cost] = {
 READS_ONLY = ("status",)
 """Chapters that compute nothing of their own: they read the other chapters' stored results."""
 
-SECTIONS: dict[str, Callable | None] = {
-    "sat-matrix-checks": lambda cfg: sat_matrix_checks.shown(cfg, "cache_only"),
-    "sat-training-checks": lambda cfg: sat_training_checks.shown(cfg, "cache_only"),
-    "sat-patch": lambda cfg: sat_attacks.patch_result(cfg, "cache_only"),
-    "universality-length": lambda cfg: universality_length.stored(universality_length.from_chapter(cfg)),
-    "universality-length-model": None,   # per-model results, read through universality-length
-    "salience-official": lambda cfg: salience.official_result(cfg, "cache_only"),
-    "diversity-lambda": lambda cfg: diversity_lambda.shown(cfg, "cache_only"),
-}
-"""Each section's stored result from its chapter's configuration (``cache_only``; None where it is not stored)."""
-
-
 # ------------------------------------------------------------------------------------------------ the book
 
 def _results(result: Result) -> list[xr.Dataset]:
@@ -315,9 +301,9 @@ def chapter_work(name: str, profile: str | None = None) -> ChapterWork:
     cfg = resolve_params(name, profile)
     main = chapter_result(cfg, "cache_only")
     found: dict[str, Result] = {name: main}
-    for section in chapter.sections:
+    for section, stored in chapter.sections.items():
         try:
-            ds = SECTIONS[section](cfg) if SECTIONS[section] is not None else None
+            ds = stored(cfg) if stored is not None else None
         except CacheMiss:
             ds = None
         if ds is not None:

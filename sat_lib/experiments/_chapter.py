@@ -1,8 +1,8 @@
 """The chapter registry: each chapter of the book is a notebook plus a typed config and one compute function."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -44,8 +44,10 @@ class Chapter:
     version: int = 1  # the result schema version its ``cached`` call uses (part of the result key)
     # cfg → the configs of the stored results it reads; their keys join its own result key (see ``result_key_params``)
     upstream: Callable[[ChapterConfig], tuple[ChapterConfig, ...]] = lambda cfg: ()
-    # sections stored as their own results (``data/results/<section>/``) that the chapter's notebook shows
-    sections: tuple[str, ...] = ()
+    # sections stored as their own results (``data/results/<section>/``) that the chapter's notebook shows, each with
+    # its reader: cfg → the section's stored result (``cache_only``: nothing computed), None where nothing is stored;
+    # a reader of None: per-model results read through another section
+    sections: Mapping[str, Callable[[ChapterConfig], xr.Dataset | None] | None] = field(default_factory=dict)
     # how ``sat-companion retime`` redoes its per-model work; None for a chapter without re-timeable jobs
     retime: Retimer | None = None
     # False for a chapter whose committed profile is not computed yet: it runs (`sat-companion run`), but stays out

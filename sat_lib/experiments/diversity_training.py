@@ -396,6 +396,12 @@ def claims(cfg: Config, mode: str = "cache_only"):
     return claims_table(ds, cfg), provenance_line(ds)
 
 
+def _stored_lambda_search(cfg: Config) -> xr.Dataset | None:
+    from sat_lib.experiments import diversity_lambda
+
+    return diversity_lambda.shown(cfg, "cache_only")
+
+
 CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Training for diversity",
@@ -410,5 +416,5 @@ CHAPTER = register(Chapter(
     version=VERSION,
     upstream=lambda cfg: (cfg.corruptions_config(),),
     dry_run=dry_jobs,
-    sections=("diversity-lambda",),
+    sections={"diversity-lambda": _stored_lambda_search},
 ))

@@ -479,7 +479,7 @@ CHAPTER = register(Chapter(
     summary="Populations of width families: salience similarity vs capacity, mean directions, attacks, ensembles.",
     claims=claims,
     version=VERSION,
-    sections=("salience-official",),
+    sections={"salience-official": lambda cfg: official_result(cfg, "cache_only")},
     retime=Retimer(retime_jobs, retime_job, then="sat-companion run {chapter}  (the populations are the chapter's "
                                                  "result: --recompute would train them again)"),
     dry_run=dry_jobs,

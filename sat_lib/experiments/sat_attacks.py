@@ -314,6 +314,6 @@ CHAPTER = register(Chapter(
     claims=claims,
     version=VERSION,
     upstream=lambda cfg: (matrix_config(cfg), training_config(cfg)),
-    sections=("sat-patch",),
+    sections={"sat-patch": lambda cfg: patch_result(cfg, "cache_only")},
     dry_run=dry_jobs,
 ))

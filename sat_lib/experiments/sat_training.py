@@ -146,6 +146,12 @@ def claims(cfg: Config, mode: str = "cache_only"):
                         seed_check=sat_training_checks.shown(cfg, mode)), provenance_line(ds)
 
 
+def _stored_checks(cfg: Config) -> xr.Dataset | None:
+    from sat_lib.experiments import sat_training_checks
+
+    return sat_training_checks.shown(cfg, "cache_only")
+
+
 CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Training procedure against architecture",
@@ -158,5 +164,5 @@ CHAPTER = register(Chapter(
     version=VERSION,
     retime=Retimer(lambda cfg: attacked_jobs(cfg, [variant_spec(cfg, v) for v in cfg.variants()]), model_job),
     dry_run=dry_jobs,
-    sections=("sat-training-checks",),
+    sections={"sat-training-checks": _stored_checks},
 ))

@@ -572,6 +572,12 @@ def claims(cfg: Config, mode: str = "cache_only"):
         provenance_line(ds)
 
 
+def _stored_length(cfg: Config) -> xr.Dataset | None:
+    from sat_lib.experiments import universality_length
+
+    return universality_length.stored(universality_length.from_chapter(cfg))
+
+
 CHAPTER = register(Chapter(
     name=Config.chapter,
     title="Are robust models universal?",
@@ -584,7 +590,8 @@ CHAPTER = register(Chapter(
             "clean and adversarial accuracy, with the attack's convergence (PGD, more steps, APGD-CE).",
     claims=claims,
     version=VERSION,
-    sections=("universality-length", "universality-length-model"),
+    sections={"universality-length": _stored_length,
+              "universality-length-model": None},   # per-model results, read through universality-length
     retime=Retimer(retime_jobs, retime_job),
     dry_run=dry_jobs,
 ))
