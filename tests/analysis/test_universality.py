@@ -222,3 +222,15 @@ def test_the_confidence_gate_reads_jsd_at_one_entropy(rise, passed):
     gate = A.confidence_gate(ds, n_boot=200)
     assert gate.passed is passed and gate.claims == ("inverted_jsd_rises",) and "0.5 ln C" in gate.detail
     assert A.confidence_gate(ds.drop_vars("inverted_jsd_matched")).passed is None
+
+
+def test_how_much_weaker_our_models_are_is_read_from_the_accuracies():
+    from sat_lib.analysis.universality.report import _strength_text
+
+    paper = __import__("pandas").Series({0.0: 88.0, 0.5: 80.0})
+    weaker = _strength_text({0.0: 80.5, 0.5: 72.0, 1.0: 63.0}, paper, "10–13", 90)
+    assert "are 7.5–8.0 pp less accurate than the paper's at the same ε" in weaker
+    assert "10–13 epochs on a CPU against the paper's 90" in weaker
+    close = _strength_text({0.0: 88.4, 0.5: 72.0}, paper, "10", 90)
+    assert "reach the paper's mean clean accuracy at some ε (ours minus the paper's: +0.4, -8.0 pp)" in close
+    assert _strength_text({1.0: 63.0}, paper, "2", 90) == "Our models trained 2 epochs on a CPU against the paper's 90."
