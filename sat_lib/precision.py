@@ -229,9 +229,10 @@ def unmeasured():
 
 @contextlib.contextmanager
 def pinned(layout: Layout):
-    """Within this context ``choose_layout`` returns ``layout`` for every model whose candidates include it, without
-    timing or storing anything (a model whose candidates do not include it raises ``ValueError``). For redoing
-    stored work in the layout it recorded (``sat_lib.retime``) where this machine's calibration now picks another."""
+    """Within this context ``choose_layout`` returns ``layout`` wherever the requested precision's candidates include
+    it, without timing or storing anything; a call whose candidates do not (an fp32 attack under a bf16 pin) chooses
+    as usual. For redoing stored work in the layout it recorded (``sat_lib.retime``) where this machine's
+    calibration now picks another."""
     token = _PINNED.set(layout)
     try:
         yield
@@ -252,10 +253,7 @@ def choose_layout(model: nn.Module, sample_shape: tuple[int, ...], precision: st
     device = torch.device(device) if device is not None else next(model.parameters()).device
     cands = candidates(precision, device)
     pin = _PINNED.get()
-    if pin is not None:
-        if pin not in cands:
-            raise ValueError(f"the pinned layout {pin} is not a candidate for precision {precision!r} on {device} "
-                             f"(candidates: {', '.join(map(str, cands))})")
+    if pin is not None and pin in cands:
         return pin
     if len(cands) == 1:
         return cands[0]

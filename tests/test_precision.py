@@ -106,6 +106,9 @@ def test_a_pinned_layout_is_used_untimed_and_unstored(tmp_path):
     assert choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path)) == stored
 
 
-def test_a_pinned_layout_the_precision_cannot_run_is_named():
-    with pinned(Layout("bf16", False)), pytest.raises(ValueError, match="pinned layout bf16 is not a candidate"):
-        choose_layout(net(), (3, 8, 8), "fp32", "cpu")
+def test_a_call_whose_precision_cannot_run_the_pinned_layout_chooses_as_usual(tmp_path):
+    """An fp32 attack of a model pinned to bf16 (the strong attacks of the training-length section)."""
+    path = tmp_path / "c.json"
+    usual = choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path))
+    with pinned(Layout("bf16", False)):
+        assert choose_layout(net(), (3, 8, 8), "fp32", "cpu", store=Calibrations(path)) == usual
