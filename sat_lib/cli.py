@@ -250,12 +250,13 @@ def _cmd_retime(args) -> int:
                project_config().cache_dir / "retime" / args.chapter / (str(layout) if layout else ""))
     outcomes = retime.redo(args.chapter, cfg, args.models, scratch, layout)
     print(retime.summary(outcomes))
-    hint = retime.layout_hint(retime.mismatches(outcomes))
+    bad = retime.mismatches(outcomes)
+    hint = retime.layout_hint(bad)
     if args.dry_run:
-        bad = retime.mismatches(outcomes)
-        print("\n".join(bad + ([hint] if hint else [])) if bad else
+        unmatched = retime.nothing_stored(outcomes)
+        print("\n".join(bad + ([hint] if hint else [])) if bad else unmatched or
               "bit-identical apart from timings; --dry-run: nothing replaced")
-        return 1 if bad else 0
+        return 1 if bad or unmatched else 0
     try:
         retime.apply(outcomes)
     except retime.RetimeMismatch as err:

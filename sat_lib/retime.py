@@ -270,8 +270,23 @@ def layout_hint(differences: list[str]) -> str | None:
             f"`--layout {old}` redoes it in the stored layout")
 
 
+def nothing_stored(outcomes: list[Outcome]) -> str | None:
+    """Why re-timing would replace nothing when every file the redone work wrote is new (work done under other
+    keys than the stored one: files keyed by their layout or parameters); else None."""
+    if not outcomes or not all(o.new for o in outcomes):
+        return None
+    names = ", ".join(o.stored.name for o in outcomes[:5]) + (" …" if len(outcomes) > 5 else "")
+    return (f"the redone work wrote only files that are not stored ({names}): nothing stored was redone, so no "
+            "timing would be replaced. Files keyed by their layout or parameters come out new when the work ran "
+            "under other ones — pass the stored layout with `--layout` or the stored parameters with `-p`")
+
+
 def apply(outcomes: list[Outcome]) -> None:
-    """Put the redone files in place of the stored ones — all of them, or none when any differs."""
+    """Put the redone files in place of the stored ones — all of them, or none when any differs or when none of
+    them was stored before (work done under other keys re-times nothing)."""
+    unmatched = nothing_stored(outcomes)
+    if unmatched:
+        raise RetimeMismatch(unmatched)
     bad = mismatches(outcomes)
     if bad:
         shown = "\n  ".join(bad[:20]) + (f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else "")

@@ -205,3 +205,23 @@ def test_a_timing_attribute_that_is_not_a_number_holds_no_seconds(tmp_path):
     path = tmp_path / "a.nc"
     xr.Dataset(attrs={"train_seconds": 3.0, "note_seconds": "measured on a quiet machine"}).to_netcdf(path)
     assert retime.file_timings(path) == {"train_seconds": 3.0}
+
+
+def test_work_redone_under_other_keys_replaces_nothing_and_says_so(stored, capsys):
+    """The zoo's weights and adversarial examples are keyed by their layout: redone in another one, every file
+    comes out new, which would re-time nothing — refused, with what to pass, and nothing stored is touched."""
+    from sat_lib.precision import Layout
+
+    cfg, tmp = stored
+    files = sorted((tmp / "cache").rglob("*.pt"))
+    snapshot = {p: p.read_bytes() for p in files}
+    layout = json.loads(torch.load(next((tmp / "cache" / "weights").rglob("*.pt")), weights_only=True)["info"])["layout"]
+    other = "fp32" if layout == "fp32+cl" else "fp32+cl"
+    outcomes = retime.redo("sat-matrix", cfg, ["tiny_cnn"], tmp / "scratch", Layout.parse(other))
+    assert outcomes and all(o.new for o in outcomes)
+    with pytest.raises(retime.RetimeMismatch, match="nothing stored was redone.*`--layout`"):
+        retime.apply(outcomes)
+    assert main(["retime", "sat-matrix", "tiny_cnn", "--profile", "smoke", "--layout", other, "--dry-run",
+                 "--scratch", str(tmp / "scratch")]) == 1
+    assert "only files that are not stored" in capsys.readouterr().out
+    assert sorted((tmp / "cache").rglob("*.pt")) == files and {p: p.read_bytes() for p in files} == snapshot
