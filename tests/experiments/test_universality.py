@@ -58,6 +58,28 @@ def test_a_rerun_reads_every_model_from_its_stored_result(smoke, monkeypatch):
     again = U.compute(cfg)
     np.testing.assert_array_equal(again["accuracy"].values, ds["accuracy"].values)
     np.testing.assert_allclose(again["inverted_cka"].values, ds["inverted_cka"].values, equal_nan=True)
+    assert again.attrs["redone_seconds"] == 0  # every weight and inverted image from the cache
+
+
+def test_models_the_cache_lost_are_redone_by_the_pair_stage_and_counted_apart(smoke, monkeypatch, tmp_path):
+    """A machine whose cache lacks the weights and inverted images behind a stored per-model result: the pair stage
+    trains and inverts that model again, the same scores, and records that time apart from its own."""
+    import shutil
+
+    cfg, ds, tmp = smoke
+    lost = tmp_path / "lost"
+    shutil.copytree(tmp / "cache", lost)  # the module's cache, kept for the other tests
+    try:
+        weights = sorted((tmp / "cache" / "weights").rglob("*-robust-*.pt"))[0]  # one model's weights and images
+        for path in [weights, *(tmp / "cache" / "inversions").glob(f"{weights.stem}-*.pt")]:
+            path.unlink()
+        again = U.compute(cfg)
+    finally:
+        shutil.rmtree(tmp / "cache")
+        shutil.copytree(lost, tmp / "cache")
+    assert again.attrs["redone_seconds"] > 0 and np.isfinite(again.attrs["pairs_seconds"])
+    assert again.attrs["pairs_seconds"] < again.attrs["wall_seconds"] - again.attrs["redone_seconds"] + 1e-6
+    np.testing.assert_allclose(again["inverted_cka"].values, ds["inverted_cka"].values, equal_nan=True)
 
 
 def test_claims_table_has_the_claims_files_keys(smoke):
