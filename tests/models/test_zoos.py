@@ -127,7 +127,8 @@ def test_cifar_cpu_long_trains_the_same_models_longer():
     assert long.names() == short.names() and long.stability_pair == short.stability_pair
     for e in long:
         assert dataclasses.replace(e, epoch_scale=short[e.name].epoch_scale) == short[e.name]
-        want = 10 if e.recipe == "sgd" else 2 * short[e.name].epochs_for(3)
+        times = 3 if e.name == "convmixer_128_6_p4" else 2  # convmixer sits at cifar-cpu's median accuracy
+        want = 10 if e.recipe == "sgd" else times * short[e.name].epochs_for(3)
         assert e.epochs_for(3) == want, e.name
 
 
