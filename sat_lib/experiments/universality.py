@@ -387,19 +387,21 @@ def _inverted(spec: dict, t, images: str) -> tuple[torch.Tensor, float]:
 
 def group_job(spec: dict) -> dict:
     """Every model of one (setting, ε) group on every member's inverted images: each pair's measures on each
-    source's images (``source`` = whose inverted images; ``universality_pairs.source_scores``), and
-    ``redone_seconds``: the training and inversion done again where this machine's cache lacked a member's weights
-    or inverted images (the per-model results count that work already)."""
+    source's images (``source`` = whose inverted images; ``universality_pairs.source_scores``); its own seconds
+    (``pairs_seconds``) apart from ``redone_seconds``: the training and inversion done again where this machine's
+    cache lacked a member's weights or inverted images (the per-model results count that work already)."""
     from sat_lib.activations import penultimate
     from sat_lib.experiments.universality_pairs import SOURCE_SCORES, source_scores
 
+    start = time.perf_counter()
     members, images, ks = spec["members"], spec["images"], spec["ks"]
     models = [_trained(m) for m in members]
     sources, inverting = zip(*(_inverted(m, t, images) for m, t in zip(members, models)))
     per_source = [source_scores(*zip(*(penultimate(t.model, src, precision="fp32") for t in models)), ks)
                   for src in sources]
     redone = sum(t.train_seconds for t in models if not t.from_cache) + sum(inverting)
-    return {**{name: np.stack([r[name] for r in per_source]) for name in SOURCE_SCORES}, "redone_seconds": redone}
+    return {**{name: np.stack([r[name] for r in per_source]) for name in SOURCE_SCORES}, "redone_seconds": redone,
+            "pairs_seconds": time.perf_counter() - start - redone}
 
 
 # ------------------------------------------------------------------------------------------ the chapter
@@ -455,22 +457,20 @@ def compute(cfg: Config) -> xr.Dataset:
         done = ex.map(stored_model_job, [specs[keys[i]] for i in order], desc="universality models",
                       names=[f"{keys[i][1]}-eps{keys[i][2]:g}-{keys[i][0]}" for i in order])
         models = {keys[i]: ds for i, ds in zip(order, done)}
-        t1 = time.perf_counter()
         groups = [(s, e) for s in settings for e in cfg.eps]
         gspecs = [{"members": [specs[("full" if s == "ood" else s, a, e)] for a in cfg.members(s)],
                    "images": "ood" if s == "ood" else "test", "ks": list(cfg.ks)} for s, e in groups]
         scores = ex.map(group_job, gspecs, desc="universality pairs", names=[f"{s}-eps{e:g}" for s, e in groups])
         scheduler = ex.last_scheduler
-        redone = sum(g["redone_seconds"] for g in scores)
-        pairs_seconds = time.perf_counter() - t1 - redone
     return assemble(cfg, models, dict(zip(groups, scores)), classes, scheduler, time.perf_counter() - t0,
-                    pairs_seconds, redone)
+                    *(sum(g[k] for g in scores) for k in ("pairs_seconds", "redone_seconds")))
 
 
 def assemble(cfg: Config, models: dict, scores: dict, classes, scheduler: str, wall: float,
              pairs_seconds: float = float("nan"), redone_seconds: float = 0.0) -> xr.Dataset:
     """The chapter's result: per (setting, ε, architecture) model scores and per (setting, ε, source, model,
-    model_b) pair scores, NaN where a setting lacks an architecture. ``pairs_seconds``: the pair measures alone;
+    model_b) pair scores, NaN where a setting lacks an architecture. ``pairs_seconds``: the pair measures alone
+    (summed over the group jobs);
     ``redone_seconds``: models trained or inverted again by the pair stage because this machine's cache lacked them
     (in the wall time, not in the chapter's cost: their per-model results count them)."""
     settings, archs, eps = cfg.settings(), list(cfg.archs), list(cfg.eps)
