@@ -374,22 +374,19 @@ def stored_model_job(spec: dict) -> xr.Dataset:
 # ------------------------------------------------------------------------------------------ cross-evaluation
 
 def _inverted(spec: dict, t, images: str) -> tuple[torch.Tensor, float]:
-    """Trained model ``t``'s inverted images (float32 of the float16 the cache holds), from the cache or inverted
-    again, and the seconds an inversion again took (0 from the cache)."""
+    """``t``'s inverted images (float32 of the float16 the cache holds) and the seconds inverting again took."""
     path = _inversion_path(spec, t.path, images)
     if path is not None and path.exists():
         return torch.load(path, weights_only=True)["images"].float(), 0.0
     test = _test_split(spec)
-    data = test if images == "test" else _ood_split(spec, test)
-    inv = _invert_images(spec, t, data, images)
+    inv = _invert_images(spec, t, test if images == "test" else _ood_split(spec, test), images)
     return inv["images"].half().float(), inv["seconds"]  # as the cache holds them: the same scores either way
 
 
 def group_job(spec: dict) -> dict:
     """Every model of one (setting, ε) group on every member's inverted images: each pair's measures on each
-    source's images (``source`` = whose inverted images; ``universality_pairs.source_scores``); its own seconds
-    (``pairs_seconds``) apart from ``redone_seconds``: the training and inversion done again where this machine's
-    cache lacked a member's weights or inverted images (the per-model results count that work already)."""
+    source's images (``source`` = whose inverted images; ``universality_pairs.source_scores``); its seconds apart
+    from ``redone_seconds``, members trained or inverted again where this machine's cache lacked them."""
     from sat_lib.activations import penultimate
     from sat_lib.experiments.universality_pairs import SOURCE_SCORES, source_scores
 
@@ -469,10 +466,8 @@ def compute(cfg: Config) -> xr.Dataset:
 def assemble(cfg: Config, models: dict, scores: dict, classes, scheduler: str, wall: float,
              pairs_seconds: float = float("nan"), redone_seconds: float = 0.0) -> xr.Dataset:
     """The chapter's result: per (setting, ε, architecture) model scores and per (setting, ε, source, model,
-    model_b) pair scores, NaN where a setting lacks an architecture. ``pairs_seconds``: the pair measures alone
-    (summed over the group jobs);
-    ``redone_seconds``: models trained or inverted again by the pair stage because this machine's cache lacked them
-    (in the wall time, not in the chapter's cost: their per-model results count them)."""
+    model_b) pair scores, NaN where a setting lacks an architecture. ``redone_seconds`` (work the per-model results
+    count) is in the wall time, not in ``pairs_seconds`` (the pair measures, summed over the group jobs)."""
     settings, archs, eps = cfg.settings(), list(cfg.archs), list(cfg.eps)
     S, E, A, K = len(settings), len(eps), len(archs), len(cfg.ks)
     per_model = {v: np.full((S, E, A), np.nan) for v in
