@@ -8,7 +8,7 @@ another class, in distribution and, for the ``full`` models, from an out-of-dist
 ``ood``) — and each job's numbers are a stored result of their own (``universality-model``), so the grid is
 resumable model by model and can be spread over several commands or Dask workers. A second set of jobs, one per
 (setting, ε), feeds every model's inverted images to every model of its group and scores each pair with
-agreement, JSDSim, linear CKA, ProcrustesSim and k-NN Jaccard (``sat_lib.measures``).
+agreement, JSDSim, linear CKA, ProcrustesSim and k-NN Jaccard (``sat_lib.measures``; ``universality_cross``).
 """
 from __future__ import annotations
 
@@ -230,22 +230,22 @@ def seed_target_pairs(labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray
     return targets.astype(np.int64), seeds
 
 
-def _test_split(spec: dict):
+def evaluation_split(spec: dict):
     pc = project_config()
     test = pc.load_data(spec["dataset"], "test")
     return test.select_classes(spec["classes"]) if spec["classes"] else test
 
 
-def _train_split(spec: dict):
+def train_split(spec: dict):
     data = training_split(spec["dataset"], 0, spec["seed"])
     return data.select_classes(spec["classes"]) if spec["classes"] else data
 
 
-def _ood_split(spec: dict, like):
+def ood_split(spec: dict, like):
     return project_config().load_data(spec["ood"]["dataset"], "test").conformed(like.channels, like.image_size)
 
 
-def _nchw(images: np.ndarray) -> torch.Tensor:
+def nchw(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
 
 
@@ -266,16 +266,16 @@ def _spec(cfg: Config, setting: str, arch: str, eps: float, classes: list[int] |
             "precision": get_zoo(cfg.zoo)[arch].precision_for(cfg.precision)}
 
 
-def _trained(spec: dict):
+def trained(spec: dict):
     from sat_lib.models import get_zoo
 
     pc = project_config()
     adv = None if spec["adversary"] is None else Adversary(PGDConfig(**spec["adversary"]))
-    return trained_model(get_zoo(spec["zoo"])[spec["name"]], _train_split(spec), TrainConfig(**spec["train"]),
+    return trained_model(get_zoo(spec["zoo"])[spec["name"]], train_split(spec), TrainConfig(**spec["train"]),
                          device=default_device(), cache_dir=pc.weights_dir, adversary=adv)
 
 
-def _inversion_path(spec: dict, weights: Path | None, images: str) -> Path | None:
+def inversion_path(spec: dict, weights: Path | None, images: str) -> Path | None:
     """Where a model's inverted images lie in the cache: keyed by its weights and the inversion's settings."""
     if weights is None:
         return None
@@ -286,31 +286,31 @@ def _inversion_path(spec: dict, weights: Path | None, images: str) -> Path | Non
     return project_config().cache_dir / "inversions" / f"{weights.stem}-{images}-{key}.pt"
 
 
-def _invert_images(spec: dict, t, data, images: str) -> dict:
+def invert_images(spec: dict, t, data, images: str) -> dict:
     """Invert ``n`` targets of ``data`` from seeds of other classes for model ``t``; the inverted images go to
     the cache (float16), the distances and a few examples into the job's result."""
     n = spec["n_images"] if images == "test" else spec["ood"]["n_images"]
     targets, seeds = seed_target_pairs(data.labels, n, spec["seed"] + (0 if images == "test" else 1))
     start = time.perf_counter()
-    inv = invert(t.model, _nchw(data.images[seeds]), _nchw(data.images[targets]), InversionConfig(**spec["inversion"]),
+    inv = invert(t.model, nchw(data.images[seeds]), nchw(data.images[targets]), InversionConfig(**spec["inversion"]),
                  precision=spec["precision"], desc=f"invert {spec['name']} ε={spec['eps']:g} ({images})")
     seconds = time.perf_counter() - start
-    path = _inversion_path(spec, t.path, images)
+    path = inversion_path(spec, t.path, images)
     if path is not None:
         save_tensor({"images": inv.images.half(), "targets": torch.from_numpy(targets)}, path)
     ex = slice(0, N_EXAMPLES)
     return {"images": inv.images, "targets": targets, "seeds": seeds, "seconds": seconds,
             "start": inv.start_distance.numpy(), "final": inv.final_distance.numpy(), "path": str(path or ""),
             "example_inverted": (inv.images[ex].clamp(0, 1) * 255).round().to(torch.uint8).numpy(),
-            "example_target": _nchw(data.images[targets[ex]]).numpy(),
-            "example_seed": _nchw(data.images[seeds[ex]]).numpy()}
+            "example_target": nchw(data.images[targets[ex]]).numpy(),
+            "example_seed": nchw(data.images[seeds[ex]]).numpy()}
 
 
 def model_job(spec: dict) -> dict:
     """One (setting, architecture, ε) model: train or load it, score it, invert its images; returns arrays."""
-    t = _trained(spec)
-    test = _test_split(spec)
-    x, y = _nchw(test.images), torch.from_numpy(test.labels)
+    t = trained(spec)
+    test = evaluation_split(spec)
+    x, y = nchw(test.images), torch.from_numpy(test.labels)
     test_logits = logits(t.model, x, precision=spec["precision"])
     acc = float((test_logits.argmax(1) == y).float().mean())
     rng = np.random.default_rng(spec["seed"])
@@ -324,9 +324,9 @@ def model_job(spec: dict) -> dict:
            "train_seconds": t.train_seconds, "from_cache": t.from_cache, "layout": t.layout,
            "epochs": len(t.epoch_loss), "n_params": sum(p.numel() for p in t.model.parameters()),
            "test_logits": test_logits.numpy().astype(np.float16), "weights": str(t.path or ""),
-           "invert": {"test": _invert_images(spec, t, test, "test")}}
+           "invert": {"test": invert_images(spec, t, test, "test")}}
     if spec["ood"]:
-        out["invert"]["ood"] = _invert_images(spec, t, _ood_split(spec, test), "ood")
+        out["invert"]["ood"] = invert_images(spec, t, ood_split(spec, test), "ood")
     note(f"{spec['name']} ε={spec['eps']:g} ({spec['setting']}): accuracy {acc:.3f}, adversarial {adv_acc:.3f}, "
          f"{out['epochs']} epochs in {t.train_seconds:.0f} s ({t.layout}{', cached' if t.from_cache else ''}); "
          f"inversion distance {np.median(out['invert']['test']['final']):.3f} (median)")
@@ -371,36 +371,6 @@ def stored_model_job(spec: dict) -> xr.Dataset:
                            results_dir=pc.results_dir, device=default_device())
 
 
-# ------------------------------------------------------------------------------------------ cross-evaluation
-
-def _inverted(spec: dict, t, images: str) -> tuple[torch.Tensor, float]:
-    """``t``'s inverted images (float32 of the float16 the cache holds) and the seconds inverting again took."""
-    path = _inversion_path(spec, t.path, images)
-    if path is not None and path.exists():
-        return torch.load(path, weights_only=True)["images"].float(), 0.0
-    test = _test_split(spec)
-    inv = _invert_images(spec, t, test if images == "test" else _ood_split(spec, test), images)
-    return inv["images"].half().float(), inv["seconds"]  # as the cache holds them: the same scores either way
-
-
-def group_job(spec: dict) -> dict:
-    """Every model of one (setting, ε) group on every member's inverted images: each pair's measures on each
-    source's images (``source`` = whose inverted images; ``universality_pairs.source_scores``); its seconds apart
-    from ``redone_seconds``, members trained or inverted again where this machine's cache lacked them."""
-    from sat_lib.activations import penultimate
-    from sat_lib.experiments.universality_pairs import SOURCE_SCORES, source_scores
-
-    start = time.perf_counter()
-    members, images, ks = spec["members"], spec["images"], spec["ks"]
-    models = [_trained(m) for m in members]
-    sources, inverting = zip(*(_inverted(m, t, images) for m, t in zip(members, models)))
-    per_source = [source_scores(*zip(*(penultimate(t.model, src, precision="fp32") for t in models)), ks)
-                  for src in sources]
-    redone = sum(t.train_seconds for t in models if not t.from_cache) + sum(inverting)
-    return {**{name: np.stack([r[name] for r in per_source]) for name in SOURCE_SCORES}, "redone_seconds": redone,
-            "pairs_seconds": time.perf_counter() - start - redone}
-
-
 # ------------------------------------------------------------------------------------------ the chapter
 
 def model_specs(cfg: Config) -> dict[tuple[str, str, float], dict]:
@@ -436,6 +406,8 @@ def retime_job(job: tuple[str, dict]) -> xr.Dataset:
 
 
 def compute(cfg: Config) -> xr.Dataset:
+    from sat_lib.experiments import universality_cross
+
     pc = project_config()
     settings = cfg.settings()
     # fail before anything is trained when the data cannot be read or holds fewer images or classes than asked
@@ -457,7 +429,8 @@ def compute(cfg: Config) -> xr.Dataset:
         groups = [(s, e) for s in settings for e in cfg.eps]
         gspecs = [{"members": [specs[("full" if s == "ood" else s, a, e)] for a in cfg.members(s)],
                    "images": "ood" if s == "ood" else "test", "ks": list(cfg.ks)} for s, e in groups]
-        scores = ex.map(group_job, gspecs, desc="universality pairs", names=[f"{s}-eps{e:g}" for s, e in groups])
+        scores = ex.map(universality_cross.group_job, gspecs, desc="universality pairs",
+                        names=[f"{s}-eps{e:g}" for s, e in groups])
         scheduler = ex.last_scheduler
     return assemble(cfg, models, dict(zip(groups, scores)), classes, scheduler, time.perf_counter() - t0,
                     *(sum(g[k] for g in scores) for k in ("pairs_seconds", "redone_seconds")))

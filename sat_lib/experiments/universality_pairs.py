@@ -1,4 +1,4 @@
-"""The universality chapter's pair measures on one set of images (``universality.group_job`` calls it once per
+"""The universality chapter's pair measures on one set of images (``universality_cross.group_job`` calls it once per
 source of inverted images, ``universality.assemble`` once on the regular test images).
 
 Agreement and JSDSim on the models' logits, linear CKA, ProcrustesSim and k-NN Jaccard on their penultimate
