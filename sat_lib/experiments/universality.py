@@ -306,12 +306,18 @@ def invert_images(spec: dict, t, data, images: str) -> dict:
             "example_seed": nchw(data.images[seeds[ex]]).numpy()}
 
 
+def evaluation_logits(spec: dict, t, test) -> torch.Tensor:
+    """Model ``t``'s logits on the evaluation split ``test`` in the chapter's precision (its per-model result
+    stores them as float16; ``universality_cross.check_retrained`` compares a retrained model's with those)."""
+    return logits(t.model, nchw(test.images), precision=spec["precision"])
+
+
 def model_job(spec: dict) -> dict:
     """One (setting, architecture, ε) model: train or load it, score it, invert its images; returns arrays."""
     t = trained(spec)
     test = evaluation_split(spec)
     x, y = nchw(test.images), torch.from_numpy(test.labels)
-    test_logits = logits(t.model, x, precision=spec["precision"])
+    test_logits = evaluation_logits(spec, t, test)
     acc = float((test_logits.argmax(1) == y).float().mean())
     rng = np.random.default_rng(spec["seed"])
     idx = np.sort(rng.choice(len(test), size=min(spec["eval_images"], len(test)), replace=False))

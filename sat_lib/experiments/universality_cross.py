@@ -17,7 +17,6 @@ import torch
 
 from sat_lib.config import project_config
 from sat_lib.experiments import universality as U
-from sat_lib.train import logits
 
 
 class RetrainedModelDiffers(RuntimeError):
@@ -27,8 +26,7 @@ class RetrainedModelDiffers(RuntimeError):
 def check_retrained(spec: dict, t) -> None:
     """Refuse a retrained model ``t`` whose float16 test logits differ from its stored per-model result's."""
     stored = U.stored_model_job(spec)["test_logits"].values
-    test = U.evaluation_split(spec)
-    got = logits(t.model, U.nchw(test.images), precision=spec["precision"]).numpy().astype(np.float16)
+    got = U.evaluation_logits(spec, t, U.evaluation_split(spec)).numpy().astype(np.float16)
     if got.shape == stored.shape and np.array_equal(got, stored):
         return
     same = float((got.argmax(1) == stored.argmax(1)).mean()) if got.shape == stored.shape else float("nan")
